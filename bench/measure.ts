@@ -1,0 +1,45 @@
+// Shared measuring for benchmarks: rates, latency percentiles, and a table that prints
+// each figure beside its baseline from the same run.
+
+export interface Row {
+  scenario: string;
+  omnibus: number;
+  baseline: number;
+  baselineName: string;
+  unit: string;
+}
+
+/** Runs `work` (which handles `count` messages) and returns messages per second. */
+export async function rate(count: number, work: () => Promise<void>): Promise<number> {
+  const start = performance.now();
+  await work();
+  return count / ((performance.now() - start) / 1000);
+}
+
+/** The best of `runs` measurements, after one warm-up run. */
+export async function bestRate(runs: number, count: number, work: () => Promise<void>): Promise<number> {
+  await rate(count, work);
+  let best = 0;
+  for (let i = 0; i < runs; i++) best = Math.max(best, await rate(count, work));
+  return best;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function format(value: number, unit: string): string {
+  if (unit === 'msg/s') return `${Math.round(value).toLocaleString('en-US')} msg/s`;
+  return `${value.toFixed(3)} ${unit}`;
+}
+
+export function printTable(rows: Row[]): void {
+  for (const row of rows) {
+    const ratio = row.unit === 'msg/s' ? row.omnibus / row.baseline : row.baseline / row.omnibus;
+    console.log(
+      `${row.scenario.padEnd(44)} omnibus ${format(row.omnibus, row.unit).padStart(18)}   ` +
+        `${row.baselineName} ${format(row.baseline, row.unit).padStart(18)}   ratio ${ratio.toFixed(2)}x`,
+    );
+  }
+}

@@ -1,0 +1,27 @@
+// Driver types a configuration can name, each loaded only when used so a config that
+// says `memory` never loads a broker client.
+
+import type { Driver } from '../core/driver.js';
+
+export interface RegisteredDriver {
+  load(): Promise<(options: any) => Driver>;
+  /** Driver options from an `OMNIBUS_URL`-style address. */
+  fromUrl(url: string): Record<string, unknown>;
+  /** What running it takes, for the README's driver table. */
+  needs: string;
+  /** Options the README table builds it with (it must not connect until used). */
+  defaults?: Record<string, unknown>;
+}
+
+export const driverRegistry: Record<string, RegisteredDriver> = {
+  memory: {
+    load: async () => (await import('../drivers/memory.js')).memory,
+    fromUrl: () => ({}),
+    needs: 'nothing (in-process, the default)',
+  },
+};
+
+/** URL schemes and the driver type each names. */
+export const urlSchemes: Record<string, string> = {
+  'memory:': 'memory',
+};

@@ -1,0 +1,101 @@
+// `createBusFromConfig()`: the same program on any broker, switched by `omnibus.config.json`
+// or `OMNIBUS_*` environment variables instead of code.
+
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { Bus } from '../core/bus.js';
+import type { Driver } from '../core/driver.js';
+import { ConfigurationError } from '../core/errors.js';
+import { driverRegistry, urlSchemes } from './driver-registry.js';
+
+const driverConfig = z
+  .object({
+    /** A registered driver type: `memory`, ... */
+    type: z.string().optional(),
+    /** An address such as `nats://127.0.0.1:4222`; its scheme names the type. */
+    url: z.string().optional(),
+  })
+  .passthrough()
+  .refine((value) => value.type !== undefined || value.url !== undefined, 'a driver needs a "type" or a "url"');
+
+const configSchema = z
+  .object({
+    driver: driverConfig.optional(),
+    drivers: z.record(z.string(), driverConfig).optional(),
+    routes: z.array(z.object({ topics: z.array(z.string()).min(1), driver: z.string() })).optional(),
+    closeTimeoutMs: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export type OmnibusConfig = z.infer<typeof configSchema>;
+type DriverConfig = z.infer<typeof driverConfig>;
+
+export interface ConfigSource {
+  /** Config file. Default `OMNIBUS_CONFIG`, else `./omnibus.config.json` if it exists. */
+  path?: string;
+  /** Environment to read `OMNIBUS_*` from. Default `process.env`. */
+  env?: Record<string, string | undefined>;
+}
+
+/** Reads the config file and environment; `OMNIBUS_URL` replaces the file's driver. */
+export async function loadConfig(source: ConfigSource = {}): Promise<OmnibusConfig> {
+  const env = source.env ?? process.env;
+  const explicit = source.path ?? env.OMNIBUS_CONFIG;
+  const path = resolve(explicit ?? 'omnibus.config.json');
+  let raw: unknown = {};
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    if (!missing || explicit !== undefined) {
+      throw new ConfigurationError(`cannot read Omnibus config ${path}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ConfigurationError(`invalid Omnibus config ${path}: ${problems.join('; ')}`);
+  }
+  const config = parsed.data;
+  if (env.OMNIBUS_URL) {
+    config.driver = { url: env.OMNIBUS_URL };
+    delete config.drivers;
+    delete config.routes;
+  }
+  if (env.OMNIBUS_CLOSE_TIMEOUT_MS) config.closeTimeoutMs = Number(env.OMNIBUS_CLOSE_TIMEOUT_MS);
+  return config;
+}
+
+export async function createDriver(config: DriverConfig): Promise<Driver> {
+  const { type: declared, url, ...options } = config;
+  let type = declared;
+  if (type === undefined && url !== undefined) {
+    const scheme = Object.keys(urlSchemes).find((prefix) => url.startsWith(prefix));
+    if (scheme === undefined) {
+      throw new ConfigurationError(
+        `driver url '${url}' has an unknown scheme; use one of: ${Object.keys(urlSchemes).join(', ')}`,
+      );
+    }
+    type = urlSchemes[scheme];
+  }
+  const registered = driverRegistry[type!];
+  if (registered === undefined) {
+    throw new ConfigurationError(`unknown driver type '${type}'; known types: ${Object.keys(driverRegistry).join(', ')}`);
+  }
+  const factory = await registered.load();
+  return factory({ ...(url === undefined ? {} : registered.fromUrl(url)), ...options });
+}
+
+/** A bus built from `omnibus.config.json` and `OMNIBUS_*` variables (in-memory when neither says otherwise). */
+export async function createBusFromConfig(source: ConfigSource = {}): Promise<Bus> {
+  const config = await loadConfig(source);
+  const drivers: Record<string, Driver> = {};
+  if (config.drivers !== undefined) {
+    for (const [name, driverConfig] of Object.entries(config.drivers)) drivers[name] = await createDriver(driverConfig);
+  } else {
+    const driver = await createDriver(config.driver ?? { type: 'memory' });
+    drivers[driver.name] = driver;
+  }
+  return new Bus({ drivers, routes: config.routes, closeTimeoutMs: config.closeTimeoutMs });
+}

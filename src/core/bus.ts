@@ -1,0 +1,305 @@
+// The Bus facade: validates and encodes what is published, routes it to a driver, and
+// runs every subscription through the shared delivery machinery.
+
+import { v7 as uuidv7 } from 'uuid';
+import { BusEventEmitter, type BusEvents } from './bus-events.js';
+import { jsonCodec, encodePayload, type Codec } from './codec.js';
+import { causalHeaders } from './context.js';
+import type { Driver, WireMessage } from './driver.js';
+import {
+  ClosedError,
+  ConfigurationError,
+  OmnibusError,
+  PayloadTooLargeError,
+  PublishError,
+} from './errors.js';
+import { topicOf, validate, type EventDefinition, type Target } from './event.js';
+import { consoleLogger, type Logger } from './logger.js';
+import { HEADER, type Headers, type Message, type PublishOptions, type PublishResult } from './message.js';
+import { Reader, type ReaderOptions } from './reader.js';
+import { Router, type DriverEntry, type Route } from './router.js';
+import { addCounters, counters, type BusStats, type Counters } from './stats.js';
+import { MessageStream, type StreamOptions } from './stream.js';
+import {
+  CoreSubscription,
+  type Handler,
+  type SubscribeOptions,
+  type Subscription,
+  type SubscriptionHost,
+} from './subscription.js';
+import { assertPattern, assertTopic } from './topic.js';
+import { Writer } from './writer.js';
+
+export interface BusOptions {
+  /** Drivers by name. A bus with one driver needs no routes. */
+  drivers: Record<string, Driver>;
+  /** Which topics go to which driver; the first matching route wins. */
+  routes?: Route[];
+  /** Encodes payloads for drivers that carry bytes. Default JSON. */
+  codec?: Codec;
+  /** How long `close()` waits for running handlers. Default 10 s. */
+  closeTimeoutMs?: number;
+  /** Where problems nobody listens for are reported. Default: console, errors and warnings only. */
+  logger?: Logger;
+}
+
+export interface PublishItem<T = unknown> extends PublishOptions {
+  topic: Target<T>;
+  data: T;
+}
+
+const NO_HEADERS: Headers = Object.freeze({}) as Headers;
+const NO_BODY = new Uint8Array(0);
+
+export class Bus {
+  private readonly router: Router;
+  private readonly codec: Codec;
+  private readonly logger: Logger;
+  private readonly events = new BusEventEmitter();
+  private readonly subscriptions = new Set<CoreSubscription>();
+  private readonly patternCounters = new Map<string, Counters>();
+  private readonly closeTimeoutMs: number;
+  private closing: Promise<void> | undefined;
+  private readonly host: SubscriptionHost;
+
+  constructor(options: BusOptions) {
+    this.router = new Router(options.drivers, options.routes);
+    this.codec = options.codec ?? jsonCodec;
+    this.logger = options.logger ?? consoleLogger;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+    for (const entry of this.router.entries) {
+      entry.driver.observe?.((event) => {
+        if (event.type === 'error') this.reportError(event.error, undefined, event.driver);
+        else this.events.emit(event.type, event);
+      });
+    }
+    this.host = {
+      codec: this.codec,
+      events: this.events,
+      closeTimeoutMs: this.closeTimeoutMs,
+      deadLetter: (topic, original, headers) => this.deadLetter(topic, original, headers),
+      reportError: (error, topic) => this.reportError(error, topic),
+      forget: (subscription) => this.subscriptions.delete(subscription),
+    };
+  }
+
+  /** Listens to bus events: `error`, `deliveryFailed`, `connectionLost`, `reconnected`. */
+  on<K extends keyof BusEvents>(type: K, listener: (event: BusEvents[K]) => void): () => void {
+    return this.events.on(type, listener);
+  }
+
+  /** The drivers behind this bus, by name, with what each can do. */
+  get drivers(): ReadonlyArray<Pick<DriverEntry, 'name' | 'driver'>> {
+    return this.router.entries;
+  }
+
+  /** Resolves once the driver has accepted the message (for durable drivers: persisted). */
+  async publish<T>(target: Target<T>, data: T, options?: PublishOptions): Promise<PublishResult> {
+    if (this.closing !== undefined) throw new ClosedError('publish on a closed bus', { topic: topicOf(target) });
+    const [wire, entry] = await this.prepare(target, data, options);
+    await this.send(entry, [wire]);
+    return { id: wire.id, seq: wire.seq };
+  }
+
+  /** Publishes several messages, one batch per driver; resolves when all were accepted. */
+  async publishMany(items: ReadonlyArray<PublishItem>): Promise<PublishResult[]> {
+    if (this.closing !== undefined) throw new ClosedError('publishMany on a closed bus');
+    const wires: WireMessage[] = [];
+    const batches = new Map<DriverEntry, WireMessage[]>();
+    for (const item of items) {
+      const [wire, entry] = await this.prepare(item.topic, item.data, item);
+      wires.push(wire);
+      let batch = batches.get(entry);
+      if (batch === undefined) batches.set(entry, (batch = []));
+      batch.push(wire);
+    }
+    await Promise.all([...batches].map(([entry, batch]) => this.send(entry, batch)));
+    return wires.map((wire) => ({ id: wire.id, seq: wire.seq }));
+  }
+
+  async subscribe<T = unknown>(
+    target: Target<T>,
+    handler: Handler<T>,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> {
+    if (this.closing !== undefined) throw new ClosedError('subscribe on a closed bus', { topic: topicOf(target) });
+    const pattern = topicOf(target);
+    assertPattern(pattern);
+    if (options.deadLetter !== undefined) assertTopic(options.deadLetter);
+    const entries = this.router.driversFor(pattern);
+    for (const { driver } of entries) checkSupported(driver, pattern, options);
+    const statsKey = options.group === undefined ? pattern : `${pattern}#${options.group}`;
+    let patternCounters = this.patternCounters.get(statsKey);
+    if (patternCounters === undefined) this.patternCounters.set(statsKey, (patternCounters = counters()));
+    const event = typeof target === 'string' ? undefined : (target as EventDefinition);
+    const subscription = new CoreSubscription(pattern, handler as Handler, options, this.host, patternCounters, event);
+    this.subscriptions.add(subscription);
+    const spec = { pattern, group: options.group, from: options.from, ackDeadlineMs: options.ackDeadlineMs ?? 30_000 };
+    try {
+      for (const { driver } of entries) {
+        subscription.driverSubscriptions.push(await driver.subscribe(spec, subscription.deliver));
+      }
+    } catch (error) {
+      await subscription.close();
+      throw error;
+    }
+    return subscription;
+  }
+
+  /** An async iterator of messages; settle each with `ack()`. Ends when closed. */
+  stream<T = unknown>(target: Target<T>, options: StreamOptions = {}): MessageStream<T> {
+    return new MessageStream<T>((handler, subscribeOptions) => this.subscribe(target, handler, subscribeOptions), options);
+  }
+
+  /** Per-frame reading: `read()` returns everything since the last read; subscribes on first use. */
+  reader<T = unknown>(target: Target<T>, options: ReaderOptions = {}): Reader<T> {
+    return new Reader<T>((handler, subscribeOptions) => this.subscribe(target, handler, subscribeOptions), options);
+  }
+
+  /** Per-frame writing: `write()` validates synchronously and returns a result instead of throwing. */
+  writer<T>(target: Target<T>): Writer<T> {
+    return new Writer<T>(target, (topic, data, options) => this.publishValidated(topic, data, options), (error, topic) =>
+      this.reportError(error, topic),
+    );
+  }
+
+  stats(): BusStats {
+    const byDriver: BusStats['byDriver'] = {};
+    const byPattern: BusStats['byPattern'] = {};
+    const total = counters();
+    let published = 0;
+    for (const entry of this.router.entries) {
+      byDriver[entry.name] = { published: entry.published };
+      published += entry.published;
+    }
+    for (const [pattern, value] of this.patternCounters) {
+      byPattern[pattern] = { ...value };
+      addCounters(total, value);
+    }
+    return { published, ...total, byDriver, byPattern };
+  }
+
+  /** Stops intake, waits up to `closeTimeoutMs` for running handlers, then closes the drivers. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+      await Promise.all(this.router.entries.map((entry) => entry.driver.close()));
+    })();
+    return this.closing;
+  }
+
+  private async prepare(
+    target: Target<unknown>,
+    data: unknown,
+    options: PublishOptions | undefined,
+  ): Promise<[WireMessage, DriverEntry]> {
+    let topic: string;
+    if (typeof target === 'string') topic = target;
+    else {
+      topic = target.topic;
+      const outcome = await validate(target, data, topic);
+      if ('error' in outcome) throw outcome.error;
+      data = outcome.value;
+    }
+    return this.build(topic, data, options);
+  }
+
+  private build(topic: string, data: unknown, options: PublishOptions | undefined): [WireMessage, DriverEntry] {
+    assertTopic(topic);
+    if (options !== undefined) checkPublishOptions(topic, options);
+    const entry = this.router.driverFor(topic);
+    const headers = causalHeaders(options?.headers);
+    const wire: WireMessage = {
+      id: options?.id ?? uuidv7(),
+      topic,
+      headers: headers ?? NO_HEADERS,
+      key: options?.key,
+      time: Date.now(),
+      ttlMs: options?.ttlMs,
+      seq: undefined,
+      body: NO_BODY,
+    };
+    const { driver } = entry;
+    const limit = driver.capabilities.maxPayloadBytes;
+    if (driver.inProcess) {
+      wire.value = data;
+      if (limit !== Infinity) checkSize(encodePayload(this.codec, data, topic).body.length, limit, topic);
+    } else {
+      const { body, contentType } = encodePayload(this.codec, data, topic);
+      checkSize(body.length, limit, topic);
+      wire.body = body;
+      wire.headers = { ...headers, [HEADER.contentType]: contentType };
+    }
+    return [wire, entry];
+  }
+
+  private async send(entry: DriverEntry, batch: WireMessage[]): Promise<void> {
+    try {
+      await entry.driver.publish(batch);
+    } catch (error) {
+      if (error instanceof OmnibusError) throw error;
+      throw new PublishError(`driver '${entry.name}' did not accept a message on '${batch[0].topic}': ${(error as Error)?.message ?? error}`, {
+        topic: batch[0].topic,
+        cause: error,
+      });
+    }
+    entry.published += batch.length;
+  }
+
+  /** The writer's path: already validated, so no second schema run. */
+  // Not async: bad input throws at the call, so `write()` can return it as a result.
+  private publishValidated(topic: string, data: unknown, options: PublishOptions): Promise<PublishResult> {
+    if (this.closing !== undefined) throw new ClosedError('write on a closed bus', { topic });
+    const [wire, entry] = this.build(topic, data, options);
+    return this.send(entry, [wire]).then(() => ({ id: wire.id, seq: wire.seq }));
+  }
+
+  /** Republishes a failed message's payload untouched, with headers naming what went wrong. */
+  private async deadLetter(topic: string, original: WireMessage, extra: Record<string, string>): Promise<void> {
+    const headers = { ...original.headers, ...extra };
+    if ('value' in original) {
+      const [wire, entry] = this.build(topic, original.value, { headers, key: original.key });
+      return this.send(entry, [wire]);
+    }
+    const entry = this.router.driverFor(topic);
+    const wire: WireMessage = { id: uuidv7(), topic, headers, key: original.key, time: Date.now(), body: original.body };
+    if (entry.driver.inProcess) wire.value = original.body;
+    await this.send(entry, [wire]);
+  }
+
+  private reportError(error: unknown, topic?: string, driver?: string): void {
+    if (this.events.has('error')) this.events.emit('error', { error, topic, driver });
+    else this.logger.error({ err: error, topic, driver }, 'omnibus error with no listener for bus "error" events');
+  }
+}
+
+function checkSize(bytes: number, limit: number, topic: string): void {
+  if (bytes > limit) throw new PayloadTooLargeError(bytes, limit, { topic });
+}
+
+function checkPublishOptions(topic: string, options: PublishOptions): void {
+  const { id, key, ttlMs, headers } = options;
+  let problem: string | undefined;
+  if (id !== undefined && (typeof id !== 'string' || id.length === 0)) problem = 'id must be a non-empty string';
+  else if (key !== undefined && typeof key !== 'string') problem = 'key must be a string';
+  else if (ttlMs !== undefined && !(Number.isFinite(ttlMs) && ttlMs > 0)) problem = 'ttlMs must be a positive number of milliseconds';
+  else if (headers !== undefined && Object.values(headers).some((value) => typeof value !== 'string')) problem = 'header values must be strings';
+  if (problem !== undefined) throw new ConfigurationError(`publish to '${topic}': ${problem}`, { topic });
+}
+
+function checkSupported(driver: Driver, pattern: string, options: SubscribeOptions): void {
+  const { capabilities } = driver;
+  if (options.group !== undefined && !capabilities.groups) {
+    throw new ConfigurationError(`driver '${driver.name}' has no consumer groups; subscribe to '${pattern}' without 'group'`, {
+      topic: pattern,
+    });
+  }
+  if (options.from !== undefined && options.from !== 'latest' && !capabilities.replay) {
+    throw new ConfigurationError(
+      `driver '${driver.name}' keeps no history, so it cannot start '${pattern}' from ${JSON.stringify(options.from)}; use from: 'latest'`,
+      { topic: pattern },
+    );
+  }
+}
+
+export type { Message };

@@ -1,0 +1,103 @@
+// The driver contract: what crosses the boundary between core and a broker. A driver maps
+// these few byte-level operations onto its broker; retries, dead letters, codecs, schemas
+// and stats stay in core.
+
+/** Where a subscription starts: the oldest retained message, only new ones, a position or a time. */
+export type From = 'earliest' | 'latest' | { seq: string } | { time: number | Date };
+
+export interface Capabilities {
+  /** Messages survive a restart of the process (and of the broker). */
+  persistent: boolean;
+  /** Competing consumers: `group` gives each message to one member. */
+  groups: boolean;
+  /** `from: 'earliest' | { seq } | { time }` replays retained messages. */
+  replay: boolean;
+  /** Publishing the same id twice within the window stores it once. */
+  dedupe: boolean;
+  /** 'key': one key keeps publish order; 'global': every message does; 'none': no promise. */
+  ordering: 'key' | 'global' | 'none';
+  /** The broker matches `*`/`>` itself instead of core filtering. */
+  nativeWildcards: boolean;
+  /** The largest encoded body the driver accepts, in bytes. */
+  maxPayloadBytes: number;
+  /** The ack deadline redelivers a message its subscriber neither acked nor nacked in time. */
+  ackDeadline: boolean;
+}
+
+/** One message as a driver stores and returns it. */
+export interface WireMessage {
+  id: string;
+  topic: string;
+  headers: Record<string, string>;
+  key?: string;
+  /** Publish time, milliseconds since the epoch. */
+  time: number;
+  ttlMs?: number;
+  /** The broker's position, opaque to core; set by the driver when it stores the message. */
+  seq?: string;
+  /** The encoded payload. Empty for in-process drivers, which carry `value` instead. */
+  body: Uint8Array;
+  /** The payload itself, only for drivers declared `inProcess` (never encoded). */
+  value?: unknown;
+}
+
+/** A received message with the calls that settle it. */
+export interface Delivery {
+  readonly message: WireMessage;
+  /** 1 on first delivery, +1 on each redelivery. */
+  readonly attempt: number;
+  ack(): Promise<void>;
+  /** Redeliver, after `delayMs` (0 by default). */
+  nack(delayMs?: number): Promise<void>;
+  /** Extend the ack deadline for slow work. */
+  inProgress(): Promise<void>;
+  /** Settle without redelivery (core has already dead-lettered it). */
+  reject(reason: string): Promise<void>;
+}
+
+export interface SubscribeSpec {
+  pattern: string;
+  group?: string;
+  from?: From;
+  /** How long a delivery may stay unsettled before the driver redelivers it. */
+  ackDeadlineMs: number;
+}
+
+/**
+ * Hands a delivery to core. A returned promise means the subscriber's buffer is full: the
+ * driver waits for it before delivering more (for in-process drivers, the publisher waits).
+ */
+export type Deliver = (delivery: Delivery) => void | Promise<void>;
+
+export interface DriverSubscription {
+  /**
+   * Stop delivering. Deliveries already handed over stay settle-able until the driver
+   * closes; what is left unsettled is redelivered as the driver's semantics say.
+   */
+  close(): Promise<void>;
+}
+
+export type DriverEvent =
+  | { type: 'connectionLost'; driver: string; error?: unknown }
+  | { type: 'reconnected'; driver: string }
+  | { type: 'error'; driver: string; error: unknown };
+
+export interface Driver {
+  readonly name: string;
+  readonly capabilities: Capabilities;
+  /** In-process drivers receive and return payloads untouched (`value`), never bytes. */
+  readonly inProcess?: boolean;
+  /** Resolves when the broker accepted every message (persisted, if persistent). Sets `seq`. */
+  publish(batch: WireMessage[]): Promise<void>;
+  subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription>;
+  /** Reports connection changes and background errors to the bus. */
+  observe?(listener: (event: DriverEvent) => void): void;
+  close(): Promise<void>;
+}
+
+/** Declares a driver factory; the identity function that gives driver authors types. */
+export function defineDriver<Options extends unknown[]>(
+  factory: (...options: Options) => Driver,
+): (...options: Options) => Driver {
+  return factory;
+}

@@ -1,0 +1,53 @@
+// The message a handler receives and the options a publisher gives, as users see them.
+
+export type Headers = Record<string, string>;
+
+export interface PublishOptions {
+  /** The de-duplication key. Default: a new UUIDv7. */
+  id?: string;
+  /** Ordering key: messages with one key are delivered in publish order. */
+  key?: string;
+  headers?: Headers;
+  /** Drop the message if it is not delivered within this many milliseconds. */
+  ttlMs?: number;
+}
+
+export interface PublishResult {
+  id: string;
+  /** The driver's position for the stored message, where it has one. */
+  seq?: string;
+}
+
+export interface Message<T = unknown> {
+  readonly id: string;
+  /** The concrete topic it was published on. */
+  readonly topic: string;
+  readonly data: T;
+  readonly headers: Readonly<Headers>;
+  readonly key?: string;
+  /** Publish time, milliseconds since the epoch. */
+  readonly time: number;
+  readonly ttlMs?: number;
+  readonly seq?: string;
+  /** 1 on first delivery, +1 on each redelivery. */
+  readonly attempt: number;
+  ack(): Promise<void>;
+  /** Redeliver after `delayMs` (default: the subscription's backoff for this attempt). */
+  nack(options?: { delayMs?: number }): Promise<void>;
+  /** Extend the ack deadline for slow work. */
+  inProgress(): Promise<void>;
+  /** No retry: dead-letter now. */
+  reject(reason: string): Promise<void>;
+}
+
+/** Headers Omnibus itself sets. */
+export const HEADER = {
+  contentType: 'content-type',
+  correlationId: 'correlation-id',
+  causationId: 'causation-id',
+  traceparent: 'traceparent',
+  originalTopic: 'x-original-topic',
+  originalId: 'x-original-id',
+  error: 'x-error',
+  attempts: 'x-attempts',
+} as const;

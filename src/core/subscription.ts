@@ -1,0 +1,340 @@
+// The delivery machinery every driver shares: a bounded buffer with block/drop/timeout
+// backpressure, concurrency with per-key order, auto/manual ack, retries with backoff,
+// and the dead-letter path. Drivers only hand over deliveries and settle them.
+
+import type { BackoffOptions } from './backoff.js';
+import { backoffDelay } from './backoff.js';
+import type { BusEventEmitter } from './bus-events.js';
+import { decodePayload, type Codec } from './codec.js';
+import { runHandling } from './context.js';
+import type { Delivery, DriverSubscription, From, WireMessage } from './driver.js';
+import { errorMessage, isRetriable, RejectedError } from './errors.js';
+import { validate, type EventDefinition } from './event.js';
+import { HEADER, type Message } from './message.js';
+import { Queue } from './queue.js';
+import type { Counters } from './stats.js';
+
+export interface SubscribeOptions {
+  /** Competing consumers: each message goes to one member of the group. Default: none (fan-out). */
+  group?: string;
+  /** Where to start, on drivers that keep history. Default 'latest'. */
+  from?: From;
+  /** 'auto': resolving acks, throwing retries. 'manual': the handler settles. Default 'auto'. */
+  ack?: 'auto' | 'manual';
+  /** Handlers running at once; one key still runs one at a time. Default 1. */
+  concurrency?: number;
+  /** Deliveries before a failing message is dead-lettered. Default 5. */
+  maxAttempts?: number;
+  /** Delay between retries. Default `{ initialMs: 100, maxMs: 30_000 }` with jitter. */
+  backoff?: BackoffOptions;
+  /** Topic that receives messages which exhausted their attempts. Default: none (event only). */
+  deadLetter?: string;
+  /** What a full buffer does: 'block' the sender, 'drop' (counted), or block up to `timeoutMs`. Default 'block'. */
+  deliveryMode?: 'block' | 'drop' | 'timeout';
+  /** Messages buffered ahead of the handler. Default 1,000. */
+  bufferSize?: number;
+  /** With `deliveryMode: 'timeout'`, how long to wait for room before dropping. Default 1,000 ms. */
+  timeoutMs?: number;
+  /** Unsettled deliveries are redelivered after this long, where the driver supports it. Default 30 s. */
+  ackDeadlineMs?: number;
+}
+
+export type Handler<T = unknown> = (message: Message<T>) => unknown;
+
+export interface Subscription {
+  readonly pattern: string;
+  readonly group: string | undefined;
+  /** Aborted when the subscription starts closing; long handlers can pass it on to cancel work. */
+  readonly signal: AbortSignal;
+  /** Stops intake, returns unstarted messages to the driver, waits for running handlers. */
+  close(): Promise<void>;
+}
+
+export interface SubscriptionHost {
+  readonly codec: Codec;
+  readonly events: BusEventEmitter;
+  readonly closeTimeoutMs: number;
+  deadLetter(topic: string, original: WireMessage, headers: Record<string, string>): Promise<void>;
+  reportError(error: unknown, topic?: string): void;
+  forget(subscription: CoreSubscription): void;
+}
+
+interface Waiter {
+  delivery: Delivery;
+  resolve(): void;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+class ReceivedMessage implements Message {
+  settled = false;
+  readonly id: string;
+  readonly topic: string;
+  readonly headers: Record<string, string>;
+  readonly key: string | undefined;
+  readonly time: number;
+  readonly ttlMs: number | undefined;
+  readonly seq: string | undefined;
+  readonly attempt: number;
+
+  constructor(
+    readonly delivery: Delivery,
+    readonly data: unknown,
+    private readonly subscription: CoreSubscription,
+  ) {
+    const wire = delivery.message;
+    this.id = wire.id;
+    this.topic = wire.topic;
+    this.headers = wire.headers;
+    this.key = wire.key;
+    this.time = wire.time;
+    this.ttlMs = wire.ttlMs;
+    this.seq = wire.seq;
+    this.attempt = delivery.attempt;
+  }
+
+  async ack(): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    this.subscription.counters.acked++;
+    await this.delivery.ack();
+  }
+
+  nack(options?: { delayMs?: number }): Promise<void> {
+    return this.subscription.retry(this, new Error('nacked by the handler'), options?.delayMs);
+  }
+
+  inProgress(): Promise<void> {
+    return this.delivery.inProgress();
+  }
+
+  reject(reason: string): Promise<void> {
+    return this.subscription.deadLetter(this, new RejectedError(reason, { topic: this.topic }));
+  }
+
+  toJSON(): object {
+    const { id, topic, data, headers, key, time, seq, attempt } = this;
+    return { id, topic, data, headers, key, time, seq, attempt };
+  }
+}
+
+export class CoreSubscription implements Subscription {
+  readonly counters: Counters;
+  private readonly queue = new Queue<Delivery>();
+  private readonly waiters: Waiter[] = [];
+  private readonly busyKeys = new Map<string, Delivery[]>();
+  private readonly idleWaiters: Array<() => void> = [];
+  private pending = 0;
+  private running = 0;
+  private closing: Promise<void> | undefined;
+  private readonly aborter = new AbortController();
+  readonly signal = this.aborter.signal;
+  private readonly concurrency: number;
+  private readonly bufferSize: number;
+  private readonly maxAttempts: number;
+  driverSubscriptions: DriverSubscription[] = [];
+
+  constructor(
+    readonly pattern: string,
+    private readonly handler: Handler,
+    private readonly options: SubscribeOptions,
+    private readonly host: SubscriptionHost,
+    counters: Counters,
+    private readonly event?: EventDefinition,
+  ) {
+    this.counters = counters;
+    this.concurrency = Math.max(1, options.concurrency ?? 1);
+    this.bufferSize = Math.max(1, options.bufferSize ?? 1_000);
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
+  }
+
+  get group(): string | undefined {
+    return this.options.group;
+  }
+
+  /** Messages buffered and running, for stats and tests. */
+  get load(): { buffered: number; running: number } {
+    return { buffered: this.pending, running: this.running };
+  }
+
+  /** The callback handed to drivers. */
+  readonly deliver = (delivery: Delivery): void | Promise<void> => {
+    if (this.closing !== undefined) {
+      void delivery.nack(0).catch((error) => this.host.reportError(error, this.pattern));
+      return;
+    }
+    this.counters.delivered++;
+    if (this.pending < this.bufferSize) {
+      this.enqueue(delivery);
+      return;
+    }
+    const mode = this.options.deliveryMode ?? 'block';
+    if (mode === 'drop') {
+      this.drop(delivery);
+      return;
+    }
+    return new Promise<void>((resolve) => {
+      const waiter: Waiter = { delivery, resolve };
+      if (mode === 'timeout') {
+        waiter.timer = setTimeout(() => {
+          const index = this.waiters.indexOf(waiter);
+          if (index >= 0) this.waiters.splice(index, 1);
+          this.drop(delivery);
+          resolve();
+        }, this.options.timeoutMs ?? 1_000);
+      }
+      this.waiters.push(waiter);
+    });
+  };
+
+  /** Counts a message dropped by the reader or a full buffer, and settles it as consumed. */
+  drop(delivery: Delivery): void {
+    this.counters.dropped++;
+    void delivery.ack().catch((error) => this.host.reportError(error, this.pattern));
+  }
+
+  private enqueue(delivery: Delivery): void {
+    this.pending++;
+    this.queue.push(delivery);
+    if (this.running < this.concurrency) this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.queue.length > 0) {
+      const delivery = this.queue.shift()!;
+      const key = delivery.message.key;
+      if (this.concurrency > 1 && key !== undefined) {
+        const waiting = this.busyKeys.get(key);
+        if (waiting !== undefined) {
+          waiting.push(delivery);
+          continue;
+        }
+        this.busyKeys.set(key, []);
+      }
+      this.start(delivery);
+    }
+  }
+
+  private start(delivery: Delivery): void {
+    this.pending--;
+    this.running++;
+    this.admitWaiter();
+    void this.handle(delivery).then(() => this.finished(delivery));
+  }
+
+  private admitWaiter(): void {
+    const waiter = this.waiters.shift();
+    if (waiter === undefined) return;
+    if (waiter.timer !== undefined) clearTimeout(waiter.timer);
+    this.enqueue(waiter.delivery);
+    waiter.resolve();
+  }
+
+  private finished(delivery: Delivery): void {
+    this.running--;
+    const key = delivery.message.key;
+    if (this.concurrency > 1 && key !== undefined) {
+      const waiting = this.busyKeys.get(key);
+      const next = waiting?.shift();
+      if (next !== undefined) this.start(next);
+      else this.busyKeys.delete(key);
+    }
+    if (this.closing === undefined) this.pump();
+    if (this.running === 0 && this.idleWaiters.length > 0) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  private async handle(delivery: Delivery): Promise<void> {
+    const wire = delivery.message;
+    let message: ReceivedMessage;
+    try {
+      const data = 'value' in wire ? wire.value : decodePayload(this.host.codec, wire.body, wire.headers[HEADER.contentType], wire.topic);
+      message = new ReceivedMessage(delivery, data, this);
+    } catch (error) {
+      return this.deadLetter(new ReceivedMessage(delivery, wire.body, this), error);
+    }
+    try {
+      if (this.event !== undefined) {
+        const outcome = await validate(this.event, message.data, message.topic);
+        if ('error' in outcome) throw outcome.error;
+        (message as { data: unknown }).data = outcome.value;
+      }
+      await runHandling(message, this.handler);
+      if (this.options.ack !== 'manual' && !message.settled) await message.ack();
+    } catch (error) {
+      if (!message.settled) await this.retry(message, error);
+    }
+  }
+
+  /** Redelivers after backoff, or dead-letters once attempts are spent or retrying cannot help. */
+  async retry(message: ReceivedMessage, error: unknown, delayMs?: number): Promise<void> {
+    if (message.settled) return;
+    if (!isRetriable(error) || error instanceof RejectedError || message.attempt >= this.maxAttempts) {
+      return this.deadLetter(message, error);
+    }
+    message.settled = true;
+    this.counters.retried++;
+    try {
+      await message.delivery.nack(delayMs ?? backoffDelay(message.attempt, this.options.backoff));
+    } catch (nackError) {
+      this.host.reportError(nackError, message.topic);
+    }
+  }
+
+  async deadLetter(message: ReceivedMessage, error: unknown): Promise<void> {
+    if (message.settled) return;
+    message.settled = true;
+    const topic = this.options.deadLetter;
+    const reason = errorMessage(error);
+    try {
+      if (topic !== undefined) {
+        await this.host.deadLetter(topic, message.delivery.message, {
+          [HEADER.originalTopic]: message.topic,
+          [HEADER.originalId]: message.id,
+          [HEADER.error]: reason,
+          [HEADER.attempts]: String(message.attempt),
+        });
+      }
+    } catch (publishError) {
+      // Without a dead-letter copy the message must stay with the broker: retry later.
+      this.host.reportError(publishError, topic);
+      await message.delivery
+        .nack(backoffDelay(message.attempt, this.options.backoff))
+        .catch((nackError) => this.host.reportError(nackError, message.topic));
+      return;
+    }
+    this.counters.deadLettered++;
+    await message.delivery.reject(reason).catch((rejectError) => this.host.reportError(rejectError, message.topic));
+    this.host.events.emit('deliveryFailed', { message, error, attempts: message.attempt, deadLetter: topic });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.aborter.abort();
+    await Promise.all(this.driverSubscriptions.map((subscription) => subscription.close()));
+    // Hand back what never started, so another group member (or a later resume) gets it.
+    const unstarted = [...this.queue.drain(), ...this.waiters.splice(0).map((waiter) => {
+      if (waiter.timer !== undefined) clearTimeout(waiter.timer);
+      waiter.resolve();
+      return waiter.delivery;
+    })];
+    for (const waiting of this.busyKeys.values()) unstarted.push(...waiting.splice(0));
+    this.pending = 0;
+    await Promise.all(
+      unstarted.map((delivery) => delivery.nack(0).catch((error) => this.host.reportError(error, this.pattern))),
+    );
+    if (this.running > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, this.host.closeTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    this.host.forget(this);
+  }
+}

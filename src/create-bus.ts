@@ -1,0 +1,16 @@
+// `createBus()`: the Bus with its default driver, so `createBus()` alone works in-process.
+
+import { Bus, type BusOptions } from './core/bus.js';
+import type { Driver } from './core/driver.js';
+import { memory } from './drivers/memory.js';
+
+export type CreateBusOptions =
+  | (Omit<BusOptions, 'drivers'> & { driver?: Driver; drivers?: undefined })
+  | BusOptions;
+
+/** A bus over one driver (`driver`, default in-memory) or several (`drivers` + `routes`). */
+export function createBus(options: CreateBusOptions = {}): Bus {
+  if (options.drivers !== undefined) return new Bus(options);
+  const { driver, ...rest } = options as { driver?: Driver };
+  return new Bus({ ...rest, drivers: { [driver?.name ?? 'memory']: driver ?? memory() } });
+}

@@ -1,0 +1,287 @@
+// The in-process driver and the default: fan-out, groups, redelivery, ack deadlines,
+// bounded history for replay, TTL and de-duplication, all inside one process. It hands
+// payloads through untouched (no encode, no decode) unless `roundTrip` asks otherwise.
+
+import {
+  ClosedError,
+  PatternIndex,
+  defineDriver,
+  type Capabilities,
+  type Deliver,
+  type Delivery,
+  type Driver,
+  type From,
+  type SubscribeSpec,
+  type WireMessage,
+} from '../core/index.js';
+
+export interface MemoryOptions {
+  /** Messages kept for `from: 'earliest' | { seq } | { time }`. Default `{ maxMessages: 10_000 }`; 0 keeps none. */
+  history?: { maxMessages?: number; maxAgeMs?: number };
+  /** Publishing an id again within this window stores it once. Default 0 (off). */
+  dedupeWindowMs?: number;
+  /** Encode and decode every message as a wire driver would, to catch payloads a real broker could not carry. Default false. */
+  roundTrip?: boolean;
+  /** Largest encoded payload accepted. Default: no limit. */
+  maxPayloadBytes?: number;
+}
+
+const DONE = Promise.resolve();
+
+class Member {
+  closed = false;
+  constructor(
+    readonly deliver: Deliver,
+    readonly ackDeadlineMs: number,
+  ) {}
+}
+
+/** One subscription's share of the stream, or one group's, with what it has in flight. */
+class Consumer {
+  readonly members: Member[] = [];
+  readonly inFlight = new Set<MemoryDelivery>();
+  private cursor = 0;
+  /** While replaying history, live messages wait here to keep publish order. */
+  backlog: WireMessage[] | undefined;
+
+  constructor(
+    readonly pattern: string,
+    readonly group: string | undefined,
+  ) {}
+
+  /** Round-robin over live members, so a group spreads its load. */
+  pick(): Member | undefined {
+    const { members } = this;
+    if (members.length === 0) return undefined;
+    if (members.length === 1) return members[0];
+    this.cursor = (this.cursor + 1) % members.length;
+    return members[this.cursor];
+  }
+}
+
+class MemoryDelivery implements Delivery {
+  settled = false;
+  deadline: number;
+
+  constructor(
+    readonly message: WireMessage,
+    readonly attempt: number,
+    private readonly consumer: Consumer,
+    private readonly member: Member,
+    private readonly driver: MemoryDriver,
+  ) {
+    this.deadline = Date.now() + member.ackDeadlineMs;
+  }
+
+  ack(): Promise<void> {
+    this.settle();
+    return DONE;
+  }
+
+  nack(delayMs = 0): Promise<void> {
+    if (this.settle()) this.driver.redeliver(this.consumer, this.message, this.attempt + 1, delayMs);
+    return DONE;
+  }
+
+  inProgress(): Promise<void> {
+    if (!this.settled) this.deadline = Date.now() + this.member.ackDeadlineMs;
+    return DONE;
+  }
+
+  reject(): Promise<void> {
+    return this.ack();
+  }
+
+  /** Marks settled; false if it already was (a late ack after the deadline passed). */
+  settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.consumer.inFlight.delete(this);
+    return true;
+  }
+}
+
+class MemoryDriver implements Driver {
+  readonly name = 'memory';
+  readonly capabilities: Capabilities;
+  readonly inProcess: boolean;
+  private readonly index = new PatternIndex<Consumer>();
+  private readonly consumers = new Set<Consumer>();
+  private readonly groups = new Map<string, Consumer>();
+  private readonly history: WireMessage[] = [];
+  private readonly maxHistory: number;
+  private readonly maxAgeMs: number;
+  private readonly seen = new Map<string, number>();
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+  private sweepMs = Infinity;
+  private seq = 0;
+  private closed = false;
+
+  constructor(private readonly options: MemoryOptions) {
+    this.maxHistory = options.history?.maxMessages ?? 10_000;
+    this.maxAgeMs = options.history?.maxAgeMs ?? Infinity;
+    this.inProcess = !options.roundTrip;
+    this.capabilities = {
+      persistent: false,
+      groups: true,
+      replay: this.maxHistory > 0,
+      dedupe: (options.dedupeWindowMs ?? 0) > 0,
+      ordering: 'global',
+      nativeWildcards: true,
+      maxPayloadBytes: options.maxPayloadBytes ?? Infinity,
+      ackDeadline: true,
+    };
+  }
+
+  publish(batch: WireMessage[]): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError('the memory driver is closed', { topic: batch[0]?.topic }));
+    let waits: Promise<void>[] | undefined;
+    for (const wire of batch) {
+      if (this.capabilities.dedupe && this.isDuplicate(wire)) continue;
+      wire.seq = String(++this.seq);
+      if (this.maxHistory > 0) this.remember(wire);
+      for (const consumer of this.index.match(wire.topic)) {
+        if (consumer.backlog !== undefined) {
+          consumer.backlog.push(wire);
+          continue;
+        }
+        const wait = this.dispatch(consumer, wire, 1);
+        if (wait !== undefined) (waits ??= []).push(wait);
+      }
+    }
+    return waits === undefined ? DONE : Promise.all(waits).then(() => undefined);
+  }
+
+  async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<{ close(): Promise<void> }> {
+    if (this.closed) throw new ClosedError('the memory driver is closed', { topic: spec.pattern });
+    const member = new Member(deliver, spec.ackDeadlineMs);
+    const groupKey = spec.group === undefined ? undefined : `${spec.group}\u0000${spec.pattern}`;
+    let consumer = groupKey === undefined ? undefined : this.groups.get(groupKey);
+    if (consumer === undefined) {
+      consumer = new Consumer(spec.pattern, spec.group);
+      consumer.members.push(member);
+      if (groupKey !== undefined) this.groups.set(groupKey, consumer);
+      this.consumers.add(consumer);
+      this.index.add(spec.pattern, consumer);
+      if (spec.from !== undefined && spec.from !== 'latest') this.replay(consumer, spec.from);
+    } else {
+      consumer.members.push(member);
+    }
+    this.watchDeadlines(spec.ackDeadlineMs);
+    const owner = consumer;
+    return {
+      close: async () => {
+        member.closed = true;
+        const at = owner.members.indexOf(member);
+        if (at >= 0) owner.members.splice(at, 1);
+        if (owner.members.length === 0) this.forget(owner, groupKey);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    for (const consumer of [...this.consumers]) this.forget(consumer, undefined);
+    this.groups.clear();
+    this.history.length = 0;
+  }
+
+  redeliver(consumer: Consumer, wire: WireMessage, attempt: number, delayMs: number): void {
+    if (this.closed || !this.consumers.has(consumer)) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.consumers.has(consumer)) return;
+      void this.dispatch(consumer, wire, attempt);
+    }, delayMs);
+    this.timers.add(timer);
+  }
+
+  private dispatch(consumer: Consumer, wire: WireMessage, attempt: number): void | Promise<void> {
+    if (wire.ttlMs !== undefined && Date.now() > wire.time + wire.ttlMs) return;
+    const member = consumer.pick();
+    if (member === undefined) return;
+    const delivery = new MemoryDelivery(wire, attempt, consumer, member, this);
+    consumer.inFlight.add(delivery);
+    return member.deliver(delivery);
+  }
+
+  private forget(consumer: Consumer, groupKey: string | undefined): void {
+    this.consumers.delete(consumer);
+    this.index.delete(consumer.pattern, consumer);
+    if (groupKey !== undefined) this.groups.delete(groupKey);
+  }
+
+  private isDuplicate(wire: WireMessage): boolean {
+    const now = Date.now();
+    for (const [id, expires] of this.seen) {
+      if (expires > now) break;
+      this.seen.delete(id);
+    }
+    if (this.seen.has(wire.id)) return true;
+    this.seen.set(wire.id, now + this.options.dedupeWindowMs!);
+    return false;
+  }
+
+  private remember(wire: WireMessage): void {
+    const history = this.history;
+    history.push(wire);
+    // Trim in chunks so the array is not shifted on every publish; `retained` reads only the newest.
+    const excess = history.length - this.maxHistory;
+    if (excess >= Math.max(1024, this.maxHistory / 2)) history.splice(0, excess);
+  }
+
+  /** Retained messages from `from`, oldest first, without the ones trimming will drop. */
+  private retained(from: Exclude<From, 'latest'>): WireMessage[] {
+    const now = Date.now();
+    const oldestTime = now - this.maxAgeMs;
+    const keep = this.history.slice(Math.max(0, this.history.length - this.maxHistory));
+    const start =
+      from === 'earliest'
+        ? () => true
+        : 'seq' in from
+          ? (wire: WireMessage) => Number(wire.seq) >= Number(from.seq)
+          : (wire: WireMessage) => wire.time >= new Date(from.time).getTime();
+    return keep.filter((wire) => wire.time >= oldestTime && start(wire));
+  }
+
+  /** Delivers history first; live messages published meanwhile queue behind it. */
+  private replay(consumer: Consumer, from: Exclude<From, 'latest'>): void {
+    const past = this.retained(from);
+    consumer.backlog = [];
+    void (async () => {
+      for (const wire of past) await this.dispatch(consumer, wire, 1);
+      for (let wire = consumer.backlog!.shift(); wire !== undefined; wire = consumer.backlog!.shift()) {
+        await this.dispatch(consumer, wire, 1);
+      }
+      consumer.backlog = undefined;
+    })();
+  }
+
+  /** One sweep for all deadlines, rather than a timer per message. */
+  private watchDeadlines(ackDeadlineMs: number): void {
+    const every = Math.max(5, Math.floor(ackDeadlineMs / 4));
+    if (every >= this.sweepMs) return;
+    this.sweepMs = every;
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.sweeper = setInterval(() => this.sweep(), every);
+    this.sweeper.unref?.();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const consumer of this.consumers) {
+      for (const delivery of consumer.inFlight) {
+        if (delivery.deadline <= now && delivery.settle()) {
+          void this.dispatch(consumer, delivery.message, delivery.attempt + 1);
+        }
+      }
+    }
+  }
+}
+
+export const memory = defineDriver((options: MemoryOptions = {}): Driver => new MemoryDriver(options));
+export default memory;

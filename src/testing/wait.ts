@@ -1,0 +1,18 @@
+// Waiting helpers for tests against real brokers, where delivery takes a moment.
+
+/** Resolves once `condition()` is true; rejects after `timeoutMs`, naming what was awaited. */
+export async function eventually(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
