@@ -1,7 +1,6 @@
 // The Bus facade: validates and encodes what is published, routes it to a driver, and
 // runs every subscription through the shared delivery machinery.
 
-import { v7 as uuidv7 } from 'uuid';
 import { BusEventEmitter, type BusEvents } from './bus-events.js';
 import { jsonCodec, encodePayload, type Codec } from './codec.js';
 import { causalHeaders } from './context.js';
@@ -9,6 +8,7 @@ import type { Driver, WireMessage } from './driver.js';
 import {
   ClosedError,
   ConfigurationError,
+  errorMessage,
   OmnibusError,
   PayloadTooLargeError,
   PublishError,
@@ -28,6 +28,7 @@ import {
   type SubscriptionHost,
 } from './subscription.js';
 import { assertPattern, assertTopic } from './topic.js';
+import { uuidv7 } from './uuid.js';
 import { Writer } from './writer.js';
 
 export interface BusOptions {
@@ -94,11 +95,19 @@ export class Bus {
   }
 
   /** Resolves once the driver has accepted the message (for durable drivers: persisted). */
-  async publish<T>(target: Target<T>, data: T, options?: PublishOptions): Promise<PublishResult> {
-    if (this.closing !== undefined) throw new ClosedError('publish on a closed bus', { topic: topicOf(target) });
-    const [wire, entry] = await this.prepare(target, data, options);
-    await this.send(entry, [wire]);
-    return { id: wire.id, seq: wire.seq };
+  publish<T>(target: Target<T>, data: T, options?: PublishOptions): Promise<PublishResult> {
+    if (this.closing !== undefined) {
+      return Promise.reject(new ClosedError('publish on a closed bus', { topic: topicOf(target) }));
+    }
+    // Plain topics take a synchronous path: no schema to await, one promise per publish.
+    if (typeof target !== 'string') return this.publishEvent(target, data, options);
+    let wire: WireMessage;
+    try {
+      wire = this.build(target, data, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.send(wire.topic, [wire], wire);
   }
 
   /** Publishes several messages, one batch per driver; resolves when all were accepted. */
@@ -107,13 +116,14 @@ export class Bus {
     const wires: WireMessage[] = [];
     const batches = new Map<DriverEntry, WireMessage[]>();
     for (const item of items) {
-      const [wire, entry] = await this.prepare(item.topic, item.data, item);
+      const wire = this.build(...(await this.validated(item.topic, item.data)), item);
       wires.push(wire);
+      const entry = this.router.driverFor(wire.topic);
       let batch = batches.get(entry);
       if (batch === undefined) batches.set(entry, (batch = []));
       batch.push(wire);
     }
-    await Promise.all([...batches].map(([entry, batch]) => this.send(entry, batch)));
+    await Promise.all([...batches.values()].map((batch) => this.send(batch[0].topic, batch)));
     return wires.map((wire) => ({ id: wire.id, seq: wire.seq }));
   }
 
@@ -188,26 +198,24 @@ export class Bus {
     return this.closing;
   }
 
-  private async prepare(
-    target: Target<unknown>,
-    data: unknown,
-    options: PublishOptions | undefined,
-  ): Promise<[WireMessage, DriverEntry]> {
-    let topic: string;
-    if (typeof target === 'string') topic = target;
-    else {
-      topic = target.topic;
-      const outcome = await validate(target, data, topic);
-      if ('error' in outcome) throw outcome.error;
-      data = outcome.value;
-    }
-    return this.build(topic, data, options);
+  private async publishEvent(event: EventDefinition, data: unknown, options?: PublishOptions): Promise<PublishResult> {
+    const wire = this.build(...(await this.validated(event, data)), options);
+    await this.send(wire.topic, [wire]);
+    return { id: wire.id, seq: wire.seq };
   }
 
-  private build(topic: string, data: unknown, options: PublishOptions | undefined): [WireMessage, DriverEntry] {
+  /** The topic and the payload as the event's schema outputs it (unchanged for plain topics). */
+  private async validated(target: Target<unknown>, data: unknown): Promise<[string, unknown]> {
+    if (typeof target === 'string') return [target, data];
+    const outcome = await validate(target, data, target.topic);
+    if ('error' in outcome) throw outcome.error;
+    return [target.topic, outcome.value];
+  }
+
+  private build(topic: string, data: unknown, options: PublishOptions | undefined): WireMessage {
     assertTopic(topic);
     if (options !== undefined) checkPublishOptions(topic, options);
-    const entry = this.router.driverFor(topic);
+    const { driver } = this.router.driverFor(topic);
     const headers = causalHeaders(options?.headers);
     const wire: WireMessage = {
       id: options?.id ?? uuidv7(),
@@ -219,7 +227,6 @@ export class Bus {
       seq: undefined,
       body: NO_BODY,
     };
-    const { driver } = entry;
     const limit = driver.capabilities.maxPayloadBytes;
     if (driver.inProcess) {
       wire.value = data;
@@ -230,41 +237,46 @@ export class Bus {
       wire.body = body;
       wire.headers = { ...headers, [HEADER.contentType]: contentType };
     }
-    return [wire, entry];
+    return wire;
   }
 
-  private async send(entry: DriverEntry, batch: WireMessage[]): Promise<void> {
-    try {
-      await entry.driver.publish(batch);
-    } catch (error) {
-      if (error instanceof OmnibusError) throw error;
-      throw new PublishError(`driver '${entry.name}' did not accept a message on '${batch[0].topic}': ${(error as Error)?.message ?? error}`, {
-        topic: batch[0].topic,
-        cause: error,
-      });
-    }
-    entry.published += batch.length;
+  /**
+   * Hands a batch (all routed to one driver) over, wrapping foreign errors in PublishError.
+   * With `single`, resolves to its result, saving a promise on the hot path.
+   */
+  private send(topic: string, batch: WireMessage[]): Promise<void>;
+  private send(topic: string, batch: WireMessage[], single: WireMessage): Promise<PublishResult>;
+  private send(topic: string, batch: WireMessage[], single?: WireMessage): Promise<PublishResult | void> {
+    const entry = this.router.driverFor(topic);
+    return entry.driver.publish(batch).then(
+      () => {
+        entry.published += batch.length;
+        return single === undefined ? undefined : { id: single.id, seq: single.seq };
+      },
+      (error: unknown) => {
+        if (error instanceof OmnibusError) throw error;
+        throw new PublishError(`driver '${entry.name}' did not accept a message on '${topic}': ${errorMessage(error)}`, {
+          topic,
+          cause: error,
+        });
+      },
+    );
   }
 
-  /** The writer's path: already validated, so no second schema run. */
   // Not async: bad input throws at the call, so `write()` can return it as a result.
   private publishValidated(topic: string, data: unknown, options: PublishOptions): Promise<PublishResult> {
     if (this.closing !== undefined) throw new ClosedError('write on a closed bus', { topic });
-    const [wire, entry] = this.build(topic, data, options);
-    return this.send(entry, [wire]).then(() => ({ id: wire.id, seq: wire.seq }));
+    const wire = this.build(topic, data, options);
+    return this.send(topic, [wire], wire);
   }
 
   /** Republishes a failed message's payload untouched, with headers naming what went wrong. */
   private async deadLetter(topic: string, original: WireMessage, extra: Record<string, string>): Promise<void> {
     const headers = { ...original.headers, ...extra };
-    if ('value' in original) {
-      const [wire, entry] = this.build(topic, original.value, { headers, key: original.key });
-      return this.send(entry, [wire]);
-    }
-    const entry = this.router.driverFor(topic);
+    if ('value' in original) return this.send(topic, [this.build(topic, original.value, { headers, key: original.key })]);
     const wire: WireMessage = { id: uuidv7(), topic, headers, key: original.key, time: Date.now(), body: original.body };
-    if (entry.driver.inProcess) wire.value = original.body;
-    await this.send(entry, [wire]);
+    if (this.router.driverFor(topic).driver.inProcess) wire.value = original.body;
+    await this.send(topic, [wire]);
   }
 
   private reportError(error: unknown, topic?: string, driver?: string): void {

@@ -41,18 +41,21 @@ export interface WireMessage {
   value?: unknown;
 }
 
-/** A received message with the calls that settle it. */
+/**
+ * A received message with the calls that settle it. Each may return nothing when it
+ * completed synchronously (the in-process fast path) or a promise to wait on.
+ */
 export interface Delivery {
   readonly message: WireMessage;
   /** 1 on first delivery, +1 on each redelivery. */
   readonly attempt: number;
-  ack(): Promise<void>;
+  ack(): void | Promise<void>;
   /** Redeliver, after `delayMs` (0 by default). */
-  nack(delayMs?: number): Promise<void>;
+  nack(delayMs?: number): void | Promise<void>;
   /** Extend the ack deadline for slow work. */
-  inProgress(): Promise<void>;
+  inProgress(): void | Promise<void>;
   /** Settle without redelivery (core has already dead-lettered it). */
-  reject(reason: string): Promise<void>;
+  reject(reason: string): void | Promise<void>;
 }
 
 export interface SubscribeSpec {

@@ -16,3 +16,4 @@ export * from './stream.js';
 export * from './subscription.js';
 export * from './topic.js';
 export * from './writer.js';
+export * from './uuid.js';

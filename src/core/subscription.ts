@@ -59,6 +59,8 @@ export interface SubscriptionHost {
   forget(subscription: CoreSubscription): void;
 }
 
+const DONE = Promise.resolve();
+
 interface Waiter {
   delivery: Delivery;
   resolve(): void;
@@ -92,11 +94,11 @@ class ReceivedMessage implements Message {
     this.attempt = delivery.attempt;
   }
 
-  async ack(): Promise<void> {
-    if (this.settled) return;
+  ack(): Promise<void> {
+    if (this.settled) return DONE;
     this.settled = true;
     this.subscription.counters.acked++;
-    await this.delivery.ack();
+    return this.delivery.ack() ?? DONE;
   }
 
   nack(options?: { delayMs?: number }): Promise<void> {
@@ -104,7 +106,7 @@ class ReceivedMessage implements Message {
   }
 
   inProgress(): Promise<void> {
-    return this.delivery.inProgress();
+    return this.delivery.inProgress() ?? DONE;
   }
 
   reject(reason: string): Promise<void> {
@@ -125,6 +127,7 @@ export class CoreSubscription implements Subscription {
   private readonly idleWaiters: Array<() => void> = [];
   private pending = 0;
   private running = 0;
+  private pumping = false;
   private closing: Promise<void> | undefined;
   private readonly aborter = new AbortController();
   readonly signal = this.aborter.signal;
@@ -159,7 +162,7 @@ export class CoreSubscription implements Subscription {
   /** The callback handed to drivers. */
   readonly deliver = (delivery: Delivery): void | Promise<void> => {
     if (this.closing !== undefined) {
-      void delivery.nack(0).catch((error) => this.host.reportError(error, this.pattern));
+      this.quietly(() => delivery.nack(0));
       return;
     }
     this.counters.delivered++;
@@ -189,7 +192,18 @@ export class CoreSubscription implements Subscription {
   /** Counts a message dropped by the reader or a full buffer, and settles it as consumed. */
   drop(delivery: Delivery): void {
     this.counters.dropped++;
-    void delivery.ack().catch((error) => this.host.reportError(error, this.pattern));
+    this.quietly(() => delivery.ack());
+  }
+
+  /** Runs a settle call whose failure has no caller to go to: it is reported instead. */
+  private quietly(settle: () => void | Promise<void>): Promise<void> | undefined {
+    try {
+      const result = settle();
+      if (result !== undefined) return result.catch((error) => this.host.reportError(error, this.pattern));
+    } catch (error) {
+      this.host.reportError(error, this.pattern);
+    }
+    return undefined;
   }
 
   private enqueue(delivery: Delivery): void {
@@ -199,6 +213,10 @@ export class CoreSubscription implements Subscription {
   }
 
   private pump(): void {
+    // Handlers that finish synchronously call back into pump; the outer loop carries on
+    // instead, so a long queue drains without growing the stack.
+    if (this.pumping) return;
+    this.pumping = true;
     while (this.running < this.concurrency && this.queue.length > 0) {
       const delivery = this.queue.shift()!;
       const key = delivery.message.key;
@@ -212,13 +230,16 @@ export class CoreSubscription implements Subscription {
       }
       this.start(delivery);
     }
+    this.pumping = false;
   }
 
   private start(delivery: Delivery): void {
     this.pending--;
     this.running++;
     this.admitWaiter();
-    void this.handle(delivery).then(() => this.finished(delivery));
+    const handled = this.handle(delivery);
+    if (handled === undefined) this.finished(delivery);
+    else void handled.then(() => this.finished(delivery));
   }
 
   private admitWaiter(): void {
@@ -244,7 +265,8 @@ export class CoreSubscription implements Subscription {
     }
   }
 
-  private async handle(delivery: Delivery): Promise<void> {
+  /** Runs the handler; returns a promise only when something is still in flight. */
+  private handle(delivery: Delivery): Promise<void> | undefined {
     const wire = delivery.message;
     let message: ReceivedMessage;
     try {
@@ -253,17 +275,35 @@ export class CoreSubscription implements Subscription {
     } catch (error) {
       return this.deadLetter(new ReceivedMessage(delivery, wire.body, this), error);
     }
+    if (this.event !== undefined) return this.handleEvent(message, this.event);
+    let result: unknown;
     try {
-      if (this.event !== undefined) {
-        const outcome = await validate(this.event, message.data, message.topic);
-        if ('error' in outcome) throw outcome.error;
-        (message as { data: unknown }).data = outcome.value;
-      }
-      await runHandling(message, this.handler);
-      if (this.options.ack !== 'manual' && !message.settled) await message.ack();
+      result = runHandling(message, this.handler);
     } catch (error) {
-      if (!message.settled) await this.retry(message, error);
+      return this.retry(message, error);
     }
+    if (result instanceof Promise) return result.then(() => this.settleHandled(message), (error) => this.retry(message, error));
+    return this.settleHandled(message);
+  }
+
+  private async handleEvent(message: ReceivedMessage, event: EventDefinition): Promise<void> {
+    try {
+      const outcome = await validate(event, message.data, message.topic);
+      if ('error' in outcome) throw outcome.error;
+      (message as { data: unknown }).data = outcome.value;
+      await runHandling(message, this.handler);
+    } catch (error) {
+      return this.retry(message, error);
+    }
+    return this.settleHandled(message);
+  }
+
+  /** After a handler resolved: auto mode acks; manual mode leaves settling to the handler. */
+  private settleHandled(message: ReceivedMessage): Promise<void> | undefined {
+    if (this.options.ack === 'manual' || message.settled) return undefined;
+    message.settled = true;
+    this.counters.acked++;
+    return this.quietly(() => message.delivery.ack());
   }
 
   /** Redelivers after backoff, or dead-letters once attempts are spent or retrying cannot help. */
@@ -274,11 +314,7 @@ export class CoreSubscription implements Subscription {
     }
     message.settled = true;
     this.counters.retried++;
-    try {
-      await message.delivery.nack(delayMs ?? backoffDelay(message.attempt, this.options.backoff));
-    } catch (nackError) {
-      this.host.reportError(nackError, message.topic);
-    }
+    await this.quietly(() => message.delivery.nack(delayMs ?? backoffDelay(message.attempt, this.options.backoff)));
   }
 
   async deadLetter(message: ReceivedMessage, error: unknown): Promise<void> {
@@ -298,13 +334,11 @@ export class CoreSubscription implements Subscription {
     } catch (publishError) {
       // Without a dead-letter copy the message must stay with the broker: retry later.
       this.host.reportError(publishError, topic);
-      await message.delivery
-        .nack(backoffDelay(message.attempt, this.options.backoff))
-        .catch((nackError) => this.host.reportError(nackError, message.topic));
+      await this.quietly(() => message.delivery.nack(backoffDelay(message.attempt, this.options.backoff)));
       return;
     }
     this.counters.deadLettered++;
-    await message.delivery.reject(reason).catch((rejectError) => this.host.reportError(rejectError, message.topic));
+    await this.quietly(() => message.delivery.reject(reason));
     this.host.events.emit('deliveryFailed', { message, error, attempts: message.attempt, deadLetter: topic });
   }
 
@@ -324,9 +358,7 @@ export class CoreSubscription implements Subscription {
     })];
     for (const waiting of this.busyKeys.values()) unstarted.push(...waiting.splice(0));
     this.pending = 0;
-    await Promise.all(
-      unstarted.map((delivery) => delivery.nack(0).catch((error) => this.host.reportError(error, this.pattern))),
-    );
+    await Promise.all(unstarted.map((delivery) => this.quietly(() => delivery.nack(0))));
     if (this.running > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([

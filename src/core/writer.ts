@@ -1,7 +1,7 @@
 // `bus.writer()` for loops that must not await or throw: `write()` validates on the spot
 // and returns a result; failures after that arrive as bus `error` events.
 
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from './uuid.js';
 import { OmnibusError } from './errors.js';
 import { validateNow, type Target } from './event.js';
 import type { PublishOptions, PublishResult } from './message.js';

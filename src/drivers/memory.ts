@@ -16,7 +16,7 @@ import {
 } from '../core/index.js';
 
 export interface MemoryOptions {
-  /** Messages kept for `from: 'earliest' | { seq } | { time }`. Default `{ maxMessages: 10_000 }`; 0 keeps none. */
+  /** Messages kept for `from: 'earliest' | { seq } | { time }` replays. Default 0: retaining messages costs every publish a trip through the old generation of the garbage collector, so replay is opt-in. */
   history?: { maxMessages?: number; maxAgeMs?: number };
   /** Publishing an id again within this window stores it once. Default 0 (off). */
   dedupeWindowMs?: number;
@@ -39,7 +39,9 @@ class Member {
 /** One subscription's share of the stream, or one group's, with what it has in flight. */
 class Consumer {
   readonly members: Member[] = [];
-  readonly inFlight = new Set<MemoryDelivery>();
+  /** Unsettled deliveries, oldest first: an intrusive list, cheaper than a Set per message. */
+  oldest: MemoryDelivery | undefined;
+  newest: MemoryDelivery | undefined;
   private cursor = 0;
   /** While replaying history, live messages wait here to keep publish order. */
   backlog: WireMessage[] | undefined;
@@ -57,11 +59,29 @@ class Consumer {
     this.cursor = (this.cursor + 1) % members.length;
     return members[this.cursor];
   }
+
+  track(delivery: MemoryDelivery): void {
+    delivery.previous = this.newest;
+    if (this.newest === undefined) this.oldest = delivery;
+    else this.newest.next = delivery;
+    this.newest = delivery;
+  }
+
+  untrack(delivery: MemoryDelivery): void {
+    const { previous, next } = delivery;
+    if (previous === undefined) this.oldest = next;
+    else previous.next = next;
+    if (next === undefined) this.newest = previous;
+    else next.previous = previous;
+    delivery.previous = delivery.next = undefined;
+  }
 }
 
 class MemoryDelivery implements Delivery {
   settled = false;
   deadline: number;
+  previous: MemoryDelivery | undefined;
+  next: MemoryDelivery | undefined;
 
   constructor(
     readonly message: WireMessage,
@@ -70,33 +90,31 @@ class MemoryDelivery implements Delivery {
     private readonly member: Member,
     private readonly driver: MemoryDriver,
   ) {
-    this.deadline = Date.now() + member.ackDeadlineMs;
+    // The clock may be one sweep old; adding a sweep keeps deadlines from coming early.
+    this.deadline = driver.clock + driver.sweepMs + member.ackDeadlineMs;
   }
 
-  ack(): Promise<void> {
+  ack(): void {
     this.settle();
-    return DONE;
   }
 
-  nack(delayMs = 0): Promise<void> {
+  nack(delayMs = 0): void {
     if (this.settle()) this.driver.redeliver(this.consumer, this.message, this.attempt + 1, delayMs);
-    return DONE;
   }
 
-  inProgress(): Promise<void> {
+  inProgress(): void {
     if (!this.settled) this.deadline = Date.now() + this.member.ackDeadlineMs;
-    return DONE;
   }
 
-  reject(): Promise<void> {
-    return this.ack();
+  reject(): void {
+    this.settle();
   }
 
   /** Marks settled; false if it already was (a late ack after the deadline passed). */
   settle(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    this.consumer.inFlight.delete(this);
+    this.consumer.untrack(this);
     return true;
   }
 }
@@ -114,12 +132,14 @@ class MemoryDriver implements Driver {
   private readonly seen = new Map<string, number>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
-  private sweepMs = Infinity;
+  sweepMs = Infinity;
   private seq = 0;
   private closed = false;
+  /** A clock the deadline sweep advances, so dispatch need not read the time per message. */
+  clock = Date.now();
 
   constructor(private readonly options: MemoryOptions) {
-    this.maxHistory = options.history?.maxMessages ?? 10_000;
+    this.maxHistory = options.history?.maxMessages ?? 0;
     this.maxAgeMs = options.history?.maxAgeMs ?? Infinity;
     this.inProcess = !options.roundTrip;
     this.capabilities = {
@@ -205,7 +225,7 @@ class MemoryDriver implements Driver {
     const member = consumer.pick();
     if (member === undefined) return;
     const delivery = new MemoryDelivery(wire, attempt, consumer, member, this);
-    consumer.inFlight.add(delivery);
+    consumer.track(delivery);
     return member.deliver(delivery);
   }
 
@@ -264,6 +284,7 @@ class MemoryDriver implements Driver {
   /** One sweep for all deadlines, rather than a timer per message. */
   private watchDeadlines(ackDeadlineMs: number): void {
     const every = Math.max(5, Math.floor(ackDeadlineMs / 4));
+    this.clock = Date.now();
     if (every >= this.sweepMs) return;
     this.sweepMs = every;
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
@@ -272,12 +293,15 @@ class MemoryDriver implements Driver {
   }
 
   private sweep(): void {
-    const now = Date.now();
+    const now = (this.clock = Date.now());
     for (const consumer of this.consumers) {
-      for (const delivery of consumer.inFlight) {
+      let delivery = consumer.oldest;
+      while (delivery !== undefined) {
+        const next = delivery.next;
         if (delivery.deadline <= now && delivery.settle()) {
           void this.dispatch(consumer, delivery.message, delivery.attempt + 1);
         }
+        delivery = next;
       }
     }
   }

@@ -46,9 +46,16 @@ export function createTestBus(options: Omit<BusOptions, 'drivers'> & { driver?: 
   };
   const recording: Driver = Object.create(inner, {
     publish: {
+      // Recorded before handing over: in-process handlers may run (and publish) inside it.
       value: async (batch: WireMessage[]) => {
-        await inner.publish(batch);
+        const start = published.length;
         batch.forEach(record);
+        try {
+          await inner.publish(batch);
+        } catch (error) {
+          published.splice(start, batch.length);
+          throw error;
+        }
       },
     },
   });

@@ -1,0 +1,88 @@
+// In-process throughput and latency: the memory driver beside emittery (awaited emit)
+// and Node's EventEmitter, measured in the same run with the same 100-byte payloads.
+
+import { EventEmitter } from 'node:events';
+import Emittery from 'emittery';
+import { createBus } from '../src/index.js';
+import { bestRate, percentile, printTable, type Row } from './measure.js';
+
+const COUNT = 500_000;
+const RUNS = 3;
+const payload = { id: 'order-000001', customer: 'customer-42', total: 1234.5, note: 'x'.repeat(40) };
+
+async function omnibusRate(subscribers: number, batch: number): Promise<number> {
+  const bus = createBus();
+  let received = 0;
+  let done: () => void = () => {};
+  const target = COUNT * subscribers;
+  for (let s = 0; s < subscribers; s++) {
+    await bus.subscribe('bench.orders', () => {
+      if (++received === target) done();
+    });
+  }
+  const items = Array.from({ length: batch }, () => ({ topic: 'bench.orders', data: payload }));
+  const rate = await bestRate(RUNS, COUNT, async () => {
+    received = 0;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    if (batch === 1) for (let i = 0; i < COUNT; i++) await bus.publish('bench.orders', payload);
+    else for (let i = 0; i < COUNT; i += batch) await bus.publishMany(items);
+    await finished;
+  });
+  await bus.close();
+  return rate;
+}
+
+async function emitteryRate(subscribers: number): Promise<number> {
+  const emitter = new Emittery();
+  let received = 0;
+  for (let s = 0; s < subscribers; s++) emitter.on('bench.orders', () => void received++);
+  return bestRate(RUNS, COUNT, async () => {
+    for (let i = 0; i < COUNT; i++) await emitter.emit('bench.orders', payload);
+  });
+}
+
+async function eventEmitterRate(subscribers: number): Promise<number> {
+  const emitter = new EventEmitter();
+  let received = 0;
+  for (let s = 0; s < subscribers; s++) emitter.on('bench.orders', () => void received++);
+  return bestRate(RUNS, COUNT, async () => {
+    for (let i = 0; i < COUNT; i++) emitter.emit('bench.orders', payload);
+  });
+}
+
+/** Publish-to-handler latency of awaited publishes, in milliseconds. */
+async function omnibusLatency(): Promise<number[]> {
+  const bus = createBus();
+  const samples: number[] = [];
+  await bus.subscribe('bench.latency', (message) => void samples.push(performance.now() - (message.data as { at: number }).at));
+  for (let i = 0; i < 100_000; i++) await bus.publish('bench.latency', { at: performance.now(), payload });
+  await bus.close();
+  return samples.sort((a, b) => a - b);
+}
+
+async function emitteryLatency(): Promise<number[]> {
+  const emitter = new Emittery();
+  const samples: number[] = [];
+  emitter.on('bench.latency', (data) => void samples.push(performance.now() - (data as { at: number }).at));
+  for (let i = 0; i < 100_000; i++) await emitter.emit('bench.latency', { at: performance.now(), payload });
+  return samples.sort((a, b) => a - b);
+}
+
+export default async function bench(): Promise<void> {
+  const rows: Row[] = [];
+  for (const subscribers of [1, 10]) {
+    const emittery = await emitteryRate(subscribers);
+    const plain = await eventEmitterRate(subscribers);
+    const single = await omnibusRate(subscribers, 1);
+    const many = await omnibusRate(subscribers, 1_000);
+    rows.push({ scenario: `awaited publish, ${subscribers} subscriber(s)`, omnibus: single, baseline: emittery, baselineName: 'emittery', unit: 'msg/s' });
+    rows.push({ scenario: `awaited publish, ${subscribers} subscriber(s)`, omnibus: single, baseline: plain, baselineName: 'EventEmitter', unit: 'msg/s' });
+    rows.push({ scenario: `publishMany x1000, ${subscribers} subscriber(s)`, omnibus: many, baseline: emittery, baselineName: 'emittery', unit: 'msg/s' });
+  }
+  const ours = await omnibusLatency();
+  const theirs = await emitteryLatency();
+  for (const p of [50, 99]) {
+    rows.push({ scenario: `publish-to-handler latency p${p}`, omnibus: percentile(ours, p), baseline: percentile(theirs, p), baselineName: 'emittery', unit: 'ms' });
+  }
+  printTable(rows);
+}
