@@ -6,7 +6,7 @@ import type { BackoffOptions } from './backoff.js';
 import { backoffDelay } from './backoff.js';
 import type { BusEventEmitter } from './bus-events.js';
 import { decodePayload, type Codec } from './codec.js';
-import { runHandling } from './context.js';
+import { isAsyncFunction, runHandling } from './context.js';
 import type { Delivery, DriverSubscription, From, WireMessage } from './driver.js';
 import { errorMessage, isRetriable, RejectedError } from './errors.js';
 import { validate, type EventDefinition } from './event.js';
@@ -134,6 +134,7 @@ export class CoreSubscription implements Subscription {
   private readonly concurrency: number;
   private readonly bufferSize: number;
   private readonly maxAttempts: number;
+  private readonly asyncHandler: boolean;
   driverSubscriptions: DriverSubscription[] = [];
 
   constructor(
@@ -148,6 +149,7 @@ export class CoreSubscription implements Subscription {
     this.concurrency = Math.max(1, options.concurrency ?? 1);
     this.bufferSize = Math.max(1, options.bufferSize ?? 1_000);
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
+    this.asyncHandler = isAsyncFunction(handler);
   }
 
   get group(): string | undefined {
@@ -278,7 +280,7 @@ export class CoreSubscription implements Subscription {
     if (this.event !== undefined) return this.handleEvent(message, this.event);
     let result: unknown;
     try {
-      result = runHandling(message, this.handler);
+      result = runHandling(message, this.handler, this.asyncHandler);
     } catch (error) {
       return this.retry(message, error);
     }
@@ -291,7 +293,7 @@ export class CoreSubscription implements Subscription {
       const outcome = await validate(event, message.data, message.topic);
       if ('error' in outcome) throw outcome.error;
       (message as { data: unknown }).data = outcome.value;
-      await runHandling(message, this.handler);
+      await runHandling(message, this.handler, this.asyncHandler);
     } catch (error) {
       return this.retry(message, error);
     }

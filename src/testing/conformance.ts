@@ -597,12 +597,20 @@ const cases: CaseDefinition[] = [
       const { messages, handler } = collector();
       await b.subscribe(`${ns}.shipped`, handler);
       await b.subscribe(`${ns}.placed`, async (message) => {
+        await sleep(1);
         await b.publish(`${ns}.shipped`, { order: message.data });
       });
+      // A synchronous handler, which core tracks without async context.
+      await b.subscribe(`${ns}.paid`, (message) => void b.publish(`${ns}.shipped`, { paid: message.data }));
       const placed = await b.publish(`${ns}.placed`, 5, { headers: { [HEADER.correlationId]: 'checkout-1' } });
-      await eventually(() => messages.length === 1, 'the follow-up event', timeoutMs);
-      assert.equal(messages[0].headers[HEADER.correlationId], 'checkout-1');
-      assert.equal(messages[0].headers[HEADER.causationId], placed.id);
+      const paid = await b.publish(`${ns}.paid`, 6);
+      await eventually(() => messages.length === 2, 'the follow-up events', timeoutMs);
+      const shipped = messages.find((m) => (m.data as { order?: number }).order === 5)!;
+      assert.equal(shipped.headers[HEADER.correlationId], 'checkout-1');
+      assert.equal(shipped.headers[HEADER.causationId], placed.id);
+      const afterPaid = messages.find((m) => (m.data as { paid?: number }).paid === 6)!;
+      assert.equal(afterPaid.headers[HEADER.correlationId], paid.id, 'the root message id starts the correlation');
+      assert.equal(afterPaid.headers[HEADER.causationId], paid.id);
     },
   },
   {
