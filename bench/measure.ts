@@ -29,17 +29,20 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** Rates ('.../s') read higher-is-better; anything else (a latency) lower-is-better. */
+const isRate = (unit: string) => unit.endsWith('/s');
+
 function format(value: number, unit: string): string {
-  if (unit === 'msg/s') return `${Math.round(value).toLocaleString('en-US')} msg/s`;
+  if (isRate(unit)) return `${Math.round(value).toLocaleString('en-US')} ${unit}`;
   return `${value.toFixed(3)} ${unit}`;
 }
 
 export function printTable(rows: Row[]): void {
   for (const row of rows) {
-    const ratio = row.unit === 'msg/s' ? row.omnibus / row.baseline : row.baseline / row.omnibus;
+    const ratio = isRate(row.unit) ? row.omnibus / row.baseline : row.baseline / row.omnibus;
     console.log(
-      `${row.scenario.padEnd(44)} omnibus ${format(row.omnibus, row.unit).padStart(18)}   ` +
-        `${row.baselineName} ${format(row.baseline, row.unit).padStart(18)}   ratio ${ratio.toFixed(2)}x`,
+      `${row.scenario.padEnd(44)} omnibus ${format(row.omnibus, row.unit).padStart(20)}   ` +
+        `${row.baselineName} ${format(row.baseline, row.unit).padStart(20)}   ratio ${ratio.toFixed(2)}x`,
     );
   }
 }

@@ -3,7 +3,7 @@
 
 import { EventEmitter } from 'node:events';
 import Emittery from 'emittery';
-import { createBus } from '../src/index.js';
+import { createBus, matchesPattern, PatternIndex } from '../src/index.js';
 import { bestRate, percentile, printTable, type Row } from './measure.js';
 
 const COUNT = 500_000;
@@ -50,7 +50,7 @@ async function eventEmitterRate(subscribers: number): Promise<number> {
   });
 }
 
-/** Publish-to-handler latency of awaited publishes, in milliseconds. */
+/** Publish-to-handler latency of awaited publishes, in milliseconds, sorted. */
 async function omnibusLatency(): Promise<number[]> {
   const bus = createBus();
   const samples: number[] = [];
@@ -68,6 +68,27 @@ async function emitteryLatency(): Promise<number[]> {
   return samples.sort((a, b) => a - b);
 }
 
+/** Topic lookups per second among 10,000 subscription patterns: the trie against a linear scan. */
+async function patternLookups(): Promise<[number, number]> {
+  const patterns = Array.from({ length: 10_000 }, (_, i) => (i % 3 === 0 ? `tenant${i}.*.events` : i % 3 === 1 ? `tenant${i}.orders.>` : `tenant${i}.orders.placed`));
+  const index = new PatternIndex<number>();
+  patterns.forEach((pattern, i) => index.add(pattern, i));
+  // More distinct topics than the index caches, so lookups walk the trie.
+  const topics = Array.from({ length: 20_000 }, (_, i) => `tenant${i % 10_000}.orders.placed`);
+  const lookups = 200_000;
+  const trie = await bestRate(RUNS, lookups, async () => {
+    for (let i = 0; i < lookups; i++) index.match(topics[i % topics.length]);
+  });
+  const scanned = 2_000;
+  const linear = await bestRate(RUNS, scanned, async () => {
+    for (let i = 0; i < scanned; i++) {
+      const topic = topics[i % topics.length];
+      patterns.filter((pattern) => matchesPattern(pattern, topic));
+    }
+  });
+  return [trie, linear];
+}
+
 export default async function bench(): Promise<void> {
   const rows: Row[] = [];
   for (const subscribers of [1, 10]) {
@@ -82,7 +103,9 @@ export default async function bench(): Promise<void> {
   const ours = await omnibusLatency();
   const theirs = await emitteryLatency();
   for (const p of [50, 99]) {
-    rows.push({ scenario: `publish-to-handler latency p${p}`, omnibus: percentile(ours, p), baseline: percentile(theirs, p), baselineName: 'emittery', unit: 'ms' });
+    rows.push({ scenario: `publish-to-handler latency p${p}`, omnibus: percentile(ours, p) * 1000, baseline: percentile(theirs, p) * 1000, baselineName: 'emittery', unit: 'µs' });
   }
+  const [trie, linear] = await patternLookups();
+  rows.push({ scenario: 'topic lookup among 10,000 patterns', omnibus: trie, baseline: linear, baselineName: 'linear scan', unit: 'lookups/s' });
   printTable(rows);
 }
