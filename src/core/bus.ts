@@ -116,7 +116,8 @@ export class Bus {
     const wires: WireMessage[] = [];
     const batches = new Map<DriverEntry, WireMessage[]>();
     for (const item of items) {
-      const wire = this.build(...(await this.validated(item.topic, item.data)), item);
+      const [topic, data] = typeof item.topic === 'string' ? [item.topic, item.data] : await this.validated(item.topic, item.data);
+      const wire = this.build(topic, data, item);
       wires.push(wire);
       const entry = this.router.driverFor(wire.topic);
       let batch = batches.get(entry);
