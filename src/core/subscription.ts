@@ -351,13 +351,17 @@ export class CoreSubscription implements Subscription {
 
   private async shutdown(): Promise<void> {
     this.aborter.abort();
-    await Promise.all(this.driverSubscriptions.map((subscription) => subscription.close()));
-    // Hand back what never started, so another group member (or a later resume) gets it.
-    const unstarted = [...this.queue.drain(), ...this.waiters.splice(0).map((waiter) => {
+    const stopping = Promise.all(this.driverSubscriptions.map((subscription) => subscription.close()));
+    // Release senders blocked on a full buffer first: a driver's read loop may be waiting
+    // on one, and its close must not wait for a loop that cannot move.
+    const unstarted = this.waiters.splice(0).map((waiter) => {
       if (waiter.timer !== undefined) clearTimeout(waiter.timer);
       waiter.resolve();
       return waiter.delivery;
-    })];
+    });
+    await stopping;
+    // Hand back what never started, so another group member (or a later resume) gets it.
+    unstarted.push(...this.queue.drain());
     for (const waiting of this.busyKeys.values()) unstarted.push(...waiting.splice(0));
     this.pending = 0;
     await Promise.all(unstarted.map((delivery) => this.quietly(() => delivery.nack(0))));
