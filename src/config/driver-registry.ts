@@ -17,11 +17,19 @@ export const driverRegistry: Record<string, RegisteredDriver> = {
   memory: {
     load: async () => (await import('../drivers/memory.js')).memory,
     fromUrl: () => ({}),
-    needs: 'nothing (in-process, the default)',
+    needs: 'nothing (in-process, the default); replay when `history` is set, dedupe when `dedupeWindowMs` is',
+  },
+  redis: {
+    load: async () => (await import('../drivers/redis.js')).redis,
+    // redis://[user:password@]host:port[/db], rediss:// for TLS
+    fromUrl: (url) => ({ url }),
+    needs: 'the ioredis package and Redis >= 6.2 (`redis-server`); dedupe when `dedupeWindowMs` is set',
   },
 };
 
 /** URL schemes and the driver type each names. */
 export const urlSchemes: Record<string, string> = {
   'memory:': 'memory',
+  'redis:': 'redis',
+  'rediss:': 'redis',
 };

@@ -1,0 +1,211 @@
+// The Redis driver beside raw ioredis doing the same work in the same run: pipelined XADD
+// of the same fields (and, for scale, of the body alone), XREADGROUP + XACK for one consumer
+// group, and publish-to-handler latency over a blocking read, all with 100-byte payloads.
+// Needs redis-server on REDIS_URL; deletes its keys afterwards.
+
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { v7 as uuidv7 } from 'uuid';
+import { Bus } from '../src/core/bus.js';
+import { redis } from '../src/drivers/redis.js';
+import { percentile, printTable, rate, type Row } from './measure.js';
+
+const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const COUNT = 20_000;
+/** Messages per pipeline (publishMany batch / raw pipeline), and single publishes in flight at once. */
+const BATCH = 100;
+const WINDOW = 500;
+const RUNS = 3;
+const LATENCY_SAMPLES = 2_000;
+const payload = new Uint8Array(100).fill(120);
+const rawPayload = Buffer.from(payload);
+
+const run = randomUUID().slice(0, 8);
+const keyPrefix = `omnibus-bench-${run}:`;
+const root = `bench${run}`;
+
+async function best(work: (attempt: number) => Promise<number>): Promise<number> {
+  await work(-1);
+  let top = 0;
+  for (let i = 0; i < RUNS; i++) top = Math.max(top, await work(i));
+  return top;
+}
+
+async function windowed(count: number, one: () => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next++ < count) await one();
+  };
+  await Promise.all(Array.from({ length: WINDOW }, lane));
+}
+
+function newBus(): Bus {
+  return new Bus({ drivers: { redis: redis({ url: URL, keyPrefix }) } });
+}
+
+/**
+ * What a hand-written publisher stores for the same message: the fields of the driver's
+ * layout (docs/redis.md), or only the body (`bodyOnly`), which carries no id, topic or time.
+ */
+function rawFields(topic: string, bodyOnly: boolean): Array<string | Buffer> {
+  if (bodyOnly) return ['body', rawPayload];
+  return ['id', uuidv7(), 'topic', topic, 'time', String(Date.now()), 'headers', RAW_HEADERS, 'body', rawPayload];
+}
+const RAW_HEADERS = JSON.stringify({ 'content-type': 'application/octet-stream' });
+
+async function rawBatches(client: Redis, bodyOnly: boolean): Promise<number> {
+  const topic = `${root}.pub.raw${bodyOnly ? 'body' : ''}`;
+  const key = `${keyPrefix}${topic}`;
+  return best(() =>
+    rate(COUNT, async () => {
+      for (let i = 0; i < COUNT; i += BATCH) {
+        const pipeline = client.pipeline();
+        for (let n = 0; n < BATCH; n++) pipeline.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(topic, bodyOnly));
+        await pipeline.exec();
+      }
+    }),
+  );
+}
+
+async function omnibusBatches(bus: Bus): Promise<number> {
+  const topic = `${root}.pub.omnibus`;
+  const items = Array.from({ length: BATCH }, () => ({ topic, data: payload }));
+  return best(() =>
+    rate(COUNT, async () => {
+      for (let i = 0; i < COUNT; i += BATCH) await bus.publishMany(items);
+    }),
+  );
+}
+
+async function publishWindowed(bus: Bus, client: Redis): Promise<[number, number]> {
+  const topic = `${root}.single.omnibus`;
+  const rawTopic = `${root}.single.raw`;
+  const key = `${keyPrefix}${rawTopic}`;
+  const omnibus = await best(() => rate(COUNT, () => windowed(COUNT, () => bus.publish(topic, payload))));
+  const raw = await best(() => rate(COUNT, () => windowed(COUNT, () => client.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(rawTopic, false)))));
+  return [omnibus, raw];
+}
+
+async function omnibusConsume(attempt: number): Promise<number> {
+  const bus = newBus();
+  let handled = 0;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const start = performance.now();
+  await bus.subscribe(`${root}.work`, () => {
+    if (++handled === COUNT) done();
+  }, { group: `omnibus${attempt + 1}`, from: 'earliest' });
+  await finished;
+  const elapsed = performance.now() - start;
+  await bus.close();
+  return COUNT / (elapsed / 1000);
+}
+
+async function rawConsume(attempt: number): Promise<number> {
+  const key = `${keyPrefix}${root}.work`;
+  const group = `raw${attempt + 1}`;
+  const reader = new Redis(URL);
+  const start = performance.now();
+  await reader.xgroup('CREATE', key, group, '0');
+  let handled = 0;
+  while (handled < COUNT) {
+    const reply = (await reader.xreadgroupBuffer('GROUP', group, 'c1', 'COUNT', BATCH, 'BLOCK', 1_000, 'STREAMS', key, '>')) as
+      | Array<[Buffer, Array<[Buffer, Buffer[]]>]>
+      | null;
+    if (reply === null) continue;
+    const ids = reply[0][1].map(([id]) => id);
+    handled += ids.length;
+    await reader.xack(key, group, ...ids);
+  }
+  const elapsed = performance.now() - start;
+  reader.disconnect();
+  return COUNT / (elapsed / 1000);
+}
+
+/**
+ * Publish-to-handler latency, one message in flight at a time, alternating between the bus
+ * (a subscription without a group) and raw XADD + a blocking XREAD, so both see the same load.
+ */
+async function latencies(client: Redis): Promise<[number[], number[]]> {
+  const bus = newBus();
+  const topic = `${root}.latency.omnibus`;
+  const rawTopic = `${root}.latency.raw`;
+  const key = `${keyPrefix}${rawTopic}`;
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  let arrived: () => void = () => {};
+  let sent = 0;
+  await bus.subscribe(topic, () => {
+    ours.push(performance.now() - sent);
+    arrived();
+  });
+  const reader = new Redis(URL);
+  let last = '$';
+  let stop = false;
+  const reading = (async () => {
+    while (!stop) {
+      const reply = (await reader.xreadBuffer('COUNT', 100, 'BLOCK', 1_000, 'STREAMS', key, last)) as Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
+      if (reply === null) continue;
+      for (const [id] of reply[0][1]) {
+        last = id.toString();
+        theirs.push(performance.now() - sent);
+        arrived();
+      }
+    }
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    let handled = new Promise<void>((resolve) => (arrived = resolve));
+    sent = performance.now();
+    await bus.publish(topic, payload);
+    await handled;
+    handled = new Promise<void>((resolve) => (arrived = resolve));
+    sent = performance.now();
+    await client.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(rawTopic, false));
+    await handled;
+  }
+  stop = true;
+  await reading;
+  reader.disconnect();
+  await bus.close();
+  return [ours.sort((a, b) => a - b), theirs.sort((a, b) => a - b)];
+}
+
+async function deleteKeys(client: Redis): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await client.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+export default async function bench(): Promise<void> {
+  const client = new Redis(URL);
+  const bus = newBus();
+  try {
+    const batchOmnibus = await omnibusBatches(bus);
+    const batchRaw = await rawBatches(client, false);
+    const batchBodyOnly = await rawBatches(client, true);
+    const [singleOmnibus, singleRaw] = await publishWindowed(bus, client);
+    // Both consumers read the same stream, written by the driver in its own layout.
+    const items = Array.from({ length: BATCH }, () => ({ topic: `${root}.work`, data: payload }));
+    for (let i = 0; i < COUNT; i += BATCH) await bus.publishMany(items);
+    const consumeOmnibus = await best(omnibusConsume);
+    const consumeRaw = await best(rawConsume);
+    const [latencyOmnibus, latencyRaw] = await latencies(client);
+    const rows: Row[] = [
+      { scenario: `publish, pipelines of ${BATCH} (publishMany)`, omnibus: batchOmnibus, baseline: batchRaw, baselineName: 'raw pipelined XADD, same fields', unit: 'msg/s' },
+      { scenario: `publish, pipelines of ${BATCH} (publishMany)`, omnibus: batchOmnibus, baseline: batchBodyOnly, baselineName: 'raw pipelined XADD, body only', unit: 'msg/s' },
+      { scenario: `publish, ${WINDOW} single publishes in flight`, omnibus: singleOmnibus, baseline: singleRaw, baselineName: 'raw XADD, same fields', unit: 'msg/s' },
+      { scenario: 'consume + ack, one group', omnibus: consumeOmnibus, baseline: consumeRaw, baselineName: 'raw XREADGROUP+XACK', unit: 'msg/s' },
+      { scenario: 'publish-to-handler latency p50', omnibus: percentile(latencyOmnibus, 50), baseline: percentile(latencyRaw, 50), baselineName: 'raw XADD + XREAD', unit: 'ms' },
+      { scenario: 'publish-to-handler latency p99', omnibus: percentile(latencyOmnibus, 99), baseline: percentile(latencyRaw, 99), baselineName: 'raw XADD + XREAD', unit: 'ms' },
+    ];
+    printTable(rows);
+  } finally {
+    await bus.close();
+    await deleteKeys(client);
+    client.disconnect();
+  }
+}

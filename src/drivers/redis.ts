@@ -1,0 +1,338 @@
+// The Redis Streams driver: one stream per topic (or per topic prefix), XADD to publish,
+// consumer groups with XREADGROUP/XACK/XAUTOCLAIM for groups, XREAD for fan-out and replay.
+// The stored layout is documented in docs/redis.md; ioredis is loaded only when used.
+
+import type { Redis, RedisOptions as IORedisOptions } from 'ioredis';
+import {
+  ClosedError,
+  ConfigurationError,
+  ConnectionError,
+  PublishError,
+  defineDriver,
+  type Capabilities,
+  type Deliver,
+  type Driver,
+  type DriverEvent,
+  type DriverSubscription,
+  type SubscribeSpec,
+  type WireMessage,
+} from '../core/index.js';
+import { DEFAULT_URL, duplicateConnection, isConnectionError, openConnection, redact } from './redis/connection.js';
+import { FanOutReader } from './redis/fan-out-reader.js';
+import { GroupReader } from './redis/group-reader.js';
+import { Keys } from './redis/layout.js';
+import { Publisher, PublishFailure } from './redis/publisher.js';
+import type { ReaderHost, StreamReader } from './redis/reader.js';
+
+export interface RedisOptions {
+  /** Server address, `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. Default `redis://127.0.0.1:6379`. */
+  url?: string;
+  /** A client you already built. The driver duplicates it for blocking reads and leaves it open on close. */
+  client?: Redis;
+  /**
+   * ioredis options for the connections the driver opens, over these defaults: reconnect every
+   * `min(100 ms × attempt, 2 s)` forever; a command waits through at most 10 reconnect attempts
+   * (about 5 s) before failing with `ConnectionError`; `connectTimeout` 5 s. Subscriptions wait
+   * out outages of any length and resume by themselves.
+   */
+  connection?: IORedisOptions;
+  /** Prefix of every key the driver writes. Default `'omnibus:'`. */
+  keyPrefix?: string;
+  /**
+   * Topics share one stream by this many leading tokens (1: `orders.placed` and `orders.paid`
+   * both go to stream `orders`, kept in one order). Default: one stream per topic.
+   */
+  streamTokens?: number;
+  /**
+   * What each stream keeps, trimmed approximately (`~`) on every XADD: at most `maxLength`
+   * entries and nothing older than `maxAgeMs`. Default `{ maxLength: 100_000 }`; `{}` keeps everything.
+   */
+  retention?: { maxLength?: number; maxAgeMs?: number };
+  /** Publishing an id again within this window stores it once (a key per id, set with the XADD). Default 0 (off). */
+  dedupeWindowMs?: number;
+  /** Entries per XREAD/XREADGROUP/XAUTOCLAIM call. Default 100. */
+  batchSize?: number;
+  /**
+   * Unsettled entries one group member holds at most; it reads more only as they settle, so
+   * busy members leave work to idle ones. Default 100.
+   */
+  prefetch?: number;
+  /** How long one blocking read waits before it is issued again. Default 5,000 ms. */
+  blockMs?: number;
+  /** Largest encoded payload accepted; Redis itself allows up to `proto-max-bulk-len` (512 MB). Default 1 MiB. */
+  maxPayloadBytes?: number;
+}
+
+class RedisDriver implements Driver, ReaderHost {
+  readonly name = 'redis';
+  readonly capabilities: Capabilities;
+  readonly keys: Keys;
+  readonly batchSize: number;
+  readonly blockMs: number;
+  readonly prefetch: number;
+  private readonly publisher: Publisher;
+  private connection: Redis | undefined;
+  private connecting: Promise<Redis> | undefined;
+  /** Whether the command connection is the driver's own (closed with it) rather than the application's client. */
+  private owned = true;
+  private connected = false;
+  private events: Promise<Redis> | undefined;
+  private readonly readers = new Set<StreamReader>();
+  /** Group subscriptions, closed or not, whose unsettled deliveries go back to their groups on close. */
+  private readonly groupReaders = new Set<GroupReader>();
+  private readonly readerConnections = new Set<Redis>();
+  private readonly listeners: Array<(event: DriverEvent) => void> = [];
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly acks = new Map<string, { key: string; group: string; ids: string[] }>();
+  private readonly sending = new Set<Promise<unknown>>();
+  private readonly detach: Array<() => void> = [];
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: RedisOptions) {
+    const tokens = options.streamTokens ?? Infinity;
+    if (!(tokens === Infinity || (Number.isInteger(tokens) && tokens > 0))) {
+      throw new ConfigurationError(`redis: streamTokens must be a positive integer, got ${tokens}`);
+    }
+    this.keys = new Keys(options.keyPrefix ?? 'omnibus:', tokens);
+    this.batchSize = options.batchSize ?? 100;
+    this.blockMs = options.blockMs ?? 5_000;
+    this.prefetch = Math.max(1, options.prefetch ?? 100);
+    const dedupeWindowMs = options.dedupeWindowMs ?? 0;
+    this.publisher = new Publisher(this.keys, dedupeWindowMs, options.retention ?? { maxLength: 100_000 });
+    this.capabilities = {
+      persistent: true,
+      groups: true,
+      replay: true,
+      dedupe: dedupeWindowMs > 0,
+      ordering: 'key',
+      nativeWildcards: false,
+      maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,
+      ackDeadline: true,
+    };
+  }
+
+  get client(): Redis {
+    if (this.connection === undefined) throw new ClosedError('redis: the driver is not connected');
+    return this.connection;
+  }
+
+  observe(listener: (event: DriverEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async publish(batch: WireMessage[]): Promise<void> {
+    if (this.closed) throw new ClosedError('the redis driver is closed', { topic: batch[0]?.topic });
+    const client = await this.connect(batch[0]?.topic);
+    try {
+      await this.publisher.publish(client, batch);
+    } catch (error) {
+      const { cause, topic } = error instanceof PublishFailure ? error : { cause: error, topic: batch[0].topic };
+      const reason = (cause as Error)?.message ?? String(cause);
+      if (isConnectionError(cause)) {
+        throw new ConnectionError(`redis: publish to '${topic}' failed, the server is unreachable: ${reason}`, { topic, cause });
+      }
+      throw new PublishError(`redis: publish to '${topic}' failed: ${reason}`, { topic, cause });
+    }
+  }
+
+  async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
+    if (this.closed) throw new ClosedError('the redis driver is closed', { topic: spec.pattern });
+    await this.connect(spec.pattern);
+    const reader = spec.group === undefined ? new FanOutReader(this, spec, deliver) : new GroupReader(this, spec, deliver);
+    this.readers.add(reader);
+    if (reader instanceof GroupReader) this.groupReaders.add(reader);
+    try {
+      // New streams (for wildcards) and claimable entries (for groups) are announced on one channel.
+      await this.watch();
+      await reader.start();
+    } catch (error) {
+      await reader.close();
+      if (!isConnectionError(error)) throw error;
+      throw new ConnectionError(`redis: subscribing to '${spec.pattern}' failed, the server is unreachable: ${(error as Error).message}`, {
+        topic: spec.pattern,
+        cause: error,
+      });
+    }
+    return reader;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  // What subscriptions use (ReaderHost).
+
+  openReader(): Redis {
+    const reader = duplicateConnection(this.client, true);
+    this.readerConnections.add(reader);
+    reader.once('end', () => this.readerConnections.delete(reader));
+    return reader;
+  }
+
+  streamNames(): Promise<string[]> {
+    return this.client.smembers(this.keys.topics);
+  }
+
+  ack(key: string, group: string, id: string): Promise<void> {
+    const batchKey = `${key}\u0000${group}`;
+    const batch = this.acks.get(batchKey);
+    if (batch !== undefined) batch.ids.push(id);
+    else {
+      // One XACK for everything settled in this turn of the event loop.
+      if (this.acks.size === 0) setImmediate(() => void this.flushAcks());
+      this.acks.set(batchKey, { key, group, ids: [id] });
+    }
+    // Resolved once queued: a lost XACK means a redelivery, never a lost message.
+    return Promise.resolve();
+  }
+
+  wake(key: string, group: string): void {
+    this.track(this.client.publish(this.keys.events, `claim ${group}\u0000${key}`));
+  }
+
+  later(ms: number, work: () => void): void {
+    if (this.closed) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      work();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  report(error: unknown): void {
+    this.emit({ type: 'error', driver: this.name, error });
+  }
+
+  forget(reader: StreamReader): void {
+    this.readers.delete(reader);
+    if (reader instanceof GroupReader && reader.unsettled.size === 0) this.groupReaders.delete(reader);
+  }
+
+  // Connections.
+
+  private connect(topic?: string): Promise<Redis> {
+    this.connecting ??= this.open().catch((error) => {
+      this.connecting = undefined;
+      throw new ConnectionError(
+        `redis: cannot connect to ${redact(this.options.url ?? DEFAULT_URL)}: ${(error as Error).message}; ` +
+          'check the url and that redis-server is running',
+        { topic, cause: error },
+      );
+    });
+    return this.connecting;
+  }
+
+  private async open(): Promise<Redis> {
+    const { client, owned } = await openConnection(this.options);
+    this.owned = owned;
+    this.connected = true;
+    const lost = () => {
+      if (!this.connected || this.closed) return;
+      this.connected = false;
+      this.emit({ type: 'connectionLost', driver: this.name });
+    };
+    const back = () => {
+      if (this.connected || this.closed) return;
+      this.connected = true;
+      this.publisher.registered.clear();
+      this.emit({ type: 'reconnected', driver: this.name });
+    };
+    client.on('close', lost);
+    client.on('ready', back);
+    this.detach.push(() => client.off('close', lost).off('ready', back));
+    this.connection = client;
+    return client;
+  }
+
+  private watch(): Promise<Redis> {
+    this.events ??= (async () => {
+      const events = duplicateConnection(this.client, false);
+      events.on('message', (_channel: string, message: string) => this.onEvent(message));
+      let subscribed = false;
+      events.on('ready', () => {
+        // Notices sent while disconnected are lost: read the registry again.
+        if (subscribed) void this.rescan();
+      });
+      try {
+        await events.subscribe(this.keys.events);
+      } catch (error) {
+        events.disconnect();
+        throw error;
+      }
+      subscribed = true;
+      return events;
+    })().catch((error) => {
+      this.events = undefined;
+      throw error;
+    });
+    return this.events;
+  }
+
+  private onEvent(message: string): void {
+    const space = message.indexOf(' ');
+    const kind = message.slice(0, space);
+    const body = message.slice(space + 1);
+    if (kind === 'stream') {
+      for (const reader of this.readers) void reader.discover(body).catch((error) => this.report(error));
+    } else if (kind === 'claim') {
+      const [group, key] = body.split('\u0000');
+      for (const reader of this.readers) {
+        if (reader instanceof GroupReader && reader.group === group) reader.sweep(key);
+      }
+    }
+  }
+
+  private async rescan(): Promise<void> {
+    try {
+      const names = await this.streamNames();
+      for (const reader of this.readers) for (const name of names) await reader.discover(name);
+    } catch (error) {
+      if (!isConnectionError(error)) this.report(error);
+    }
+  }
+
+  async flushAcks(): Promise<void> {
+    const batches = [...this.acks.values()];
+    this.acks.clear();
+    if (this.connection !== undefined) {
+      for (const { key, group, ids } of batches) this.track(this.connection.call('XACK', key, group, ...ids));
+    }
+    await Promise.all(this.sending);
+  }
+
+  private track(sent: Promise<unknown>): void {
+    const tracked = sent.catch((error) => {
+      if (!isConnectionError(error) && !this.closed) this.report(error);
+    });
+    this.sending.add(tracked);
+    void tracked.finally(() => this.sending.delete(tracked));
+  }
+
+  private emit(event: DriverEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.all([...this.readers].map((reader) => reader.close()));
+    const connection = this.connection;
+    if (connection === undefined) return;
+    // What this process still holds goes back to its groups at once, rather than after the deadline.
+    await Promise.all([...this.groupReaders].map((reader) => reader.releaseUnsettled().catch(() => undefined)));
+    this.groupReaders.clear();
+    await this.flushAcks();
+    for (const reader of this.readerConnections) reader.disconnect();
+    const events = await this.events?.catch(() => undefined);
+    events?.disconnect();
+    for (const detach of this.detach.splice(0)) detach();
+    if (this.owned) await connection.quit().catch(() => connection.disconnect());
+  }
+}
+
+/** The Redis Streams driver. Options and their defaults: `RedisOptions`. */
+export const redis = defineDriver((options: RedisOptions = {}): Driver => new RedisDriver(options));
+export default redis;

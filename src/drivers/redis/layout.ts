@@ -1,0 +1,148 @@
+// How the Redis driver lays its data out: key names, stream positions, and the fields of
+// one stream entry. docs/redis.md documents the same layout for people using redis-cli.
+
+import { matchesPattern, patternsOverlap, type WireMessage } from '../../core/index.js';
+
+/** The largest sequence part of a stream id, so `${ms - 1}-${MAX_SEQUENCE}` sits just before `${ms}-0`. */
+const MAX_SEQUENCE = 18446744073709551615n;
+const STREAM_ID = /^(\d+)(?:-(\d+))?$/;
+
+/**
+ * Key names. Streams are `<prefix><stream name>`; the driver's own keys put `@` after the
+ * prefix, a character topics cannot contain, so no topic can collide with them.
+ */
+export class Keys {
+  readonly topics: string;
+  readonly events: string;
+  readonly groups: string;
+
+  constructor(
+    readonly prefix: string,
+    /** Topics share a stream by this many leading tokens; Infinity: one stream per topic. */
+    readonly streamTokens: number,
+  ) {
+    this.topics = `${prefix}@streams`;
+    this.events = `${prefix}@events`;
+    this.groups = `${prefix}@groups`;
+  }
+
+  /** The stream a topic is stored in: the topic itself, or its first `streamTokens` tokens. */
+  streamName(topic: string): string {
+    if (this.streamTokens === Infinity) return topic;
+    return topic.split('.', this.streamTokens).join('.');
+  }
+
+  stream(name: string): string {
+    return this.prefix + name;
+  }
+
+  dedupe(id: string): string {
+    return `${this.prefix}@id:${id}`;
+  }
+
+  /** Whether a stream can hold topics the pattern matches. */
+  streamMatches(pattern: string, name: string): boolean {
+    if (matchesPattern(pattern, name)) return true;
+    if (this.streamTokens === Infinity) return false;
+    // A stream named by `streamTokens` tokens also holds every longer topic that starts with them.
+    return name.split('.').length === this.streamTokens && patternsOverlap(pattern, `${name}.>`);
+  }
+
+  /** Whether entries read from a stream must still be checked against the pattern. */
+  get shared(): boolean {
+    return this.streamTokens !== Infinity;
+  }
+}
+
+/** The stream id just before `seq`, for commands that start after an id (XREAD, XGROUP CREATE). */
+export function positionBefore(seq: string): string {
+  const match = STREAM_ID.exec(seq);
+  if (match === null) throw new RangeError(`'${seq}' is not a Redis stream id ('<ms>-<n>' or '<ms>')`);
+  const ms = BigInt(match[1]);
+  const n = BigInt(match[2] ?? 0);
+  if (n > 0n) return `${ms}-${n - 1n}`;
+  return ms > 0n ? `${ms - 1n}-${MAX_SEQUENCE}` : '0-0';
+}
+
+/** The stream id just before the first entry stored at or after `time` (ms since the epoch). */
+export function positionBeforeTime(time: number): string {
+  return positionBefore(String(Math.max(0, Math.floor(time))));
+}
+
+const FIELD = { id: 'id', topic: 'topic', time: 'time', key: 'key', ttl: 'ttl', headers: 'headers', body: 'body' } as const;
+
+/** The XADD field/value list for one message; the body goes last and untouched. */
+export function entryFields(wire: WireMessage): Array<string | Buffer> {
+  const fields: Array<string | Buffer> = [FIELD.id, wire.id, FIELD.topic, wire.topic, FIELD.time, String(wire.time)];
+  if (wire.key !== undefined) fields.push(FIELD.key, wire.key);
+  if (wire.ttlMs !== undefined) fields.push(FIELD.ttl, String(wire.ttlMs));
+  for (const _ in wire.headers) {
+    fields.push(FIELD.headers, JSON.stringify(wire.headers));
+    break;
+  }
+  const { body } = wire;
+  fields.push(FIELD.body, Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+  return fields;
+}
+
+/**
+ * The message stored in one entry. An entry a plain client added with only a `body` field
+ * arrives on the stream's own name; one without `body` is not a message (undefined).
+ */
+export function parseEntry(seq: string, fields: Buffer[], streamName: string): WireMessage | undefined {
+  let id: string | undefined;
+  let topic: string | undefined;
+  let time = 0;
+  let key: string | undefined;
+  let ttlMs: number | undefined;
+  let headers: Record<string, string> = {};
+  let body: Buffer | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const value = fields[i + 1];
+    switch (fields[i].toString('latin1')) {
+      case FIELD.id: id = value.toString(); break;
+      case FIELD.topic: topic = value.toString(); break;
+      case FIELD.time: time = Number(value.toString('latin1')); break;
+      case FIELD.key: key = value.toString(); break;
+      case FIELD.ttl: ttlMs = Number(value.toString('latin1')); break;
+      case FIELD.headers: headers = parseHeaders(value.toString()); break;
+      case FIELD.body: body = value; break;
+    }
+  }
+  if (body === undefined) return undefined;
+  return { id: id ?? seq, topic: topic ?? streamName, headers, key, time: time || idTime(seq), ttlMs, seq, body };
+}
+
+/** Headers as stored; a field some other writer filled with anything but a JSON object reads as none. */
+function parseHeaders(text: string): Record<string, string> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function idTime(seq: string): number {
+  return Number(seq.slice(0, seq.indexOf('-')));
+}
+
+/** Whether a message's `ttlMs` has run out. */
+export function expired(wire: WireMessage, now: number): boolean {
+  return wire.ttlMs !== undefined && now > wire.time + wire.ttlMs;
+}
+
+/**
+ * Stream read replies as [stream key, entries] pairs. RESP2 gives nested pairs; RESP3 (the
+ * ioredis 6 default) gives a flat key, entries, key, entries list.
+ */
+export function streamReply(reply: unknown): Array<[string, Array<[Buffer, Buffer[] | null]>]> {
+  if (!Array.isArray(reply) || reply.length === 0) return [];
+  const pairs: Array<[string, Array<[Buffer, Buffer[] | null]>]> = [];
+  if (Array.isArray(reply[0])) {
+    for (const [key, entries] of reply as Array<[Buffer, Array<[Buffer, Buffer[] | null]>]>) pairs.push([key.toString(), entries]);
+  } else {
+    for (let i = 0; i + 1 < reply.length; i += 2) pairs.push([String(reply[i]), reply[i + 1] as Array<[Buffer, Buffer[] | null]>]);
+  }
+  return pairs;
+}
