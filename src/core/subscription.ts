@@ -128,6 +128,7 @@ export class CoreSubscription implements Subscription {
   private pending = 0;
   private running = 0;
   private pumping = false;
+  private readonly acking = new Set<Promise<void>>();
   private closing: Promise<void> | undefined;
   private readonly aborter = new AbortController();
   readonly signal = this.aborter.signal;
@@ -300,12 +301,22 @@ export class CoreSubscription implements Subscription {
     return this.settleHandled(message);
   }
 
-  /** After a handler resolved: auto mode acks; manual mode leaves settling to the handler. */
-  private settleHandled(message: ReceivedMessage): Promise<void> | undefined {
+  /**
+   * After a handler resolved: auto mode acks; manual mode leaves settling to the handler.
+   * The next message starts without waiting for the ack to be stored (the handler is done,
+   * so per-key order holds); otherwise a durable driver caps a subscription at one commit
+   * per message. Close waits for the acks still being written.
+   */
+  private settleHandled(message: ReceivedMessage): undefined {
     if (this.options.ack === 'manual' || message.settled) return undefined;
     message.settled = true;
     this.counters.acked++;
-    return this.quietly(() => message.delivery.ack());
+    const acking = this.quietly(() => message.delivery.ack());
+    if (acking !== undefined) {
+      this.acking.add(acking);
+      void acking.then(() => this.acking.delete(acking));
+    }
+    return undefined;
   }
 
   /** Redelivers after backoff, or dead-letters once attempts are spent or retrying cannot help. */
@@ -373,6 +384,7 @@ export class CoreSubscription implements Subscription {
       ]);
       clearTimeout(timer);
     }
+    await Promise.all(this.acking);
     this.host.forget(this);
   }
 }
