@@ -19,6 +19,18 @@ export const driverRegistry: Record<string, RegisteredDriver> = {
     fromUrl: () => ({}),
     needs: 'nothing (in-process, the default); replay when `history` is set, dedupe when `dedupeWindowMs` is',
   },
+  sqlite: {
+    load: async () => (await import('../drivers/sqlite.js')).sqlite,
+    // sqlite:omnibus.db, sqlite:///var/lib/omnibus.db, sqlite:./data/bus.db?synchronous=normal
+    fromUrl: (url) => {
+      const [location, query = ''] = url.slice('sqlite:'.length).split('?', 2);
+      const path = decodeURIComponent(location.startsWith('//') ? location.slice(2) : location);
+      const synchronous = new URLSearchParams(query).get('synchronous') ?? undefined;
+      return { path: path === '' ? 'omnibus.db' : path, ...(synchronous === undefined ? {} : { synchronous }) };
+    },
+    needs: 'the better-sqlite3 package; no server (one file, shared by processes on one machine)',
+    defaults: { path: 'omnibus.db' },
+  },
   redis: {
     load: async () => (await import('../drivers/redis.js')).redis,
     // redis://[user:password@]host:port[/db], rediss:// for TLS
@@ -30,6 +42,7 @@ export const driverRegistry: Record<string, RegisteredDriver> = {
 /** URL schemes and the driver type each names. */
 export const urlSchemes: Record<string, string> = {
   'memory:': 'memory',
+  'sqlite:': 'sqlite',
   'redis:': 'redis',
   'rediss:': 'redis',
 };

@@ -1,0 +1,136 @@
+// The durable log: inserting published messages under a global seq (once per id), reading
+// them back in seq order, and finding where a `from` position starts.
+
+import type { Database, Statement } from 'better-sqlite3';
+import type { From, WireMessage } from '../../core/driver.js';
+import { ConfigurationError } from '../../core/errors.js';
+
+export interface StoredRow {
+  seq: number;
+  id: string;
+  topic: string;
+  key: string | null;
+  headers: string;
+  time: number;
+  expires: number | null;
+  body: Buffer;
+}
+
+const COLUMNS = 'seq, id, topic, key, headers, time, expires, body';
+const EMPTY_HEADERS = '{}';
+
+export function toWire(row: StoredRow): WireMessage {
+  return {
+    id: row.id,
+    topic: row.topic,
+    headers: row.headers === EMPTY_HEADERS ? {} : JSON.parse(row.headers),
+    key: row.key ?? undefined,
+    time: row.time,
+    ttlMs: row.expires === null ? undefined : row.expires - row.time,
+    seq: String(row.seq),
+    body: row.body,
+  };
+}
+
+export function isExpired(row: StoredRow, now: number): boolean {
+  return row.expires !== null && row.expires <= now;
+}
+
+export class MessageLog {
+  private readonly insertRow: Statement;
+  private readonly existingSeq: Statement;
+  private readonly countTopic: Statement;
+  private readonly readAfter: Statement;
+  private readonly readTopicAfter: Statement;
+  private readonly readOne: Statement;
+  private readonly lastSeq: Statement;
+  private readonly firstAt: Statement;
+
+  constructor(private readonly db: Database) {
+    this.insertRow = db.prepare(
+      'INSERT INTO messages (id, topic, key, headers, time, expires, body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+    );
+    this.existingSeq = db.prepare('SELECT seq FROM messages WHERE id = ?').pluck();
+    this.countTopic = db.prepare(
+      'INSERT INTO topics (topic, messages, bytes) VALUES (?, ?, ?) ' +
+        'ON CONFLICT (topic) DO UPDATE SET messages = messages + excluded.messages, bytes = bytes + excluded.bytes',
+    );
+    this.readAfter = db.prepare(`SELECT ${COLUMNS} FROM messages WHERE seq > ? ORDER BY seq LIMIT ?`);
+    this.readTopicAfter = db.prepare(`SELECT ${COLUMNS} FROM messages WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?`);
+    this.readOne = db.prepare(`SELECT ${COLUMNS} FROM messages WHERE seq = ?`);
+    this.lastSeq = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").pluck();
+    this.firstAt = db.prepare('SELECT seq, time FROM messages WHERE seq >= ? ORDER BY seq LIMIT 1');
+  }
+
+  /** Stores a batch inside the caller's transaction; returns each message's seq (a duplicate id gets the stored one's). */
+  insert(batch: WireMessage[]): number[] {
+    const seqs: number[] = [];
+    let counts: Map<string, [number, number]> | undefined;
+    for (const wire of batch) {
+      const headers = JSON.stringify(wire.headers ?? {});
+      const expires = wire.ttlMs === undefined ? null : wire.time + wire.ttlMs;
+      const result = this.insertRow.run(wire.id, wire.topic, wire.key ?? null, headers, wire.time, expires, wire.body);
+      if (result.changes === 0) {
+        seqs.push(this.existingSeq.get(wire.id) as number);
+        continue;
+      }
+      seqs.push(Number(result.lastInsertRowid));
+      const size = wire.body.length + headers.length;
+      counts ??= new Map();
+      const count = counts.get(wire.topic);
+      if (count === undefined) counts.set(wire.topic, [1, size]);
+      else {
+        count[0]++;
+        count[1] += size;
+      }
+    }
+    if (counts !== undefined) for (const [topic, [messages, bytes]] of counts) this.countTopic.run(topic, messages, bytes);
+    return seqs;
+  }
+
+  /** Messages after `seq`, oldest first; only `topic`'s when the pattern is a concrete topic. */
+  read(after: number, limit: number, topic?: string): StoredRow[] {
+    return (topic === undefined ? this.readAfter.all(after, limit) : this.readTopicAfter.all(topic, after, limit)) as StoredRow[];
+  }
+
+  get(seq: number): StoredRow | undefined {
+    return this.readOne.get(seq) as StoredRow | undefined;
+  }
+
+  /** The highest seq ever assigned (0 for a new file), even if retention removed it. */
+  head(): number {
+    return (this.lastSeq.get() as number | undefined) ?? 0;
+  }
+
+  /** The position just before `from`: a subscription starting there receives seq > position. */
+  positionFor(from: From | undefined): number {
+    if (from === undefined || from === 'latest') return this.head();
+    if (from === 'earliest') return 0;
+    if ('seq' in from) {
+      const seq = Number(from.seq);
+      if (!Number.isInteger(seq) || seq < 0) {
+        throw new ConfigurationError(`from: { seq: ${JSON.stringify(from.seq)} } is not a sqlite seq; use a seq a publish or message returned`);
+      }
+      return Math.max(0, seq - 1);
+    }
+    const time = new Date(from.time).getTime();
+    if (Number.isNaN(time)) throw new ConfigurationError(`from: { time: ${String(from.time)} } is not a valid time`);
+    return this.positionBeforeTime(time);
+  }
+
+  /** Binary search over seq: times follow seq closely (they come from the publishers' clocks). */
+  private positionBeforeTime(time: number): number {
+    let low = 1;
+    let high = this.head();
+    let answer = high;
+    while (low <= high) {
+      const middle = Math.floor((low + high) / 2);
+      const row = this.firstAt.get(middle) as { seq: number; time: number } | undefined;
+      if (row === undefined || row.time >= time) {
+        answer = middle - 1;
+        high = middle - 1;
+      } else low = row.seq + 1;
+    }
+    return Math.max(0, answer);
+  }
+}

@@ -1,0 +1,86 @@
+// The tables an Omnibus database holds (documented for operators in docs/sqlite.md), and
+// the check that a file opened is one of ours, at a version this code understands.
+
+import type { Database } from 'better-sqlite3';
+import { ConfigurationError } from '../../core/errors.js';
+
+export const SCHEMA_VERSION = 1;
+
+const CREATE = `
+CREATE TABLE omnibus_meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE messages (
+  seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+  id      TEXT NOT NULL UNIQUE,
+  topic   TEXT NOT NULL,
+  key     TEXT,
+  headers TEXT NOT NULL,
+  time    INTEGER NOT NULL,
+  expires INTEGER,
+  body    BLOB NOT NULL
+);
+CREATE INDEX messages_topic ON messages (topic, seq);
+CREATE INDEX messages_expires ON messages (expires) WHERE expires IS NOT NULL;
+CREATE TABLE topics (
+  topic    TEXT PRIMARY KEY,
+  messages INTEGER NOT NULL,
+  bytes    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE groups (
+  id       INTEGER PRIMARY KEY,
+  name     TEXT NOT NULL,
+  pattern  TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  created  INTEGER NOT NULL,
+  UNIQUE (name, pattern)
+);
+CREATE TABLE leases (
+  group_id INTEGER NOT NULL,
+  seq      INTEGER NOT NULL,
+  attempt  INTEGER NOT NULL,
+  deadline INTEGER NOT NULL,
+  owner    TEXT,
+  PRIMARY KEY (group_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX leases_due ON leases (group_id, deadline);
+CREATE TABLE owners (
+  id      TEXT PRIMARY KEY,
+  pid     INTEGER NOT NULL,
+  host    TEXT NOT NULL,
+  started INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
+/** Creates the schema in an empty file, or checks that an existing one is ours. */
+export function ensureSchema(db: Database, file: string): void {
+  const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map(
+    (row) => row.name,
+  );
+  if (tables.length === 0) {
+    db.transaction(() => {
+      // Another process may have created it since the check above.
+      const again = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'omnibus_meta'").get() as { n: number };
+      if (again.n > 0) return;
+      db.exec(CREATE);
+      db.prepare("INSERT INTO omnibus_meta (key, value) VALUES ('format', 'omnibus'), ('schema_version', ?)").run(
+        String(SCHEMA_VERSION),
+      );
+    }).immediate();
+    return;
+  }
+  if (!tables.includes('omnibus_meta')) {
+    throw new ConfigurationError(
+      `${file} is a SQLite database but not an Omnibus one (it has tables ${tables.slice(0, 5).join(', ')}); ` +
+        'give the sqlite driver a path of its own',
+    );
+  }
+  const version = db.prepare("SELECT value FROM omnibus_meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
+  if (version === undefined || Number(version.value) !== SCHEMA_VERSION) {
+    throw new ConfigurationError(
+      `${file} has Omnibus schema version ${version?.value ?? 'unknown'}, but this version of Omnibus reads version ${SCHEMA_VERSION}; ` +
+        'open it with the Omnibus version that wrote it',
+    );
+  }
+}

@@ -1,0 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { sqlite } from '../../src/drivers/sqlite.js';
+import { runConformance } from '../../src/testing/conformance.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'omnibus-sqlite-conformance-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+runConformance('sqlite', () => sqlite({ path: join(dir, 'conformance.db') }));
+// The same contract with the lighter durability setting.
+runConformance('sqlite (synchronous: normal)', () => sqlite({ path: join(dir, 'normal.db'), synchronous: 'normal' }));
