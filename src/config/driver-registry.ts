@@ -37,6 +37,17 @@ export const driverRegistry: Record<string, RegisteredDriver> = {
     fromUrl: (url) => ({ url }),
     needs: 'the ioredis package and Redis >= 6.2 (`redis-server`); dedupe when `dedupeWindowMs` is set',
   },
+  postgres: {
+    load: async () => (await import('../drivers/postgres.js')).postgres,
+    // postgres://[user[:password]@]host[:port]/database[?schema=omnibus&sslmode=...]; postgresql:// alike
+    fromUrl: (url) => {
+      const parsed = new URL(url);
+      const schema = parsed.searchParams.get('schema');
+      parsed.searchParams.delete('schema');
+      return { connectionString: parsed.toString(), ...(schema === null ? {} : { schema }) };
+    },
+    needs: 'the pg package and PostgreSQL >= 12 (tested on 15)',
+  },
 };
 
 /** URL schemes and the driver type each names. */
@@ -45,4 +56,6 @@ export const urlSchemes: Record<string, string> = {
   'sqlite:': 'sqlite',
   'redis:': 'redis',
   'rediss:': 'redis',
+  'postgres:': 'postgres',
+  'postgresql:': 'postgres',
 };

@@ -1,0 +1,242 @@
+// One subscription's share of the log, or one group's within this process: claims batches
+// with leases, hands them round-robin to the local members, and claims again when woken by
+// NOTIFY, by a lease falling due, by freed room, or by the slow safety poll.
+
+import type { Deliver, Delivery, WireMessage } from '../../core/driver.js';
+
+/** A claimed row as the claim function returns it. */
+export interface ClaimedRow {
+  seq: string;
+  id: string;
+  topic: string;
+  key: string | null;
+  headers: Record<string, string>;
+  body: Uint8Array;
+  time_ms: number;
+  expires_ms: number | null;
+  attempts: number;
+}
+
+export interface Claimed {
+  rows: ClaimedRow[];
+  /** Milliseconds until the group's next lease falls due, if any. */
+  nextDueMs: number | undefined;
+}
+
+/** A settle: `delayMs` undefined deletes the lease (ack, reject); a number moves its deadline. */
+export interface Settle {
+  group: string;
+  pattern: string;
+  seq: string;
+  attempt: number;
+  delayMs?: number;
+}
+
+export interface ConsumerHost {
+  claim(consumer: Consumer, limit: number): Promise<Claimed>;
+  settle(settle: Settle): Promise<void>;
+  /** A claim failed; the host reports it or starts reconnecting. */
+  failed(error: unknown): void;
+}
+
+export class Member {
+  constructor(
+    readonly deliver: Deliver,
+    readonly ackDeadlineMs: number,
+  ) {}
+}
+
+const DONE = Promise.resolve();
+
+class PostgresDelivery implements Delivery {
+  private settled = false;
+
+  constructor(
+    readonly message: WireMessage,
+    readonly attempt: number,
+    private readonly consumer: Consumer,
+    private readonly ackDeadlineMs: number,
+  ) {}
+
+  /**
+   * Resolves once the ack is queued; acks are written in batches in the background (and
+   * flushed by close). One lost in a crash only means a redelivery, as at-least-once allows.
+   */
+  ack(): Promise<void> {
+    if (!this.settled) this.consumer.settleLater(this.finish(undefined));
+    return DONE;
+  }
+
+  reject(): Promise<void> {
+    return this.ack();
+  }
+
+  /** Resolves once the lease's new visible-after time is stored, so the wake-up finds it due. */
+  async nack(delayMs = 0): Promise<void> {
+    const delay = Math.max(0, Math.round(delayMs));
+    await this.finish(delay);
+    this.consumer.wakeIn(delay);
+  }
+
+  inProgress(): Promise<void> {
+    if (this.settled) return DONE;
+    return this.consumer.settle(this, this.ackDeadlineMs);
+  }
+
+  private finish(delayMs: number | undefined): Promise<void> {
+    if (this.settled) return DONE;
+    this.settled = true;
+    this.consumer.release();
+    return this.consumer.settle(this, delayMs);
+  }
+}
+
+export function toWire(row: ClaimedRow): WireMessage {
+  return {
+    id: row.id,
+    topic: row.topic,
+    headers: row.headers,
+    key: row.key ?? undefined,
+    time: row.time_ms,
+    ttlMs: row.expires_ms === null ? undefined : row.expires_ms - row.time_ms,
+    seq: row.seq,
+    body: row.body,
+  };
+}
+
+export class Consumer {
+  readonly members: Member[] = [];
+  private inFlight = 0;
+  private cursor = 0;
+  private pumping: Promise<void> | undefined;
+  private again = false;
+  private saturated = false;
+  private stopped = false;
+  private failures = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Infinity;
+  /** Releases a hand-over waiting on a full buffer, since core frees it only after close. */
+  private onStop: (() => void) | undefined;
+  private readonly stopping = new Promise<void>((resolve) => (this.onStop = resolve));
+  /** Resolves once the group row exists. */
+  ready: Promise<void> = DONE;
+
+  constructor(
+    readonly group: string,
+    readonly pattern: string,
+    /** The pattern as a PostgreSQL regular expression; null matches every topic. */
+    readonly regex: string | null,
+    readonly ephemeral: boolean,
+    readonly leaseMs: number,
+    private readonly prefetch: number,
+    private readonly host: ConsumerHost,
+  ) {}
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.pumping !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.pumping = this.pump().finally(() => (this.pumping = undefined));
+  }
+
+  /** Wakes after `ms` (a nack's delay, a lease's deadline), keeping the earliest such time. */
+  wakeIn(ms: number): void {
+    if (this.stopped) return;
+    const at = Date.now() + ms;
+    if (this.timer !== undefined && this.timerAt <= at) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.wake();
+    }, ms);
+  }
+
+  settle(delivery: Delivery, delayMs: number | undefined): Promise<void> {
+    return this.host.settle({
+      group: this.group,
+      pattern: this.pattern,
+      seq: delivery.message.seq!,
+      attempt: delivery.attempt,
+      delayMs,
+    });
+  }
+
+  /** Settles without making the caller wait; a failure is reported, and the message comes back after its deadline. */
+  settleLater(settling: Promise<void>): void {
+    settling.catch((error) => this.host.failed(error));
+  }
+
+  /** A delivery was settled: room for more. */
+  release(): void {
+    this.inFlight--;
+    if (this.saturated && this.inFlight <= this.lowWater) {
+      this.saturated = false;
+      this.wake();
+    }
+  }
+
+  /** Stops claiming; resolves once a claim still running has finished. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.onStop?.();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.pumping;
+  }
+
+  private get lowWater(): number {
+    return Math.floor(this.prefetch / 2);
+  }
+
+  private async pump(): Promise<void> {
+    do {
+      this.again = false;
+      while (!this.stopped) {
+        if (this.inFlight > this.lowWater) {
+          this.saturated = true;
+          break;
+        }
+        const limit = this.prefetch - this.inFlight;
+        let claimed: Claimed;
+        try {
+          claimed = await this.host.claim(this, limit);
+          this.failures = 0;
+        } catch (error) {
+          if (this.stopped) return;
+          this.host.failed(error);
+          this.wakeIn(Math.min(2_000, 100 * 2 ** this.failures++));
+          return;
+        }
+        if (claimed.nextDueMs !== undefined) this.wakeIn(Math.ceil(claimed.nextDueMs) + 5);
+        await this.hand(claimed.rows);
+        if (claimed.rows.length < limit) break;
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  /** Round-robin over members, so a group spreads its load; waits when a member's buffer is full. */
+  private async hand(rows: ClaimedRow[]): Promise<void> {
+    for (const row of rows) {
+      const member = this.pick();
+      if (member === undefined || this.stopped) {
+        // Nobody left to take it here: make it due again at once for another member.
+        if (!this.ephemeral) void this.host.settle({ group: this.group, pattern: this.pattern, seq: row.seq, attempt: row.attempts, delayMs: 0 }).catch(() => {});
+        continue;
+      }
+      this.inFlight++;
+      const wait = member.deliver(new PostgresDelivery(toWire(row), row.attempts, this, member.ackDeadlineMs));
+      if (wait !== undefined) await Promise.race([wait, this.stopping]);
+    }
+  }
+
+  private pick(): Member | undefined {
+    const { members } = this;
+    if (members.length <= 1) return members[0];
+    this.cursor = (this.cursor + 1) % members.length;
+    return members[this.cursor];
+  }
+}

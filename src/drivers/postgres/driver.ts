@@ -1,0 +1,357 @@
+// The PostgreSQL driver: a log table with a global sequence, groups as positions plus
+// leases, LISTEN/NOTIFY wake-ups and a slow safety poll. Publishing and claiming are one
+// round trip each (SQL functions in schema.ts); acks are batched.
+
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import type { Capabilities, Deliver, Driver, DriverEvent, DriverSubscription, From, SubscribeSpec, WireMessage } from '../../core/driver.js';
+import { ClosedError, ConfigurationError, OmnibusError } from '../../core/errors.js';
+import { matchesPattern } from '../../core/topic.js';
+import { Batcher } from './batching.js';
+import { Consumer, Member, type Claimed, type ClaimedRow, type ConsumerHost, type Settle } from './consumer.js';
+import { connectionError, isConnectionLoss, publishError, redact } from './errors.js';
+import { Listener } from './listener.js';
+import { LOCK_NAMESPACE, migrate, quoteIdent } from './migrate.js';
+import { resolveOptions, type PostgresOptions, type ResolvedOptions } from './options.js';
+import {
+  claimStatement,
+  createGroupStatement,
+  dropGroupStatement,
+  publishStatement,
+  retentionStatements,
+  settleStatement,
+} from './queries.js';
+import { migrations } from './schema.js';
+
+export interface PostgresDriver extends Driver {
+  /** Connects, migrates and starts listening now instead of on first use. Rejects with ConnectionError. */
+  connect(): Promise<void>;
+  /** Runs retention, TTL expiry and clean-up now (it also runs every `retentionIntervalMs`). */
+  applyRetention(): Promise<void>;
+}
+
+const MAX_PUBLISH_ROWS = 1_000;
+const MAX_SETTLE_ROWS = 1_000;
+const HEARTBEAT_MS = 30_000;
+
+type PgModule = typeof import('pg');
+
+async function loadPg(): Promise<PgModule> {
+  try {
+    const module = (await import('pg')) as PgModule & { default?: PgModule };
+    return module.default ?? module;
+  } catch (error) {
+    throw new ConfigurationError("the postgres driver needs the 'pg' package; install it with: npm install pg", { cause: error });
+  }
+}
+
+/** A pattern as a PostgreSQL regular expression (tokens need no escaping); null matches everything. */
+export function patternRegex(pattern: string): string | null {
+  if (pattern === '>') return null;
+  const tokens = pattern.split('.').map((token) => (token === '*' ? '[^.]+' : token === '>' ? '.+' : token));
+  return `^${tokens.join('\\.')}$`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
+  readonly name = 'postgres';
+  readonly capabilities: Capabilities;
+  private readonly options: ResolvedOptions;
+  private readonly table: string;
+  private readonly where: string;
+  private pool: Pool | undefined;
+  private listener: Listener | undefined;
+  private starting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private ended = false;
+  private up = true;
+  private recovering: Promise<void> | undefined;
+  private readonly observers: Array<(event: DriverEvent) => void> = [];
+  private readonly consumers = new Set<Consumer>();
+  private readonly groups = new Map<string, Consumer>();
+  private readonly timers: Array<ReturnType<typeof setInterval>> = [];
+  private lastHeartbeat = Date.now();
+  private readonly publisher: Batcher<WireMessage>;
+  private readonly settler: Batcher<Settle>;
+  private readonly onPoolError = (error: unknown) => this.lost(error);
+
+  constructor(options: PostgresOptions) {
+    this.options = resolveOptions(options);
+    this.table = quoteIdent(this.options.schema);
+    this.where = this.options.pool === undefined ? redact(this.options.connectionString) : 'the given pool';
+    this.capabilities = {
+      persistent: true,
+      groups: true,
+      replay: true,
+      dedupe: true,
+      ordering: 'global',
+      nativeWildcards: true,
+      maxPayloadBytes: this.options.maxPayloadBytes,
+      ackDeadline: true,
+    };
+    this.publisher = new Batcher((batch) => this.store(batch), MAX_PUBLISH_ROWS, (error) => !(error instanceof OmnibusError) || !error.retriable);
+    this.settler = new Batcher((batch) => this.storeSettles(batch), MAX_SETTLE_ROWS);
+  }
+
+  observe(listener: (event: DriverEvent) => void): void {
+    this.observers.push(listener);
+  }
+
+  connect(): Promise<void> {
+    if (this.closing !== undefined) return Promise.reject(new ClosedError('the postgres driver is closed'));
+    this.starting ??= this.start().catch((error) => {
+      this.starting = undefined;
+      throw error;
+    });
+    return this.starting;
+  }
+
+  async publish(batch: WireMessage[]): Promise<void> {
+    if (this.closing !== undefined) throw new ClosedError('the postgres driver is closed', { topic: batch[0]?.topic });
+    if (batch.length === 0) return;
+    await this.connect();
+    await this.publisher.add(batch);
+  }
+
+  async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
+    if (this.closing !== undefined) throw new ClosedError('the postgres driver is closed', { topic: spec.pattern });
+    await this.connect();
+    if (this.closing !== undefined) throw new ClosedError('the postgres driver is closed', { topic: spec.pattern });
+    const ephemeral = spec.group === undefined;
+    const group = spec.group ?? `ephemeral:${randomUUID()}`;
+    const key = `${group}\u0000${spec.pattern}`;
+    let consumer = this.groups.get(key);
+    if (consumer === undefined) {
+      consumer = new Consumer(group, spec.pattern, patternRegex(spec.pattern), ephemeral, spec.ackDeadlineMs, this.options.prefetch, this);
+      const created = consumer;
+      this.groups.set(key, created);
+      // Wake-ups reach it only once its group row exists.
+      created.ready = this.createGroup(group, spec.pattern, spec.from ?? 'latest', ephemeral).then(
+        () => void (this.groups.get(key) === created && this.consumers.add(created)),
+        (error) => {
+          this.groups.delete(key);
+          throw error;
+        },
+      );
+    }
+    await consumer.ready;
+    if (this.closing !== undefined) throw new ClosedError('the postgres driver is closed', { topic: spec.pattern });
+    // Its last member left while this one waited: start over with a fresh consumer.
+    if (this.groups.get(key) !== consumer) return this.subscribe(spec, deliver);
+    const member = new Member(deliver, spec.ackDeadlineMs);
+    consumer.members.push(member);
+    consumer.wake();
+    const owner = consumer;
+    let closed = false;
+    return {
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        const at = owner.members.indexOf(member);
+        if (at >= 0) owner.members.splice(at, 1);
+        if (owner.members.length === 0 && this.groups.get(key) === owner) await this.retire(key, owner);
+      },
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.groups].map(([key, consumer]) => this.retire(key, consumer)));
+      await this.starting?.catch(() => {});
+      await this.publisher.idle();
+      await this.settler.idle();
+      for (const timer of this.timers) clearInterval(timer);
+      await this.listener?.stop();
+      this.ended = true;
+      if (this.pool !== undefined) {
+        if (this.options.pool === undefined) await this.pool.end().catch(() => {});
+        else this.pool.off('error', this.onPoolError);
+      }
+    })();
+    return this.closing;
+  }
+
+  async applyRetention(): Promise<void> {
+    await this.connect();
+    const client = await this.pool!.connect();
+    let failed: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS mine', [
+        LOCK_NAMESPACE,
+        `retention:${this.options.schema}`,
+      ]);
+      if (rows[0].mine) {
+        for (const statement of retentionStatements(this.options.schema, this.options)) await client.query(statement);
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      failed = error as Error;
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release(failed);
+    }
+  }
+
+  // ConsumerHost
+
+  async claim(consumer: Consumer, limit: number): Promise<Claimed> {
+    const { rows } = await this.pool!.query<ClaimedRow & { next_due_ms: number | null }>(
+      claimStatement(this.options.schema, consumer.group, consumer.pattern, consumer.regex, limit, consumer.leaseMs),
+    );
+    const meta = rows.pop();
+    if (rows.length > 1) rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
+    return { rows, nextDueMs: meta?.next_due_ms ?? undefined };
+  }
+
+  settle(settle: Settle): Promise<void> {
+    if (this.ended) return Promise.reject(new ClosedError('the postgres driver is closed; the message will be redelivered'));
+    return this.settler.add([settle]);
+  }
+
+  failed(error: unknown): void {
+    if (this.closing !== undefined) return;
+    if (isConnectionLoss(error)) this.lost(error);
+    else this.emit({ type: 'error', driver: this.name, error });
+  }
+
+  // Internals
+
+  private async start(): Promise<void> {
+    const pg = await loadPg();
+    if (this.pool === undefined) {
+      this.pool =
+        this.options.pool ??
+        new pg.Pool({
+          connectionString: this.options.connectionString,
+          max: this.options.poolSize,
+          connectionTimeoutMillis: this.options.connectTimeoutMs,
+          application_name: 'omnibus',
+        });
+      this.pool.on('error', this.onPoolError);
+    }
+    try {
+      await migrate(this.pool, this.options.schema, 'bus', migrations, this.options.migrate);
+      this.listener ??= new Listener(this.pool, `${this.options.schema}.messages`, (payload) => this.notified(payload), (error) => this.lost(error));
+      await this.listener.start();
+    } catch (error) {
+      if (error instanceof ConfigurationError) throw error;
+      if (isConnectionLoss(error) || (error as { code?: string }).code?.match(/^(28|3D)/)) throw connectionError(error, this.where);
+      throw error;
+    }
+    if (this.closing !== undefined) return;
+    const poll = setInterval(() => this.tick(), this.options.pollIntervalMs);
+    const retention = setInterval(() => void this.applyRetention().catch((error) => this.failed(error)), this.options.retentionIntervalMs);
+    for (const timer of [poll, retention]) timer.unref();
+    this.timers.push(poll, retention);
+    setTimeout(() => void (this.closing === undefined && this.applyRetention().catch((error) => this.failed(error))), 1_000).unref();
+  }
+
+  private async createGroup(group: string, pattern: string, from: From, ephemeral: boolean): Promise<void> {
+    await this.pool!.query(createGroupStatement(this.options.schema, group, pattern, from, ephemeral));
+  }
+
+  private async retire(key: string, consumer: Consumer): Promise<void> {
+    this.groups.delete(key);
+    this.consumers.delete(consumer);
+    await consumer.stop();
+    if (consumer.ephemeral) {
+      await this.pool!.query(dropGroupStatement(this.options.schema, consumer.group, consumer.pattern))
+        .catch(() => {}); // The retention sweep removes it once its heartbeat is stale.
+    }
+  }
+
+  /** Stores one combined batch; retries through a lost connection for up to `publishRetryMs` (ids de-duplicate). */
+  private async store(batch: WireMessage[]): Promise<void> {
+    const query = publishStatement(this.options.schema, batch);
+    const deadline = Date.now() + this.options.publishRetryMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await this.pool!.query<{ message_id: string; message_seq: string }>(query);
+        for (let i = 0; i < batch.length; i++) batch[i].seq = result.rows[i]?.message_seq ?? undefined;
+        return;
+      } catch (error) {
+        const retry = isConnectionLoss(error) && Date.now() < deadline && !this.ended;
+        if (!retry) throw publishError(error, this.where, batch[0].topic);
+        this.lost(error);
+        await sleep(Math.min(1_000, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  private async storeSettles(batch: Settle[]): Promise<void> {
+    const query = settleStatement(this.options.schema, batch);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.pool!.query(query);
+        return;
+      } catch (error) {
+        // Two processes settling overlapping leases can deadlock; the loser simply tries again.
+        if ((error as { code?: string }).code === '40P01' && attempt < 3) continue;
+        if (isConnectionLoss(error)) {
+          this.lost(error);
+          throw connectionError(error, this.where);
+        }
+        throw error;
+      }
+    }
+  }
+
+  private notified(payload: string): void {
+    const topics = payload === '' ? undefined : payload.split(',');
+    for (const consumer of this.consumers) {
+      if (topics === undefined || topics.some((topic) => matchesPattern(consumer.pattern, topic))) consumer.wake();
+    }
+  }
+
+  private tick(): void {
+    for (const consumer of this.consumers) consumer.wake();
+    if (Date.now() - this.lastHeartbeat < HEARTBEAT_MS) return;
+    this.lastHeartbeat = Date.now();
+    const names = [...this.consumers].filter((consumer) => consumer.ephemeral).map((consumer) => consumer.group);
+    if (names.length === 0) return;
+    void this.pool!.query(`UPDATE ${this.table}.groups SET heartbeat_at = now() WHERE name = ANY ($1)`, [names]).catch((error) =>
+      this.failed(error),
+    );
+  }
+
+  private emit(event: DriverEvent): void {
+    for (const observer of this.observers) observer(event);
+  }
+
+  /** The connection dropped: report it once, then reconnect in the background until it is back. */
+  private lost(error: unknown): void {
+    if (this.ended || this.closing !== undefined) return;
+    if (this.up) {
+      this.up = false;
+      this.emit({ type: 'connectionLost', driver: this.name, error });
+    }
+    this.recovering ??= this.recover().finally(() => (this.recovering = undefined));
+  }
+
+  private async recover(): Promise<void> {
+    for (let attempt = 0; this.closing === undefined; attempt++) {
+      await sleep(Math.min(2_000, 100 * 2 ** attempt));
+      if (this.closing !== undefined) return;
+      try {
+        await this.listener!.start();
+        await this.pool!.query('SELECT 1');
+      } catch {
+        continue;
+      }
+      this.up = true;
+      this.emit({ type: 'reconnected', driver: this.name });
+      for (const consumer of this.consumers) consumer.wake();
+      return;
+    }
+  }
+}
+
+/** The PostgreSQL driver; see `PostgresOptions` for what it can be told and docs/postgres.md for its tables. */
+export function postgres(options: PostgresOptions = {}): PostgresDriver {
+  return new PostgresDriverImpl(options);
+}

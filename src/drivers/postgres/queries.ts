@@ -1,0 +1,148 @@
+// The statements the driver sends, built from its inputs; the functions they call are in schema.ts.
+
+import type { From, WireMessage } from '../../core/driver.js';
+import { ConfigurationError } from '../../core/errors.js';
+import type { Settle } from './consumer.js';
+import { quoteIdent } from './migrate.js';
+
+export interface Statement {
+  name?: string;
+  text: string;
+  values: unknown[];
+}
+
+/** NOTIFY payloads are limited to 8,000 bytes; past this the payload is empty, meaning "any topic". */
+const NOTIFY_LIMIT = 7_000;
+/** Ephemeral (non-group) subscriptions whose process stopped heartbeating are removed after this. */
+const EPHEMERAL_EXPIRY = '10 minutes';
+
+/** One call of `publish(...)` for a whole batch, as parallel arrays. */
+export function publishStatement(schema: string, batch: WireMessage[]): Statement {
+  const ids: string[] = [];
+  const topics: string[] = [];
+  const keys: Array<string | null> = [];
+  const headers: string[] = [];
+  const bodies: Buffer[] = [];
+  const times: number[] = [];
+  const ttls: Array<number | null> = [];
+  for (const wire of batch) {
+    ids.push(wire.id);
+    topics.push(wire.topic);
+    keys.push(wire.key ?? null);
+    headers.push(JSON.stringify(wire.headers));
+    bodies.push(Buffer.from(wire.body.buffer, wire.body.byteOffset, wire.body.byteLength));
+    times.push(wire.time);
+    ttls.push(wire.ttlMs === undefined ? null : Math.ceil(wire.ttlMs));
+  }
+  let notify = [...new Set(topics)].join(',');
+  if (notify.length > NOTIFY_LIMIT) notify = '';
+  return {
+    name: `omnibus-publish-${schema}`,
+    text: `SELECT message_id, message_seq FROM ${quoteIdent(schema)}.publish($1, $2, $3, $4, $5, $6, $7, $8)`,
+    values: [ids, topics, keys, headers, bodies, times, ttls, notify],
+  };
+}
+
+export function claimStatement(schema: string, group: string, pattern: string, regex: string | null, limit: number, leaseMs: number): Statement {
+  return {
+    name: `omnibus-claim-${schema}`,
+    text: `SELECT * FROM ${quoteIdent(schema)}.claim($1, $2, $3, $4, $5)`,
+    values: [group, pattern, regex, limit, Math.round(leaseMs)],
+  };
+}
+
+/**
+ * Acks and rejects delete their lease, nacks and inProgress move its `until`; each only if
+ * the lease is still at the settled attempt. One entry per lease: a final settle wins.
+ */
+export function settleStatement(schema: string, batch: Settle[]): Statement {
+  const byLease = new Map<string, Settle>();
+  for (const settle of batch) {
+    const key = `${settle.group}\u0000${settle.pattern}\u0000${settle.seq}`;
+    const earlier = byLease.get(key);
+    if (earlier !== undefined && earlier.delayMs === undefined && earlier.attempt >= settle.attempt) continue;
+    byLease.set(key, settle);
+  }
+  const rows = [...byLease.values()].map((s) => ({ g: s.group, p: s.pattern, s: s.seq, a: s.attempt, d: s.delayMs ?? null }));
+  const t = quoteIdent(schema);
+  return {
+    name: `omnibus-settle-${schema}`,
+    // Like claims, settles commit without waiting for the disk: one lost in a server crash means a redelivery.
+    text: `WITH async AS (SELECT set_config('synchronous_commit', 'off', true)), input AS (
+             SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(g text, p text, s bigint, a integer, d double precision)
+           ), removed AS (
+             DELETE FROM ${t}.leases l USING input i
+             WHERE i.d IS NULL AND l.group_name = i.g AND l.pattern = i.p AND l.seq = i.s AND l.attempts = i.a
+             RETURNING 1
+           ), moved AS (
+             UPDATE ${t}.leases l SET until = clock_timestamp() + i.d * interval '1 millisecond'
+             FROM input i
+             WHERE i.d IS NOT NULL AND l.group_name = i.g AND l.pattern = i.p AND l.seq = i.s AND l.attempts = i.a
+             RETURNING 1
+           )
+           SELECT (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM moved) AS moved FROM async`,
+    values: [JSON.stringify(rows)],
+  };
+}
+
+/** Creates a group at its `from` position, or leaves an existing one where it is. */
+export function createGroupStatement(schema: string, group: string, pattern: string, from: From, ephemeral: boolean): Statement {
+  const t = quoteIdent(schema);
+  const latest = `(SELECT coalesce(max(seq), 0) FROM ${t}.messages)`;
+  let position: string;
+  const values: unknown[] = [group, pattern, ephemeral];
+  if (from === 'latest') position = latest;
+  else if (from === 'earliest') position = '0';
+  else if ('seq' in from) {
+    if (!/^\d+$/.test(String(from.seq))) {
+      throw new ConfigurationError(`from.seq '${from.seq}' is not a PostgreSQL sequence number (digits only)`, { topic: pattern });
+    }
+    values.push(String(from.seq));
+    position = `$4::bigint - 1`;
+  } else {
+    const time = new Date(from.time).getTime();
+    if (!Number.isFinite(time)) throw new ConfigurationError(`from.time '${String(from.time)}' is not a valid time`, { topic: pattern });
+    values.push(time);
+    position = `coalesce((SELECT seq - 1 FROM ${t}.messages WHERE time >= timestamptz 'epoch' + $4 * interval '1 millisecond'
+                ORDER BY time, seq LIMIT 1), ${latest})`;
+  }
+  return {
+    text: `INSERT INTO ${t}.groups (name, pattern, position, ephemeral) VALUES ($1, $2, ${position}, $3) ON CONFLICT (name, pattern) DO NOTHING`,
+    values,
+  };
+}
+
+export function dropGroupStatement(schema: string, group: string, pattern: string): Statement {
+  const t = quoteIdent(schema);
+  return {
+    text: `WITH gone AS (DELETE FROM ${t}.leases WHERE group_name = $1 AND pattern = $2)
+           DELETE FROM ${t}.groups WHERE name = $1 AND pattern = $2`,
+    values: [group, pattern],
+  };
+}
+
+/** What one retention run deletes, in order. */
+export function retentionStatements(schema: string, limits: { maxAgeMs?: number; maxMessages?: number }): Statement[] {
+  const t = quoteIdent(schema);
+  const statements: Statement[] = [];
+  if (limits.maxAgeMs !== undefined) {
+    statements.push({ text: `DELETE FROM ${t}.messages WHERE time < now() - $1 * interval '1 millisecond'`, values: [limits.maxAgeMs] });
+  }
+  if (limits.maxMessages !== undefined) {
+    statements.push({
+      text: `DELETE FROM ${t}.messages WHERE seq <= (SELECT seq FROM ${t}.messages ORDER BY seq DESC OFFSET $1 LIMIT 1)`,
+      values: [limits.maxMessages],
+    });
+  }
+  statements.push(
+    { text: `DELETE FROM ${t}.messages WHERE expires_at < now()`, values: [] },
+    { text: `DELETE FROM ${t}.groups WHERE ephemeral AND heartbeat_at < now() - interval '${EPHEMERAL_EXPIRY}'`, values: [] },
+    // Leases of removed messages and of groups that no longer exist.
+    {
+      text: `DELETE FROM ${t}.leases l WHERE NOT EXISTS (SELECT 1 FROM ${t}.messages m WHERE m.seq = l.seq)
+               OR NOT EXISTS (SELECT 1 FROM ${t}.groups g WHERE g.name = l.group_name AND g.pattern = l.pattern)`,
+      values: [],
+    },
+  );
+  return statements;
+}

@@ -1,0 +1,197 @@
+// The driver's tables and functions, as versioned migrations. docs/postgres.md explains
+// each table; a later change appends a migration and never edits a shipped one.
+
+import { LOCK_NAMESPACE, type Migration } from './migrate.js';
+
+/** Epoch milliseconds of a timestamptz, exact for millisecond values. */
+const MS = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
+
+export const PUBLISH_LOCK = `pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext({schema_literal} || ':publish'))`;
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'log, groups, leases',
+    sql: `
+CREATE TABLE {schema}.messages (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id text NOT NULL,
+  topic text NOT NULL,
+  key text,
+  headers jsonb NOT NULL DEFAULT '{}',
+  body bytea NOT NULL,
+  time timestamptz NOT NULL,
+  expires_at timestamptz,
+  CONSTRAINT messages_id_unique UNIQUE (id)
+);
+CREATE INDEX messages_time ON {schema}.messages (time);
+CREATE INDEX messages_expires_at ON {schema}.messages (expires_at) WHERE expires_at IS NOT NULL;
+
+CREATE TABLE {schema}.groups (
+  name text NOT NULL,
+  pattern text NOT NULL,
+  position bigint NOT NULL,
+  ephemeral boolean NOT NULL DEFAULT false,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  heartbeat_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (name, pattern)
+);
+
+CREATE TABLE {schema}.leases (
+  group_name text NOT NULL,
+  pattern text NOT NULL,
+  seq bigint NOT NULL,
+  attempts integer NOT NULL,
+  until timestamptz NOT NULL,
+  -- No index on until and no foreign key: a group's leases are its in-flight messages, few
+  -- enough to scan, and every index or check here would cost on each delivery and ack.
+  PRIMARY KEY (group_name, pattern, seq)
+);
+
+-- Publishing takes one lock for the whole schema so sequence numbers become visible in
+-- order: a reader that has seen seq n has seen every committed seq below n, and a group's
+-- position can never skip a message that commits late.
+CREATE FUNCTION {schema}.publish(p_ids text[], p_topics text[], p_keys text[], p_headers text[], p_bodies bytea[],
+                                 p_times bigint[], p_ttls bigint[], p_notify text)
+RETURNS TABLE (message_id text, message_seq bigint)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_seqs bigint[];
+BEGIN
+  PERFORM ${PUBLISH_LOCK};
+  PERFORM pg_notify({schema_literal} || '.messages', p_notify);
+  -- Fast path: a plain INSERT. ON CONFLICT costs a speculative insertion per row, so it
+  -- runs only when this batch does hold an id already stored (or one id twice).
+  BEGIN
+    WITH inserted AS (
+      INSERT INTO {schema}.messages AS t (id, topic, key, headers, body, time, expires_at)
+      SELECT u.id, u.topic, u.key, u.headers::jsonb, u.body, timestamptz 'epoch' + u.time_ms * interval '1 millisecond',
+             timestamptz 'epoch' + (u.time_ms + u.ttl_ms) * interval '1 millisecond'
+      FROM unnest(p_ids, p_topics, p_keys, p_headers, p_bodies, p_times, p_ttls)
+        WITH ORDINALITY AS u(id, topic, key, headers, body, time_ms, ttl_ms, ord)
+      ORDER BY u.ord
+      RETURNING t.seq
+    )
+    SELECT array_agg(inserted.seq ORDER BY inserted.seq) INTO v_seqs FROM inserted;
+  EXCEPTION WHEN unique_violation THEN
+    v_seqs := NULL;
+  END;
+  IF v_seqs IS NOT NULL THEN
+    -- Rows were numbered in batch order, so the n-th smallest seq belongs to the n-th message.
+    RETURN QUERY SELECT u.id, v_seqs[u.ord::integer] FROM unnest(p_ids) WITH ORDINALITY AS u(id, ord);
+    RETURN;
+  END IF;
+  RETURN QUERY
+  WITH input AS (
+    SELECT * FROM unnest(p_ids, p_topics, p_keys, p_headers, p_bodies, p_times, p_ttls)
+      WITH ORDINALITY AS u(id, topic, key, headers, body, time_ms, ttl_ms, ord)
+  ), inserted AS (
+    INSERT INTO {schema}.messages AS t (id, topic, key, headers, body, time, expires_at)
+    SELECT u.id, u.topic, u.key, u.headers::jsonb, u.body, timestamptz 'epoch' + u.time_ms * interval '1 millisecond',
+           timestamptz 'epoch' + (u.time_ms + u.ttl_ms) * interval '1 millisecond'
+    FROM input u ORDER BY u.ord
+    ON CONFLICT (id) DO NOTHING
+    RETURNING t.id, t.seq
+  )
+  -- A duplicate id answers with the seq it was first stored under.
+  SELECT u.id, coalesce(n.seq, (SELECT m.seq FROM {schema}.messages m WHERE m.id = u.id))
+  FROM input u LEFT JOIN inserted n ON n.id = u.id
+  ORDER BY u.ord;
+END
+$fn$;
+
+-- Hands out up to p_limit messages to one member of a group: first leases that lapsed or
+-- were nacked (SKIP LOCKED, so competing members take different ones), then messages past
+-- the group's position. Every handed-out message gets a lease until p_lease_ms from now.
+-- The last row has only next_due_ms: in how many milliseconds the group's next lease falls due.
+CREATE FUNCTION {schema}.claim(p_group text, p_pattern text, p_regex text, p_limit integer, p_lease_ms integer)
+RETURNS TABLE (seq bigint, id text, topic text, key text, headers jsonb, body bytea,
+               time_ms float8, expires_ms float8, attempts integer, next_due_ms float8)
+LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+DECLARE
+  v_now timestamptz := clock_timestamp();
+  v_until timestamptz := clock_timestamp() + p_lease_ms * interval '1 millisecond';
+  v_due bigint[];
+  v_taken integer := 0;
+  v_room integer;
+  v_position bigint;
+  v_max bigint;
+  v_new bigint[];
+  v_found bigint[];
+  v_from bigint;
+  v_to bigint;
+  v_window bigint;
+  v_next timestamptz;
+BEGIN
+  -- Leases and positions commit without waiting for the disk: a server crash can only lose
+  -- the last moment of claims, which means redelivery, never a lost message.
+  PERFORM set_config('synchronous_commit', 'off', true);
+  SELECT array_agg(d.seq) INTO v_due FROM (
+    SELECT l.seq FROM {schema}.leases l
+    WHERE l.group_name = p_group AND l.pattern = p_pattern AND l.until <= v_now
+    ORDER BY l.seq LIMIT p_limit FOR UPDATE SKIP LOCKED) d;
+  IF v_due IS NOT NULL THEN
+    -- Messages removed by retention or past their TTL are not redelivered.
+    DELETE FROM {schema}.leases l
+    WHERE l.group_name = p_group AND l.pattern = p_pattern AND l.seq = ANY (v_due)
+      AND NOT EXISTS (SELECT 1 FROM {schema}.messages m
+                      WHERE m.seq = l.seq AND (m.expires_at IS NULL OR m.expires_at > v_now));
+    RETURN QUERY
+      UPDATE {schema}.leases l SET attempts = l.attempts + 1, until = v_until
+      FROM {schema}.messages m
+      WHERE l.group_name = p_group AND l.pattern = p_pattern AND l.seq = ANY (v_due) AND m.seq = l.seq
+      RETURNING m.seq, m.id, m.topic, m.key, m.headers, m.body, ${MS('m.time')}, ${MS('m.expires_at')}, l.attempts, NULL::float8;
+    GET DIAGNOSTICS v_taken = ROW_COUNT;
+  END IF;
+
+  v_room := p_limit - v_taken;
+  IF v_room > 0 THEN
+    SELECT g.position INTO v_position FROM {schema}.groups g
+    WHERE g.name = p_group AND g.pattern = p_pattern FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'omnibus group % on % does not exist', p_group, p_pattern USING ERRCODE = 'P0002';
+    END IF;
+    -- Read up to the newest seq seen now: publishing commits in seq order, so nothing below it can still appear.
+    SELECT max(m.seq) INTO v_max FROM {schema}.messages m;
+    IF v_max > v_position THEN
+      -- Scan in growing windows of seq: one query over the whole range would have the
+      -- planner, unable to guess how selective the pattern is, read and sort all of it.
+      v_from := v_position;
+      v_window := greatest(v_room * 4, 256);
+      LOOP
+        v_to := least(v_max, v_from + v_window);
+        SELECT array_agg(x.seq ORDER BY x.seq) INTO v_found FROM (
+          SELECT m.seq FROM {schema}.messages m
+          WHERE m.seq > v_from AND m.seq <= v_to
+            AND (p_regex IS NULL OR m.topic ~ p_regex)
+            AND (m.expires_at IS NULL OR m.expires_at > v_now)
+          ORDER BY m.seq LIMIT v_room - coalesce(cardinality(v_new), 0)) x;
+        v_new := v_new || v_found;
+        EXIT WHEN coalesce(cardinality(v_new), 0) >= v_room OR v_to >= v_max;
+        v_from := v_to;
+        v_window := least(v_window * 2, 100000);
+      END LOOP;
+      IF v_new IS NOT NULL THEN
+        INSERT INTO {schema}.leases (group_name, pattern, seq, attempts, until)
+        SELECT p_group, p_pattern, s, 1, v_until FROM unnest(v_new) AS s;
+        RETURN QUERY
+          SELECT m.seq, m.id, m.topic, m.key, m.headers, m.body, ${MS('m.time')}, ${MS('m.expires_at')}, 1, NULL::float8
+          FROM {schema}.messages m WHERE m.seq = ANY (v_new) ORDER BY m.seq;
+      END IF;
+      UPDATE {schema}.groups g
+      SET position = CASE WHEN coalesce(cardinality(v_new), 0) < v_room THEN v_max ELSE v_new[cardinality(v_new)] END
+      WHERE g.name = p_group AND g.pattern = p_pattern;
+    END IF;
+  END IF;
+
+  SELECT min(l.until) INTO v_next FROM {schema}.leases l
+  WHERE l.group_name = p_group AND l.pattern = p_pattern AND l.until > v_now;
+  RETURN QUERY SELECT NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::bytea,
+                      NULL::float8, NULL::float8, NULL::integer,
+                      (extract(epoch FROM v_next - v_now) * 1000)::float8;
+END
+$fn$;
+`,
+  },
+];
