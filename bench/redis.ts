@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from '../src/core/uuid.js';
 import { Bus } from '../src/core/bus.js';
 import { redis } from '../src/drivers/redis.js';
 import { percentile, printTable, rate, type Row } from './measure.js';

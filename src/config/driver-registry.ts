@@ -37,6 +37,34 @@ export const driverRegistry: Record<string, RegisteredDriver> = {
     fromUrl: (url) => ({ url }),
     needs: 'the ioredis package and Redis >= 6.2 (`redis-server`); dedupe when `dedupeWindowMs` is set',
   },
+  nats: {
+    load: async () => (await import('../drivers/nats.js')).nats,
+    // nats://[user:password@]host:port[,host2:port][?mode=core&streamPrefix=APP&subjectPrefix=app]
+    fromUrl: (url) => {
+      const [address, query = ''] = url.split('?', 2);
+      const params = new URLSearchParams(query);
+      const options: Record<string, unknown> = {};
+      const servers: string[] = [];
+      const connectOptions: Record<string, string> = {};
+      for (const server of address.slice('nats://'.length).split(',')) {
+        const at = server.lastIndexOf('@');
+        if (at >= 0) {
+          const [user, pass] = server.slice(0, at).split(':', 2).map(decodeURIComponent);
+          if (pass === undefined) connectOptions.token = user;
+          else Object.assign(connectOptions, { user, pass });
+        }
+        servers.push(`nats://${server.slice(at + 1)}`);
+      }
+      options.servers = servers.length === 1 ? servers[0] : servers;
+      if (Object.keys(connectOptions).length > 0) options.connectOptions = connectOptions;
+      for (const name of ['mode', 'streamPrefix', 'subjectPrefix']) {
+        const value = params.get(name);
+        if (value !== null) options[name] = value;
+      }
+      return options;
+    },
+    needs: 'the @nats-io/transport-node and @nats-io/jetstream packages and nats-server (`-js` for JetStream mode)',
+  },
   postgres: {
     load: async () => (await import('../drivers/postgres.js')).postgres,
     // postgres://[user[:password]@]host[:port]/database[?schema=omnibus&sslmode=...]; postgresql:// alike
@@ -56,6 +84,7 @@ export const urlSchemes: Record<string, string> = {
   'sqlite:': 'sqlite',
   'redis:': 'redis',
   'rediss:': 'redis',
+  'nats:': 'nats',
   'postgres:': 'postgres',
   'postgresql:': 'postgres',
 };

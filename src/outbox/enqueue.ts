@@ -2,7 +2,7 @@
 // transaction, so the event and the state it describes commit together or not at all.
 
 import type { Pool } from 'pg';
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from '../core/uuid.js';
 import { causalHeaders } from '../core/context.js';
 import { ConfigurationError } from '../core/errors.js';
 import { topicOf, validate, type Target } from '../core/event.js';

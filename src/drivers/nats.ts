@@ -1,0 +1,291 @@
+// The NATS driver: JetStream streams and pull consumers for durable, at-least-once topics,
+// or plain NATS subjects for at-most-once events. Topics are NATS subjects as they are, so
+// plain NATS clients publish to and read from the same subjects.
+
+import type { StreamConfig } from '@nats-io/jetstream';
+import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
+import {
+  ClosedError,
+  ConfigurationError,
+  ConnectionError,
+  OmnibusError,
+  PublishError,
+  defineDriver,
+  type Capabilities,
+  type Deliver,
+  type Driver,
+  type DriverEvent,
+  type DriverSubscription,
+  type SubscribeSpec,
+  type WireMessage,
+} from '../core/index.js';
+import { CoreGroups, publishCore, subscribeCore, type CoreLink } from './nats/core.js';
+import { AckBatch, publishJetStream, subscribeJetStream, type JetStreamLink } from './nats/jetstream.js';
+import { StreamCatalog } from './nats/streams.js';
+
+export { NATS_HEADER } from './nats/wire.js';
+
+export interface NatsOptions {
+  /** Server address or addresses. Default `'nats://127.0.0.1:4222'`. */
+  servers?: string | string[];
+  /** A connection the application already opened; the driver uses it and never closes it. Default: the driver connects. */
+  connection?: NatsConnection;
+  /** More options for the driver's own connection: credentials, TLS, name. Default none. */
+  connectOptions?: Partial<NodeConnectionOptions>;
+  /**
+   * `'jetstream'`: topics live on streams, publish waits until stored, at-least-once with
+   * groups, replay and de-duplication. `'core'`: plain subjects, at-most-once, nothing kept.
+   * Default `'jetstream'`.
+   */
+  mode?: 'jetstream' | 'core';
+  /** Put in front of every topic on the wire: topic `a.b` is subject `<prefix>.a.b`. Default `''` (the topic is the subject). */
+  subjectPrefix?: string;
+  /**
+   * A topic with no stream yet gets one named `<streamPrefix>_<root>` that captures `<root>`
+   * and `<root>.>`; an existing stream that captures the subject is used as it is. Default `'OMNIBUS'`.
+   */
+  streamPrefix?: string;
+  /** How many leading topic tokens form the root of a created stream. Default 1 (`orders.placed` -> `OMNIBUS_orders`). */
+  streamTokens?: number;
+  /** More configuration for streams the driver creates (`max_age`, `max_bytes`, `num_replicas`, ...). Default: file storage, no limits. */
+  stream?: Partial<StreamConfig>;
+  /** The `duplicate_window` of created streams: an id published again within it is stored once. Default 120,000 ms. */
+  dedupeWindowMs?: number;
+  /** How long a publish waits for the stream's acknowledgement before a ConnectionError. Default 5,000 ms. */
+  publishTimeoutMs?: number;
+  /** How long connecting may take before a ConnectionError. Default 5,000 ms. */
+  connectTimeoutMs?: number;
+  /** Messages each subscriber asks the server for at once (`max_messages` of a pull). Default 256. */
+  pullBatch?: number;
+  /** How long one pull waits for messages before the next; a closing subscriber may keep getting (and handing back) messages this long. Default 5,000 ms (minimum 1,000). */
+  pullExpiresMs?: number;
+  /** Unacknowledged messages a consumer may have out (`max_ack_pending`). Default 1,000. */
+  maxAckPending?: number;
+  /** How long the server keeps a non-group subscription's consumer after its client vanished. Default 60,000 ms. */
+  ephemeralInactiveMs?: number;
+  /** `ack()` waits for the server to confirm the acknowledgement (`ackAck`). Default false: acks are sent together once per event-loop turn. */
+  confirmAcks?: boolean;
+  /** Largest payload accepted. Default 1 MiB (nats-server's default `max_payload`) less 8 KiB for headers. */
+  maxPayloadBytes?: number;
+}
+
+type Transport = typeof import('@nats-io/transport-node');
+type JetStreamModule = typeof import('@nats-io/jetstream');
+
+interface Link extends JetStreamLink, CoreLink {}
+
+/** Client errors that mean the server (or its JetStream) is unreachable for now. */
+const TRANSIENT = new Set(['TimeoutError', 'NoResponders', 'RequestError', 'ConnectionError', 'JetStreamNotEnabled']);
+
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024 - 8 * 1024;
+
+async function load<T>(name: string, importer: () => Promise<T>): Promise<T> {
+  try {
+    return await importer();
+  } catch (cause) {
+    throw new ConfigurationError(`the nats driver needs the '${name}' package; install it with: npm install ${name}`, { cause });
+  }
+}
+
+class NatsDriver implements Driver {
+  readonly name = 'nats';
+  readonly capabilities: Capabilities;
+  private readonly mode: 'jetstream' | 'core';
+  private readonly subjectPrefix: string;
+  private linking: Promise<Link> | undefined;
+  private readonly listeners: Array<(event: DriverEvent) => void> = [];
+  private readonly subscriptions = new Set<DriverSubscription>();
+  private readonly groups = new CoreGroups();
+  private connected = true;
+  private closed = false;
+
+  constructor(private readonly options: NatsOptions) {
+    this.mode = options.mode ?? 'jetstream';
+    if (this.mode !== 'jetstream' && this.mode !== 'core') {
+      throw new ConfigurationError(`nats mode must be 'jetstream' or 'core', got '${String(options.mode)}'`);
+    }
+    this.subjectPrefix = options.subjectPrefix ?? '';
+    const durable = this.mode === 'jetstream';
+    this.capabilities = {
+      persistent: durable,
+      groups: true,
+      replay: durable,
+      dedupe: durable,
+      ordering: 'key',
+      nativeWildcards: true,
+      maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD,
+      ackDeadline: durable,
+    };
+  }
+
+  observe(listener: (event: DriverEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async publish(batch: WireMessage[]): Promise<void> {
+    if (this.closed) throw new ClosedError('the nats driver is closed', { topic: batch[0]?.topic });
+    const link = await (this.linking ?? this.link(batch[0]?.topic));
+    if (this.mode === 'core') {
+      if (!this.connected) throw this.fail(new Error('disconnected'), batch[0]?.topic ?? '');
+      return publishCore(link, batch);
+    }
+    return publishJetStream(link, batch);
+  }
+
+  async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
+    if (this.closed) throw new ClosedError('the nats driver is closed', { topic: spec.pattern });
+    const link = await (this.linking ?? this.link(spec.pattern));
+    let inner: DriverSubscription;
+    try {
+      inner = this.mode === 'core' ? subscribeCore(link, this.groups, spec, deliver) : await subscribeJetStream(link, spec, deliver);
+    } catch (error) {
+      throw error instanceof OmnibusError ? error : this.fail(error, spec.pattern);
+    }
+    const subscription = {
+      close: async () => {
+        this.subscriptions.delete(subscription);
+        await inner.close();
+      },
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const linking = this.linking;
+    if (linking === undefined) return;
+    const link = await linking.catch(() => undefined);
+    if (link === undefined) return;
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+    if (this.options.connection !== undefined) return;
+    // Acks and naks sent by handlers that just finished must reach the server first.
+    link.acks?.flush();
+    await link.nc.flush().catch(() => undefined);
+    await link.nc.close().catch(() => undefined);
+  }
+
+  private link(topic: string | undefined): Promise<Link> {
+    const linking = this.connect(topic);
+    this.linking = linking;
+    // A failed connection is not kept: the next call tries again.
+    linking.catch(() => {
+      if (this.linking === linking) this.linking = undefined;
+    });
+    return linking;
+  }
+
+  private async connect(topic: string | undefined): Promise<Link> {
+    const transport = await load<Transport>('@nats-io/transport-node', () => import('@nats-io/transport-node'));
+    const servers = this.options.servers ?? 'nats://127.0.0.1:4222';
+    let nc = this.options.connection;
+    if (nc === undefined) {
+      try {
+        nc = await transport.connect({
+          servers,
+          name: 'omnibus',
+          timeout: this.options.connectTimeoutMs ?? 5_000,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250,
+          ...this.options.connectOptions,
+        });
+      } catch (cause) {
+        throw new ConnectionError(
+          `cannot connect to NATS at ${[servers].flat().join(', ')}: ${(cause as Error)?.message ?? cause}; ` +
+            'check that nats-server runs there (with -js for JetStream mode) and that the credentials are right',
+          { topic, cause },
+        );
+      }
+    }
+    if (this.closed) {
+      if (this.options.connection === undefined) await nc.close();
+      throw new ClosedError('the nats driver is closed', { topic });
+    }
+    this.watch(nc);
+    const link = {
+      nc,
+      makeHeaders: () => transport.headers(),
+      subject: (name: string) => (this.subjectPrefix === '' ? name : `${this.subjectPrefix}.${name}`),
+      topic: (subject: string) => (this.subjectPrefix === '' ? subject : subject.slice(this.subjectPrefix.length + 1)),
+      fail: (error: unknown, name: string) => this.fail(error, name),
+      report: (error: unknown) => this.emit({ type: 'error', driver: this.name, error }),
+      isConnected: () => this.connected,
+      settings: {
+        publishTimeoutMs: this.options.publishTimeoutMs ?? 5_000,
+        pullBatch: this.options.pullBatch ?? 256,
+        pullExpiresMs: Math.max(1_000, this.options.pullExpiresMs ?? 5_000),
+        maxAckPending: this.options.maxAckPending ?? 1_000,
+        ephemeralInactiveMs: this.options.ephemeralInactiveMs ?? 60_000,
+        confirmAcks: this.options.confirmAcks ?? false,
+      },
+    } as Link;
+    if (this.mode === 'jetstream') {
+      const jetstream = await load<JetStreamModule>('@nats-io/jetstream', () => import('@nats-io/jetstream'));
+      try {
+        link.jsm = await jetstream.jetstreamManager(nc, { timeout: link.settings.publishTimeoutMs });
+      } catch (cause) {
+        if (this.options.connection === undefined) await nc.close().catch(() => undefined);
+        throw new ConnectionError(
+          `NATS at ${[servers].flat().join(', ')} has no JetStream: ${(cause as Error)?.message ?? cause}; ` +
+            "start nats-server with -js, or use mode: 'core'",
+          { topic, cause },
+        );
+      }
+      link.js = link.jsm.jetstream();
+      link.acks = new AckBatch((error) => {
+        if (!this.closed) link.report(error);
+      });
+      link.streams = new StreamCatalog(link.jsm, {
+        subjectPrefix: this.subjectPrefix,
+        streamPrefix: this.options.streamPrefix ?? 'OMNIBUS',
+        streamTokens: Math.max(1, this.options.streamTokens ?? 1),
+        dedupeWindowMs: this.options.dedupeWindowMs ?? 120_000,
+        stream: this.options.stream ?? {},
+      });
+    }
+    return link;
+  }
+
+  /** Turns connection status into bus events. */
+  private watch(nc: NatsConnection): void {
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === 'disconnect' && this.connected) {
+          this.connected = false;
+          this.emit({ type: 'connectionLost', driver: this.name });
+        } else if (status.type === 'reconnect') {
+          this.connected = true;
+          this.emit({ type: 'reconnected', driver: this.name });
+        } else if (status.type === 'error') {
+          this.emit({ type: 'error', driver: this.name, error: status.error });
+        }
+      }
+    })();
+  }
+
+  private emit(event: DriverEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  private fail(error: unknown, topic: string): Error {
+    if (error instanceof OmnibusError) return error;
+    const name = (error as Error)?.name;
+    const message = (error as Error)?.message ?? String(error);
+    if (this.closed || name === 'ClosedConnectionError' || name === 'DrainingConnectionError') {
+      return new ClosedError(`the nats driver is closed: ${message}`, { topic, cause: error });
+    }
+    if (!this.connected || TRANSIENT.has(name)) {
+      return new ConnectionError(
+        `NATS did not answer for '${topic}' (${message}); the server may be down or restarting. ` +
+          'Publishing again with the same id is safe: JetStream stores it once',
+        { topic, cause: error },
+      );
+    }
+    return new PublishError(`NATS refused '${topic}': ${message}`, { topic, cause: error, retriable: false });
+  }
+}
+
+/** The NATS driver; see {@link NatsOptions} for the defaults. */
+export const nats = defineDriver((options: NatsOptions = {}): Driver => new NatsDriver(options));
+export default nats;
