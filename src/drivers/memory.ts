@@ -6,6 +6,7 @@ import {
   ClosedError,
   PatternIndex,
   defineDriver,
+  matchesPattern,
   type Capabilities,
   type Deliver,
   type Delivery,
@@ -255,7 +256,7 @@ class MemoryDriver implements Driver {
   }
 
   /** Retained messages from `from`, oldest first, without the ones trimming will drop. */
-  private retained(from: Exclude<From, 'latest'>): WireMessage[] {
+  private retained(pattern: string, from: Exclude<From, 'latest'>): WireMessage[] {
     const now = Date.now();
     const oldestTime = now - this.maxAgeMs;
     const keep = this.history.slice(Math.max(0, this.history.length - this.maxHistory));
@@ -265,12 +266,12 @@ class MemoryDriver implements Driver {
         : 'seq' in from
           ? (wire: WireMessage) => Number(wire.seq) >= Number(from.seq)
           : (wire: WireMessage) => wire.time >= new Date(from.time).getTime();
-    return keep.filter((wire) => wire.time >= oldestTime && start(wire));
+    return keep.filter((wire) => wire.time >= oldestTime && matchesPattern(pattern, wire.topic) && start(wire));
   }
 
   /** Delivers history first; live messages published meanwhile queue behind it. */
   private replay(consumer: Consumer, from: Exclude<From, 'latest'>): void {
-    const past = this.retained(from);
+    const past = this.retained(consumer.pattern, from);
     consumer.backlog = [];
     void (async () => {
       for (const wire of past) await this.dispatch(consumer, wire, 1);

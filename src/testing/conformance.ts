@@ -229,7 +229,7 @@ const cases: CaseDefinition[] = [
         await sleep(2);
         seen.add(message.data as number);
       };
-      const leaving = await b.subscribe(`${ns}.handover`, slow, { group: 'g', concurrency: 2 });
+      const leaving = await b.subscribe(`${ns}.handover`, slow, { group: 'g', concurrency: 2, bufferSize: 2 });
       await b.subscribe(`${ns}.handover`, slow, { group: 'g' });
       await b.subscribe(`${ns}.handover`, slow, { group: 'g' });
       const count = 300;
@@ -463,6 +463,8 @@ const cases: CaseDefinition[] = [
       const b = await bus();
       const topic = `${ns}.history`;
       const results = [];
+      // A neighbouring topic the replays must leave out.
+      await b.publish(`${ns}.history-other`, 'not mine');
       for (let n = 0; n < 5; n++) results.push(await b.publish(topic, n));
       await sleep(20);
       const middle = Date.now();
