@@ -55,9 +55,9 @@ export interface NatsOptions {
   publishTimeoutMs?: number;
   /** How long connecting may take before a ConnectionError. Default 5,000 ms. */
   connectTimeoutMs?: number;
-  /** Messages each subscriber asks the server for at once (`max_messages` of a pull). Default 256. */
+  /** Messages each subscriber has asked the server for or holds, at most; it asks for more once under half remain, so a pull is always open. Default 256. */
   pullBatch?: number;
-  /** How long one pull waits for messages before the next; a closing subscriber may keep getting (and handing back) messages this long. Default 5,000 ms (minimum 1,000). */
+  /** How long one pull request stays open on the server; heartbeats every half of it tell a lost pull, which is then asked again. Default 5,000 ms (minimum 1,000). */
   pullExpiresMs?: number;
   /** Unacknowledged messages a consumer may have out (`max_ack_pending`). Default 1,000. */
   maxAckPending?: number;

@@ -263,6 +263,42 @@ describe('nats driver', { skip }, () => {
     await core.close();
   });
 
+  it('keeps publish order for one subscriber while its pull requests overlap', async () => {
+    const root = fresh();
+    const topic = `${root}.ordered`;
+    // A batch of 4 makes the subscriber ask again every two messages, so requests overlap all along.
+    const bus = busOver({ pullBatch: 4 });
+    const { messages, handler } = collect();
+    await bus.subscribe(topic, handler);
+    const count = 300;
+    const batch = Array.from({ length: count }, (_, n) => ({ topic, data: n }));
+    for (let i = 0; i < count; i += 100) await bus.publishMany(batch.slice(i, i + 100));
+    await eventually(() => messages.length === count, `all ${count} messages`, 10_000);
+    assert.deepEqual(messages.map((m) => m.data), [...Array(count).keys()]);
+  });
+
+  it('a closing group member hands back at once what it holds, long before the ack deadline', async () => {
+    const root = fresh();
+    const topic = `${root}.jobs`;
+    const bus = busOver();
+    const seen = new Set<number>();
+    let leavingGot = 0;
+    // A slow member with a small buffer: the driver holds messages core has no room for yet.
+    const leaving = await bus.subscribe(topic, async (m) => {
+      leavingGot++;
+      seen.add(m.data as number);
+      await sleep(20);
+    }, { group: 'g', bufferSize: 2, ackDeadlineMs: 60_000 });
+    await bus.subscribe(topic, (m) => void seen.add(m.data as number), { group: 'g', ackDeadlineMs: 60_000 });
+    const count = 500;
+    const batch = Array.from({ length: count }, (_, n) => ({ topic, data: n }));
+    for (let i = 0; i < count; i += 100) await bus.publishMany(batch.slice(i, i + 100));
+    await eventually(() => leavingGot >= 3, 'the slow member at work', 5_000);
+    await leaving.close();
+    // What it held comes back by nak, not by the 60 s deadline.
+    await eventually(() => seen.size === count, `all ${count} messages`, 10_000);
+  });
+
   it('survives a server restart: subscribers resume by themselves, publishers get ConnectionError, nothing acknowledged is lost', async () => {
     const root = fresh();
     const topic = `${root}.restart`;

@@ -2,10 +2,12 @@
 // consumers, other subscriptions ephemeral ones; ack, nak with delay, working and term are
 // the settle calls, and the delivery count is the attempt.
 
-import { createHash } from 'node:crypto';
-import type { Consumer, ConsumerConfig, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { createHash, randomUUID } from 'node:crypto';
+import type { ConsumerConfig, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { Deliver, Delivery, DriverSubscription, From, SubscribeSpec, WireMessage } from '../../core/driver.js';
+import { JetStreamMessage } from './message.js';
+import { Puller } from './pull.js';
 import type { StreamCatalog } from './streams.js';
 import { expired, fromNats, toNatsHeaders, type MakeHeaders } from './wire.js';
 
@@ -120,65 +122,64 @@ async function consume(
     config.inactive_threshold = settings.ephemeralInactiveMs * 1_000_000;
     name = (await link.jsm.consumers.add(stream, config)).name;
   }
-  const consumer = await link.js.consumers.get(stream, name);
+  let lastReport = 0;
+  const next = `${apiPrefix(link.jsm)}.CONSUMER.MSG.NEXT.${stream}.${name}`;
+  // The server refuses a pull for more than max_ack_pending (when set) at once.
+  const limit = settings.maxAckPending > 0 ? settings.maxAckPending : Infinity;
+  const pulling = { batch: Math.max(1, Math.min(settings.pullBatch, limit)), expiresMs: settings.pullExpiresMs };
+  const puller = new Puller(link.nc, inboxFor(link.nc), next, pulling, {
+    receive: (m) => receive(link, m, deliver),
+    handBack: (m) => {
+      try {
+        m.respond('-NAK');
+      } catch {
+        // The connection is gone: the server redelivers after the ack deadline.
+      }
+    },
+    report: (error) => {
+      // A pull fails while the server restarts; say so once in a while, not per request.
+      if (Date.now() - lastReport < 10_000) return;
+      lastReport = Date.now();
+      link.report(error);
+    },
+    isConnected: link.isConnected,
+  });
   let closed = false;
-  void pump(link, consumer, deliver, () => closed);
   return {
     close: async () => {
       if (closed) return;
       closed = true;
+      await puller.close();
       if (spec.group === undefined) await link.jsm.consumers.delete(stream, name).catch(() => undefined);
     },
   };
 }
 
-/**
- * Pulls batch after batch. A closing subscription lets its last pull run out, handing each
- * late arrival straight back (nak) for another member: cutting the pull short would strand
- * what the server already sent until the ack deadline.
- */
-async function pump(link: JetStreamLink, consumer: Consumer, deliver: Deliver, isClosed: () => boolean): Promise<void> {
-  const { pullBatch, pullExpiresMs, confirmAcks } = link.settings;
-  let lastReport = 0;
-  while (!isClosed()) {
-    try {
-      const batch = await consumer.fetch({ max_messages: pullBatch, expires: pullExpiresMs });
-      for await (const m of batch) {
-        if (isClosed()) {
-          m.nak();
-          continue;
-        }
-        const wire = fromNats({
-          topic: link.topic(m.subject),
-          body: m.data,
-          headers: m.headers,
-          fallbackId: () => `${m.info.stream}:${m.seq}`,
-          fallbackTime: () => Math.floor(Number(m.info.timestampNanos) / 1e6),
-          seq: String(m.seq),
-        });
-        if (expired(wire)) {
-          m.term('expired');
-          continue;
-        }
-        const wait = deliver(new JetStreamDelivery(wire, m, confirmAcks ? undefined : link.acks));
-        if (wait !== undefined) await wait;
-      }
-    } catch (error) {
-      if (isClosed()) return;
-      // A pull fails while the server restarts (missed heartbeats); pull again once it is back.
-      if (!link.isConnected() || Date.now() - lastReport < 10_000) {
-        await sleep(250);
-        continue;
-      }
-      lastReport = Date.now();
-      link.report(error);
-      await sleep(250);
-    }
+function receive(link: JetStreamLink, msg: Msg, deliver: Deliver): void | Promise<void> {
+  const m = new JetStreamMessage(msg, link.nc, link.settings.publishTimeoutMs);
+  const wire = fromNats({
+    topic: link.topic(msg.subject),
+    body: msg.data,
+    headers: msg.headers,
+    fallbackId: () => `${m.stream}:${m.seq}`,
+    fallbackTime: () => m.storedAt(),
+    seq: String(m.seq),
+  });
+  if (expired(wire)) {
+    m.term('expired');
+    return;
   }
+  return deliver(new JetStreamDelivery(wire, m, link.settings.confirmAcks ? undefined : link.acks));
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** The API prefix of the manager (`$JS.API`, or another for a domain). */
+function apiPrefix(jsm: JetStreamManager): string {
+  return (jsm as { prefix?: string }).prefix ?? '$JS.API';
+}
+
+function inboxFor(nc: NatsConnection): string {
+  const prefix = (nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix || '_INBOX';
+  return `${prefix}.${randomUUID().replaceAll('-', '')}`;
 }
 
 /**
@@ -186,12 +187,12 @@ function sleep(ms: number): Promise<void> {
  * socket once per microtask checkpoint, so acking one by one costs a write per message.
  */
 export class AckBatch {
-  private pending: JsMsg[] = [];
+  private pending: JetStreamMessage[] = [];
   private scheduled = false;
 
   constructor(private readonly report: (error: unknown) => void) {}
 
-  add(m: JsMsg): void {
+  add(m: JetStreamMessage): void {
     this.pending.push(m);
     if (this.scheduled) return;
     this.scheduled = true;
@@ -215,17 +216,17 @@ export class AckBatch {
 class JetStreamDelivery implements Delivery {
   constructor(
     readonly message: WireMessage,
-    private readonly m: JsMsg,
+    private readonly m: JetStreamMessage,
     /** Undefined when acks are confirmed one by one. */
     private readonly acks: AckBatch | undefined,
   ) {}
 
   get attempt(): number {
-    return this.m.info.deliveryCount;
+    return this.m.deliveryCount;
   }
 
   ack(): Promise<void> {
-    if (this.acks === undefined) return this.m.ackAck().then(() => undefined);
+    if (this.acks === undefined) return this.m.ackAck();
     this.acks.add(this.m);
     return DONE;
   }
