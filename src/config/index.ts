@@ -25,6 +25,8 @@ const configSchema = z
     drivers: z.record(z.string(), driverConfig).optional(),
     routes: z.array(z.object({ topics: z.array(z.string()).min(1), driver: z.string() })).optional(),
     closeTimeoutMs: z.number().int().positive().optional(),
+    /** Options of `omnibus serve` (auth, limits, heartbeatMs); checked by the gateway. */
+    gateway: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// The `omnibus` command. Exit codes: 0 success, 1 runtime failure (gateway unreachable,
+// refused, publish failed), 2 usage error.
+
+import { Command, CommanderError, Option } from 'commander';
+import { relay } from './outbox.js';
+import { pub, replay, sub, topics } from './remote.js';
+import { serve, UsageError } from './serve.js';
+
+const program = new Command('omnibus')
+  .description('One publish/subscribe API over every broker: serve the gateway, or publish and subscribe through it.')
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+const url = () => new Option('--url <url>', 'gateway WebSocket address').env('OMNIBUS_GATEWAY_URL').default('ws://127.0.0.1:4000/v1/ws');
+const token = () => new Option('--token <token>', 'bearer token (API key or JWT)').env('OMNIBUS_TOKEN');
+
+program
+  .command('serve')
+  .description('start the gateway: HTTP, WebSocket and SSE on one port, over ./omnibus.db (SQLite) or the configured driver')
+  .addOption(new Option('--port <port>', 'port to listen on').env('PORT').default('4000'))
+  .option('--host <host>', 'address to bind', '0.0.0.0')
+  .option('--config <file>', 'config file (default: ./omnibus.config.json if present, or OMNIBUS_CONFIG)')
+  .option('--db <file>', 'SQLite file (the default driver)', undefined)
+  .option('--memory', 'use the in-memory driver (nothing survives a restart)')
+  .action(serve);
+
+program
+  .command('pub')
+  .description('publish one message; prints {"id","seq"}')
+  .argument('<topic>', 'topic, e.g. orders.placed')
+  .argument('<data>', "JSON text, @file holding JSON, or - for stdin")
+  .addOption(url())
+  .addOption(token())
+  .option('--key <key>', 'ordering key')
+  .option('--id <id>', 'message id (the de-duplication key)')
+  .option('--header <name=value...>', 'header, repeatable')
+  .option('--ttl <ms>', 'time to live in milliseconds')
+  .action((topic, data, options) => pub(topic, data, options));
+
+program
+  .command('sub')
+  .description('print messages as JSON lines until interrupted')
+  .argument('<pattern>', "topic pattern: '*' one token, '>' the rest")
+  .addOption(url())
+  .addOption(token())
+  .option('--group <name>', 'consumer group: share messages with other members')
+  .option('--from <position>', "'earliest', 'latest', a seq, or an ISO time")
+  .option('--count <n>', 'exit after n messages')
+  .action((pattern, options) => sub(pattern, options));
+
+program
+  .command('replay')
+  .description('print retained messages as JSON lines, then exit once no more arrive')
+  .argument('<pattern>', 'topic pattern')
+  .addOption(url())
+  .addOption(token())
+  .option('--from <position>', "'earliest' (default), a seq, or an ISO time")
+  .option('--limit <n>', 'stop after n messages')
+  .option('--idle <ms>', 'exit after this long without a message', '500')
+  .action((pattern, options) => replay(pattern, options));
+
+program
+  .command('topics')
+  .description('list topics published through the gateway, with counts, as JSON lines')
+  .addOption(url())
+  .addOption(token())
+  .action((options) => topics(options));
+
+program
+  .command('outbox')
+  .description("transactional outbox commands")
+  .command('relay')
+  .description('publish committed outbox rows, in order, to the configured bus until interrupted')
+  .addOption(new Option('--database <url>', 'the application database holding the outbox').env('OMNIBUS_OUTBOX_DATABASE').default('postgres://127.0.0.1:5432/test'))
+  .option('--schema <name>', "schema of the outbox table", 'omnibus')
+  .option('--config <file>', 'config naming the destination bus (default: ./omnibus.config.json, or OMNIBUS_URL)')
+  .option('--batch-size <n>', 'rows per transaction', '100')
+  .action((options) => relay(options));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exit(error.exitCode === 0 ? 0 : 2);
+  }
+  const usage = error instanceof UsageError;
+  console.error(`omnibus: ${(error as Error).message}`);
+  process.exit(usage ? 2 : 1);
+}

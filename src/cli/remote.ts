@@ -1,0 +1,139 @@
+// `omnibus pub | sub | replay | topics`: talk to a running gateway with the client SDK and
+// print one JSON line per message on stdout; progress and errors go to stderr.
+
+import { readFile } from 'node:fs/promises';
+import { WebSocket } from 'ws';
+import { createClient, type ClientMessage, type OmnibusClient } from '../client/client.js';
+import type { WebSocketConstructor } from '../client/connection.js';
+import { UsageError } from './serve.js';
+
+export interface RemoteOptions {
+  url: string;
+  token?: string;
+}
+
+function connect(options: RemoteOptions): OmnibusClient {
+  const client = createClient({ url: options.url, token: options.token, WebSocket: WebSocket as unknown as WebSocketConstructor, reconnect: false });
+  client.on('error', () => {});
+  return client;
+}
+
+async function ready(client: OmnibusClient, url: string): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      client.ready(),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no gateway answered at ${url} within 5 s; start one with: omnibus serve`)), 5_000))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `<json|@file|->`: JSON text, a file holding JSON, or stdin. Text that is not JSON is sent as a string. */
+async function payload(argument: string): Promise<unknown> {
+  const text = argument === '-' ? await readStdin() : argument.startsWith('@') ? await readFile(argument.slice(1), 'utf8') : argument;
+  try {
+    return JSON.parse(text);
+  } catch {
+    if (argument.startsWith('@') || argument === '-') throw new UsageError(`${argument === '-' ? 'stdin' : argument.slice(1)} does not hold valid JSON`);
+    return text;
+  }
+}
+
+function headers(pairs: string[] = []): Record<string, string> | undefined {
+  if (pairs.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new UsageError(`--header takes name=value, not '${pair}'`);
+    out[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return out;
+}
+
+export async function pub(topic: string, data: string, options: RemoteOptions & { key?: string; id?: string; header?: string[]; ttl?: string }): Promise<void> {
+  const value = await payload(data);
+  const client = connect(options);
+  try {
+    await ready(client, options.url);
+    const result = await client.publish(topic, value, { key: options.key, id: options.id, headers: headers(options.header), ttlMs: options.ttl === undefined ? undefined : Number(options.ttl) });
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await client.close();
+  }
+}
+
+function line(message: ClientMessage): string {
+  const data = message.data instanceof Uint8Array ? { data_base64: Buffer.from(message.data).toString('base64') } : { data: message.data };
+  return JSON.stringify({ id: message.id, topic: message.topic, ...data, headers: message.headers, key: message.key, time: message.time, seq: message.seq, attempt: message.attempt });
+}
+
+function parseFrom(from: string | undefined): 'earliest' | 'latest' | { seq: string } | { time: number } | undefined {
+  if (from === undefined || from === 'earliest' || from === 'latest') return from;
+  if (/^\d{4}-\d\d-\d\d/.test(from)) {
+    const time = Date.parse(from);
+    if (Number.isNaN(time)) throw new UsageError(`--from '${from}' is not a valid time`);
+    return { time };
+  }
+  return { seq: from };
+}
+
+/** Prints messages until `count` were printed, the idle time passed (replay), or SIGINT. */
+export async function sub(pattern: string, options: RemoteOptions & { group?: string; from?: string; count?: string; idle?: string }): Promise<void> {
+  const client = connect(options);
+  const count = options.count === undefined ? Infinity : Number(options.count);
+  const idleMs = options.idle === undefined ? undefined : Number(options.idle);
+  let printed = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  const touch = () => {
+    if (idleMs === undefined) return;
+    clearTimeout(idle);
+    idle = setTimeout(finish, idleMs);
+  };
+  try {
+    await ready(client, options.url);
+    client.on('connectionLost', ({ reason }) => {
+      process.exitCode = 1;
+      console.error(`connection lost${reason ? `: ${reason}` : ''}`);
+      finish();
+    });
+    await client.subscribe(pattern, (message) => {
+      if (printed >= count) return;
+      process.stdout.write(`${line(message)}\n`);
+      printed++;
+      touch();
+      if (printed >= count) finish();
+    }, { group: options.group, from: parseFrom(options.from) });
+    console.error(`subscribed to '${pattern}'${options.group ? ` in group '${options.group}'` : ''}`);
+    touch();
+    process.once('SIGINT', finish);
+    process.once('SIGTERM', finish);
+    await finished;
+  } finally {
+    clearTimeout(idle);
+    await client.close();
+  }
+}
+
+export async function replay(pattern: string, options: RemoteOptions & { from?: string; limit?: string; idle?: string }): Promise<void> {
+  await sub(pattern, { ...options, from: options.from ?? 'earliest', count: options.limit, idle: options.idle ?? '500' });
+}
+
+export async function topics(options: RemoteOptions): Promise<void> {
+  const url = new URL(options.url);
+  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+  url.pathname = '/v1/topics';
+  const response = await fetch(url, { headers: options.token ? { authorization: `Bearer ${options.token}` } : {} });
+  const body = (await response.json()) as { topics?: unknown[]; error?: { message: string } };
+  if (!response.ok) throw new Error(`the gateway answered ${response.status}: ${body.error?.message ?? ''}`);
+  for (const topic of body.topics ?? []) process.stdout.write(`${JSON.stringify(topic)}\n`);
+}

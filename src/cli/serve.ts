@@ -1,0 +1,78 @@
+// `omnibus serve`: the gateway on one port over the embedded SQLite driver (./omnibus.db), or
+// over the driver(s) an omnibus.config.json / OMNIBUS_URL names. Stops cleanly on SIGTERM/SIGINT.
+
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Bus } from '../core/bus.js';
+import type { Logger } from '../core/logger.js';
+import { createBusFromConfig, loadConfig } from '../config/index.js';
+import { memory } from '../drivers/memory.js';
+import { createGateway } from '../gateway/gateway.js';
+import type { GatewayOptions } from '../gateway/options.js';
+
+export interface ServeOptions {
+  port: string;
+  host: string;
+  config?: string;
+  db?: string;
+  memory?: boolean;
+}
+
+const stderrLogger: Logger = {
+  error: (object, message) => console.error(`error: ${message ?? ''}`, JSON.stringify(object, errorFields)),
+  warn: (object, message) => console.error(`warning: ${message ?? ''}`, JSON.stringify(object, errorFields)),
+  info: () => {},
+  debug: () => {},
+};
+
+function errorFields(_key: string, value: unknown): unknown {
+  return value instanceof Error ? { name: value.name, message: value.message } : value;
+}
+
+async function openBus(options: ServeOptions, env: NodeJS.ProcessEnv): Promise<{ bus: Bus; described: string; gateway: Record<string, unknown> }> {
+  const configPath = options.config ?? env.OMNIBUS_CONFIG;
+  const fileExists = configPath !== undefined || existsSync(resolve('omnibus.config.json'));
+  const config = fileExists || env.OMNIBUS_URL ? await loadConfig({ path: configPath, env }) : {};
+  const gateway = (config.gateway ?? {}) as Record<string, unknown>;
+  if (options.memory) {
+    return { bus: new Bus({ drivers: { memory: memory({ history: { maxMessages: 100_000 } }) } }), described: 'memory (in-process, history of 100,000 messages)', gateway };
+  }
+  if (options.db === undefined && (fileExists || env.OMNIBUS_URL)) {
+    const bus = await createBusFromConfig({ path: configPath, env });
+    return { bus, described: bus.drivers.map((d) => d.name).join(', ') + ' (from configuration)', gateway };
+  }
+  const path = resolve(options.db ?? 'omnibus.db');
+  const { sqlite } = await import('../drivers/sqlite.js');
+  const driver = sqlite({ path });
+  await driver.ready();
+  return { bus: new Bus({ drivers: { sqlite: driver } }), described: `sqlite at ${path}`, gateway };
+}
+
+export async function serve(options: ServeOptions): Promise<void> {
+  const port = Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, not '${options.port}'`);
+  const { bus, described, gateway: settings } = await openBus(options, process.env);
+  const gateway = createGateway({ ...(settings as Partial<GatewayOptions>), bus, logger: stderrLogger });
+  bus.on('error', ({ error, topic }) => stderrLogger.error({ err: error, topic }, 'bus error'));
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`${signal}: stopping: no new connections, telling clients, flushing, closing the driver`);
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    await gateway.close();
+    await bus.close();
+    console.error('stopped');
+    process.exit(0);
+  };
+  // Installed before listening, so a signal that follows the "listening" line is never missed.
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  const listening = await gateway.listen(port, options.host);
+  console.error(`omnibus gateway listening on http://${options.host}:${listening} (WebSocket ${gateway.path}) over ${described}`);
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

@@ -1,0 +1,237 @@
+// `omnibus/client`: the Bus's shape (publish, subscribe, stream, close) over a gateway,
+// for browsers, game clients and other services. Survives dropped connections.
+
+import { ClosedError } from '../core/errors.js';
+import { assertPattern, assertTopic } from '../core/topic.js';
+import { Connection, type Channel, type ConnectionEvents, type ConnectionOptions, type RemoteDelivery, type SubscribeSpec } from './connection.js';
+import { payloadFields, payloadOf, uuidv7 } from './wire.js';
+import { MessageQueue } from './message-queue.js';
+
+export type ClientOptions = ConnectionOptions;
+
+export interface ClientPublishOptions {
+  /** The de-duplication key; also what makes a publish resent after a reconnect safe. Default a new UUIDv7. */
+  id?: string;
+  key?: string;
+  headers?: Record<string, string>;
+  ttlMs?: number;
+}
+
+export interface ClientPublishItem extends ClientPublishOptions {
+  topic: string;
+  data: unknown;
+}
+
+export interface ClientMessage<T = unknown> {
+  readonly id: string;
+  readonly topic: string;
+  readonly data: T;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly key?: string;
+  readonly time: number;
+  readonly seq?: string;
+  readonly attempt: number;
+  ack(): Promise<void>;
+  nack(options?: { delayMs?: number }): Promise<void>;
+  inProgress(): Promise<void>;
+  reject(reason: string): Promise<void>;
+}
+
+/**
+ * Options of `client.subscribe`, with their defaults:
+ * `group` none (fan-out); `from: 'latest'`; `ack: 'auto'` (resolving acks, throwing retries
+ * after the backoff); `maxAttempts: 5` then `deadLetter` (a topic) at the gateway;
+ * `backoff: { initialMs: 100, maxMs: 30_000 }`; `ackDeadlineMs: 30_000`.
+ */
+export interface ClientSubscribeOptions {
+  group?: string;
+  from?: SubscribeSpec['from'];
+  ack?: 'auto' | 'manual';
+  maxAttempts?: number;
+  deadLetter?: string;
+  backoff?: { initialMs?: number; maxMs?: number };
+  ackDeadlineMs?: number;
+}
+
+export interface ClientSubscription {
+  readonly pattern: string;
+  readonly group: string | undefined;
+  /** False once a resume could not recover everything missed (see the `gap` event). */
+  readonly recovered: boolean;
+  close(): Promise<void>;
+}
+
+export type ClientHandler<T = unknown> = (message: ClientMessage<T>) => unknown;
+
+let subscriptionCounter = 0;
+
+export class OmnibusClient {
+  private readonly connection: Connection;
+  private readonly subscriptions = new Set<ClientSubscription>();
+  private closed = false;
+
+  constructor(options: ClientOptions) {
+    this.connection = new Connection(options);
+  }
+
+  /** Resolves once connected and authenticated. Publishing and subscribing do not need to wait for it. */
+  ready(): Promise<void> {
+    return this.connection.opened();
+  }
+
+  get connected(): boolean {
+    return this.connection.connected;
+  }
+
+  /** What the gateway's bus can do: `{ replay, groups, persistent, ... }` (after connecting). */
+  get capabilities(): Record<string, unknown> | undefined {
+    return this.connection.welcome?.capabilities;
+  }
+
+  /** `connectionLost`, `reconnected`, `error`, `gap`. Returns a function that removes the listener. */
+  on<K extends keyof ConnectionEvents>(type: K, listener: (event: ConnectionEvents[K]) => void): () => void {
+    return this.connection.on(type, listener);
+  }
+
+  /** Resolves when the gateway's bus accepted the message (for durable drivers: persisted). */
+  async publish(topic: string, data: unknown, options: ClientPublishOptions = {}): Promise<{ id: string; seq?: string }> {
+    assertTopic(topic);
+    const entry = publishEntry({ topic, data, ...options });
+    const reply = await this.connection.request('publish', (id) => ({ type: 'publish', id, ...entry }));
+    return { id: reply.messageId, seq: reply.seq };
+  }
+
+  async publishMany(items: ReadonlyArray<ClientPublishItem>): Promise<Array<{ id: string; seq?: string }>> {
+    for (const item of items) assertTopic(item.topic);
+    const messages = items.map(publishEntry);
+    const reply = await this.connection.request('publish', (id) => ({ type: 'publish', id, messages }), messages.length);
+    return (reply.results as Array<{ messageId: string; seq?: string }>).map((r) => ({ id: r.messageId, seq: r.seq }));
+  }
+
+  async subscribe<T = unknown>(pattern: string, handler: ClientHandler<T>, options: ClientSubscribeOptions = {}): Promise<ClientSubscription> {
+    if (this.closed) throw new ClosedError('subscribe on a closed client', { topic: pattern });
+    assertPattern(pattern);
+    const manual = options.ack === 'manual';
+    const queue = new MessageQueue(async (delivery: RemoteDelivery) => {
+      const message = toMessage<T>(delivery);
+      try {
+        await handler(message);
+        // Not awaited: the next message need not wait for the gateway's answer; a lost ack
+        // only means a redelivery, and the resume position has already moved.
+        if (!manual) void message.ack().catch(() => {});
+      } catch {
+        if (manual) return;
+        await message.nack({ delayMs: backoff(message.attempt, options.backoff) });
+      }
+    });
+    const spec: SubscribeSpec = {
+      pattern,
+      group: options.group,
+      from: options.from,
+      ack: 'client',
+      maxAttempts: options.maxAttempts ?? 5,
+      deadLetter: options.deadLetter,
+      ackDeadlineMs: options.ackDeadlineMs,
+    };
+    const channel: Channel = await this.connection.subscribe(`s${++subscriptionCounter}`, spec, (delivery) => queue.push(delivery));
+    const subscription: ClientSubscription = {
+      pattern,
+      group: options.group,
+      get recovered() {
+        return channel.recovered;
+      },
+      close: async () => {
+        if (!this.subscriptions.delete(subscription)) return;
+        await this.connection.unsubscribe(channel);
+        for (const delivery of await queue.close()) void delivery.nack(0);
+      },
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /** Messages as an async iterator; settle each with `ack()`. Ends when `close()`d or the loop breaks. */
+  stream<T = unknown>(pattern: string, options: Omit<ClientSubscribeOptions, 'ack'> = {}): AsyncIterableIterator<ClientMessage<T>> & { close(): Promise<void> } {
+    const ready: ClientMessage<T>[] = [];
+    const takers: Array<(result: IteratorResult<ClientMessage<T>>) => void> = [];
+    let done = false;
+    let failure: unknown;
+    const subscribing = this.subscribe<T>(pattern, (message) => {
+      const taker = takers.shift();
+      if (taker !== undefined) taker({ value: message, done: false });
+      else ready.push(message);
+    }, { ...options, ack: 'manual' });
+    subscribing.catch((error) => {
+      failure = error;
+      for (const taker of takers.splice(0)) taker(Promise.reject(error) as never);
+    });
+    const close = async () => {
+      done = true;
+      for (const taker of takers.splice(0)) taker({ value: undefined, done: true });
+      for (const message of ready.splice(0)) void message.nack({ delayMs: 0 });
+      await (await subscribing.catch(() => undefined))?.close();
+    };
+    const iterator = {
+      next: (): Promise<IteratorResult<ClientMessage<T>>> => {
+        if (failure !== undefined) return Promise.reject(failure);
+        const message = ready.shift();
+        if (message !== undefined) return Promise.resolve({ value: message, done: false });
+        if (done) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => takers.push(resolve));
+      },
+      return: async (): Promise<IteratorResult<ClientMessage<T>>> => {
+        await close();
+        return { value: undefined, done: true };
+      },
+      close,
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  /** Waits (up to 5 s) for publishes still unanswered, closes subscriptions, then the connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+    await this.connection.close();
+  }
+}
+
+/** A client for the gateway at `options.url`. */
+export function createClient(options: ClientOptions): OmnibusClient {
+  return new OmnibusClient(options);
+}
+
+function publishEntry(item: ClientPublishItem): Record<string, unknown> {
+  const entry: Record<string, unknown> = { topic: item.topic, messageId: item.id ?? uuidv7(), ...payloadFields(item.data) };
+  if (item.key !== undefined) entry.key = item.key;
+  if (item.headers !== undefined) entry.headers = item.headers;
+  if (item.ttlMs !== undefined) entry.ttlMs = item.ttlMs;
+  return entry;
+}
+
+function toMessage<T>(delivery: RemoteDelivery): ClientMessage<T> {
+  const { frame } = delivery;
+  return {
+    id: frame.messageId,
+    topic: frame.topic,
+    data: payloadOf(frame) as T,
+    headers: frame.headers ?? {},
+    key: frame.key,
+    time: frame.time,
+    seq: frame.seq,
+    attempt: frame.attempt ?? 1,
+    ack: () => delivery.ack(),
+    nack: (options) => delivery.nack(options?.delayMs ?? 0),
+    inProgress: () => delivery.inProgress(),
+    reject: (reason) => delivery.reject(reason),
+  };
+}
+
+function backoff(attempt: number, options: { initialMs?: number; maxMs?: number } = {}): number {
+  const ceiling = Math.min(options.maxMs ?? 30_000, (options.initialMs ?? 100) * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}

@@ -1,0 +1,5 @@
+export { createClient, OmnibusClient } from './client.js';
+export type { ClientHandler, ClientMessage, ClientOptions, ClientPublishItem, ClientPublishOptions, ClientSubscribeOptions, ClientSubscription } from './client.js';
+export type { ConnectionEvents, WebSocketConstructor, WebSocketLike } from './connection.js';
+export { gatewayDriver, type GatewayDriver } from './driver.js';
+export { BufferFullError, GatewayError } from './errors.js';

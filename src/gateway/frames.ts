@@ -1,0 +1,241 @@
+// The WebSocket protocol's frames (docs/protocol.md): parsing what clients send, with a
+// precise complaint for anything malformed, and encoding messages for them.
+
+import type { From } from '../core/driver.js';
+import type { Message } from '../core/message.js';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Error codes an error frame carries. */
+export type ErrorCode =
+  | 'BAD_FRAME'
+  | 'UNKNOWN_TYPE'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'INVALID_TOPIC'
+  | 'TOO_LARGE'
+  | 'RATE_LIMITED'
+  | 'TOO_MANY_SUBSCRIPTIONS'
+  | 'UNKNOWN_SUBSCRIPTION'
+  | 'DUPLICATE_SUBSCRIPTION'
+  | 'UNSUPPORTED'
+  | 'PUBLISH_FAILED'
+  | 'SUBSCRIBE_FAILED'
+  | 'SHUTTING_DOWN'
+  | 'INTERNAL';
+
+export class FrameError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly topic?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One message to publish, as a frame carries it. */
+export interface PublishEntry {
+  topic: string;
+  data: unknown;
+  messageId?: string;
+  key?: string;
+  headers?: Record<string, string>;
+  ttlMs?: number;
+}
+
+export type ClientFrame =
+  | { type: 'auth'; id: string; token: string }
+  | {
+      type: 'subscribe';
+      id: string;
+      subscription: string;
+      pattern: string;
+      group?: string;
+      from?: From;
+      after?: string;
+      ack?: 'client' | 'auto';
+      maxAttempts?: number;
+      deadLetter?: string;
+      ackDeadlineMs?: number;
+    }
+  | { type: 'unsubscribe'; id: string; subscription: string }
+  | { type: 'publish'; id: string; messages: PublishEntry[]; batch: boolean }
+  | { type: 'ack' | 'inProgress'; id: string; deliveries: number[] }
+  | { type: 'nack'; id: string; deliveries: number[]; delayMs?: number }
+  | { type: 'reject'; id: string; deliveries: number[]; reason: string }
+  | { type: 'ping'; id: string }
+  | { type: 'pong'; id?: string };
+
+const TYPES = new Set(['auth', 'subscribe', 'unsubscribe', 'publish', 'ack', 'nack', 'inProgress', 'reject', 'ping', 'pong']);
+
+type Json = Record<string, unknown>;
+
+function str(frame: Json, name: string, required: true): string;
+function str(frame: Json, name: string, required?: false): string | undefined;
+function str(frame: Json, name: string, required = false): string | undefined {
+  const value = frame[name];
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== 'string' || value.length === 0) throw new FrameError('BAD_FRAME', `"${name}" must be a non-empty string`);
+  if (value.length > 1024) throw new FrameError('BAD_FRAME', `"${name}" is longer than 1024 characters`);
+  return value;
+}
+
+function positive(frame: Json, name: string): number | undefined {
+  const value = frame[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new FrameError('BAD_FRAME', `"${name}" must be a number >= 0`);
+  }
+  return value;
+}
+
+function deliveries(frame: Json): number[] {
+  const value = frame.deliveries;
+  if (!Array.isArray(value) || value.length === 0 || value.length > 10_000 || !value.every((n) => Number.isSafeInteger(n))) {
+    throw new FrameError('BAD_FRAME', '"deliveries" must be a non-empty array of delivery numbers');
+  }
+  return value as number[];
+}
+
+function headers(value: unknown): Record<string, string> | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new FrameError('BAD_FRAME', '"headers" must be an object of strings');
+  }
+  for (const item of Object.values(value)) {
+    if (typeof item !== 'string') throw new FrameError('BAD_FRAME', 'header values must be strings');
+  }
+  return value as Record<string, string>;
+}
+
+/** The payload: `data` (any JSON) or `data_base64` (bytes, base64). */
+function payload(entry: Json): unknown {
+  if (typeof entry.data_base64 === 'string') {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(entry.data_base64)) throw new FrameError('BAD_FRAME', '"data_base64" is not base64');
+    return new Uint8Array(Buffer.from(entry.data_base64, 'base64'));
+  }
+  if (!('data' in entry)) throw new FrameError('BAD_FRAME', 'a message needs "data" or "data_base64"');
+  return entry.data;
+}
+
+export function publishEntry(entry: unknown): PublishEntry {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new FrameError('BAD_FRAME', 'a message must be an object');
+  const e = entry as Json;
+  const ttlMs = positive(e, 'ttlMs');
+  if (ttlMs === 0) throw new FrameError('BAD_FRAME', '"ttlMs" must be positive');
+  if (e.key !== undefined && typeof e.key !== 'string') throw new FrameError('BAD_FRAME', '"key" must be a string');
+  return {
+    topic: str(e, 'topic', true),
+    data: payload(e),
+    messageId: str(e, 'messageId'),
+    key: e.key as string | undefined,
+    headers: headers(e.headers),
+    ttlMs,
+  };
+}
+
+function from(value: unknown): From | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'earliest' || value === 'latest') return value;
+  if (typeof value === 'object' && value !== null) {
+    const v = value as Json;
+    if (typeof v.seq === 'string' && v.seq.length > 0) return { seq: v.seq };
+    if (typeof v.time === 'number' && Number.isFinite(v.time)) return { time: v.time };
+  }
+  throw new FrameError('BAD_FRAME', `"from" must be "earliest", "latest", { "seq": "<seq>" } or { "time": <ms> }`);
+}
+
+/** Parses a text frame; throws FrameError (with the request id when there is one). */
+export function parseFrame(text: string): ClientFrame {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new FrameError('BAD_FRAME', 'the frame is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FrameError('BAD_FRAME', 'a frame must be a JSON object');
+  const frame = value as Json;
+  if (typeof frame.type !== 'string' || !TYPES.has(frame.type)) {
+    throw new FrameError('UNKNOWN_TYPE', `unknown frame type ${JSON.stringify(frame.type)}; see docs/protocol.md`);
+  }
+  if (frame.type === 'pong') return { type: 'pong' };
+  const id = str(frame, 'id', true);
+  switch (frame.type) {
+    case 'auth':
+      return { type: 'auth', id, token: str(frame, 'token', true) };
+    case 'subscribe': {
+      const ack = frame.ack;
+      if (ack !== undefined && ack !== 'client' && ack !== 'auto') throw new FrameError('BAD_FRAME', '"ack" must be "client" or "auto"');
+      const maxAttempts = positive(frame, 'maxAttempts');
+      return {
+        type: 'subscribe',
+        id,
+        subscription: str(frame, 'subscription', true),
+        pattern: str(frame, 'pattern', true),
+        group: str(frame, 'group'),
+        from: from(frame.from),
+        after: str(frame, 'after'),
+        ack,
+        maxAttempts: maxAttempts === undefined ? undefined : Math.max(1, maxAttempts),
+        deadLetter: str(frame, 'deadLetter'),
+        ackDeadlineMs: positive(frame, 'ackDeadlineMs'),
+      };
+    }
+    case 'unsubscribe':
+      return { type: 'unsubscribe', id, subscription: str(frame, 'subscription', true) };
+    case 'publish': {
+      if (Array.isArray(frame.messages)) return { type: 'publish', id, messages: frame.messages.map(publishEntry), batch: true };
+      return { type: 'publish', id, messages: [publishEntry(frame)], batch: false };
+    }
+    case 'ack':
+    case 'inProgress':
+      return { type: frame.type, id, deliveries: deliveries(frame) };
+    case 'nack':
+      return { type: 'nack', id, deliveries: deliveries(frame), delayMs: positive(frame, 'delayMs') };
+    case 'reject':
+      return { type: 'reject', id, deliveries: deliveries(frame), reason: str(frame, 'reason') ?? 'rejected by the client' };
+    default:
+      return { type: 'ping', id };
+  }
+}
+
+/** The id of a frame that failed to parse, so its error can be correlated. */
+export function frameId(text: string): string | undefined {
+  const match = /"id"\s*:\s*"([^"\\]{1,1024})"/.exec(text.length > 4096 ? text.slice(0, 4096) : text);
+  return match?.[1];
+}
+
+/** A message as the client sees it: bytes as `data_base64`, the topic without the tenant prefix. */
+export function messageFields(message: Message, topic: string): Record<string, unknown> {
+  const { 'content-type': _contentType, ...headers } = message.headers;
+  const fields: Record<string, unknown> = { messageId: message.id, topic, headers, time: message.time, attempt: message.attempt };
+  if (message.data instanceof Uint8Array) fields.data_base64 = Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength).toString('base64');
+  else fields.data = message.data;
+  if (message.key !== undefined) fields.key = message.key;
+  if (message.seq !== undefined) fields.seq = message.seq;
+  if (message.ttlMs !== undefined) fields.ttlMs = message.ttlMs;
+  return fields;
+}
+
+/** The size a payload counts against `maxMessageBytes`. */
+export function payloadBytes(data: unknown): number {
+  if (data instanceof Uint8Array) return data.byteLength;
+  const text = JSON.stringify(data);
+  return text === undefined ? 0 : Buffer.byteLength(text);
+}
+
+// A message fanned out to many subscriptions is serialized once: each subscription gets its
+// own ReceivedMessage, but the same id, seq, attempt and topic mean the same fields.
+let cachedKey: string | undefined;
+let cachedFields = '';
+
+/** A `message` frame as JSON text. */
+export function messageFrame(subscription: string, delivery: number, message: Message, topic: string): string {
+  const key = `${message.id}\u0000${message.seq}\u0000${message.attempt}\u0000${message.time}\u0000${topic}`;
+  if (key !== cachedKey) {
+    cachedFields = JSON.stringify(messageFields(message, topic)).slice(1);
+    cachedKey = key;
+  }
+  return `{"type":"message","subscription":${JSON.stringify(subscription)},"delivery":${delivery},${cachedFields}`;
+}

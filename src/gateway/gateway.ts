@@ -1,0 +1,229 @@
+// The gateway: HTTP + WebSocket + SSE on one port, standalone or mounted into a Node http
+// server, Express or Fastify. It owns no bus: it serves the one it is given.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { consoleLogger, type Logger } from '../core/logger.js';
+import { AuthError, Authenticator, type Principal } from './auth.js';
+import { PROTOCOL_VERSION } from './frames.js';
+import { httpHandler } from './http.js';
+import { resolveLimits, type GatewayOptions, type ResolvedLimits } from './options.js';
+import { Session } from './session.js';
+import type { Bus } from '../core/bus.js';
+
+export class Gateway {
+  readonly bus: Bus;
+  readonly path: string;
+  readonly limits: ResolvedLimits;
+  private readonly auth: Authenticator;
+  private readonly logger: Logger;
+  private readonly heartbeatMs: number;
+  private readonly wss: WebSocketServer;
+  private readonly sessions = new Set<Session>();
+  private readonly streams = new Set<() => void>();
+  private readonly topicCounts = new Map<string, { published: number; lastPublished: number }>();
+  private readonly handleHttp: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  private readonly welcome: Record<string, unknown>;
+  private server: Server | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly startedAt = Date.now();
+
+  constructor(options: GatewayOptions) {
+    this.bus = options.bus;
+    this.path = options.path ?? '/v1/ws';
+    this.limits = resolveLimits(options.limits);
+    this.auth = new Authenticator(options.auth);
+    this.logger = options.logger ?? consoleLogger;
+    this.heartbeatMs = options.heartbeatMs ?? 15_000;
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxFrameBytes, perMessageDeflate: false });
+    const capabilities = this.capabilities();
+    this.welcome = {
+      type: 'welcome',
+      version: PROTOCOL_VERSION,
+      heartbeatMs: this.heartbeatMs,
+      authRequired: this.auth.required,
+      capabilities,
+      limits: {
+        maxFrameBytes: this.limits.maxFrameBytes,
+        maxMessageBytes: this.limits.maxMessageBytes,
+        maxBatch: this.limits.maxBatch,
+        maxSubscriptions: this.limits.maxSubscriptions,
+        publishRate: this.limits.publishRate,
+        maxUnacked: this.limits.maxUnacked,
+      },
+    };
+    const host = {
+      bus: this.bus,
+      auth: this.auth,
+      limits: this.limits,
+      heartbeatMs: this.heartbeatMs,
+      historyIdleMs: options.historyIdleMs ?? 200,
+      health: () => this.health(),
+      topics: () => this.topics(),
+      published: (topic: string, count: number) => this.published(topic, count),
+      track: (close: () => void) => {
+        this.streams.add(close);
+        return () => this.streams.delete(close);
+      },
+    };
+    this.handleHttp = httpHandler(host);
+  }
+
+  /**
+   * A Node `request` listener that is also Express/Connect middleware: requests for other
+   * paths go to `next` (or get a 404 when there is none).
+   */
+  readonly handleRequest = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void => {
+    if (this.closing !== undefined) {
+      res.writeHead(503, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ error: { code: 'SHUTTING_DOWN', message: 'the gateway is shutting down' } }));
+      return;
+    }
+    this.handleHttp(req, res).then(
+      (handled) => {
+        if (handled) return;
+        if (next !== undefined) next();
+        else {
+          res.writeHead(404, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}` } }));
+        }
+      },
+      (error) => (next !== undefined ? next(error) : res.destroy(error)),
+    );
+  };
+
+  /** Handles an HTTP upgrade; returns false (and leaves the socket alone) for other paths. */
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    if (url.pathname !== this.path) return false;
+    socket.on('error', () => {});
+    if (this.closing !== undefined) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+      return true;
+    }
+    const header = req.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : (url.searchParams.get('access_token') ?? undefined);
+    const accept = (principal: Principal | undefined) =>
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        const session = new Session(ws, this.sessionHost, principal);
+        this.sessions.add(session);
+      });
+    if (token === undefined) {
+      accept(undefined);
+      return true;
+    }
+    this.auth.verify(token).then(accept, (error: AuthError) => {
+      const body = JSON.stringify({ error: { code: 'UNAUTHORIZED', message: error.message } });
+      socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
+    return true;
+  };
+
+  /** Serves WebSocket upgrades of an existing server (for Express, Fastify or plain http). */
+  attach(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!this.handleUpgrade(req, socket, head) && server.listenerCount('upgrade') === 1) socket.destroy();
+    });
+  }
+
+  /** Starts a standalone server; resolves with the port it listens on. */
+  async listen(port = 4000, host = '0.0.0.0'): Promise<number> {
+    const server = createServer((req, res) => this.handleRequest(req, res));
+    this.attach(server);
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address();
+    return typeof address === 'object' && address !== null ? address.port : port;
+  }
+
+  /** Connected WebSocket clients. */
+  get connections(): number {
+    return this.sessions.size;
+  }
+
+  /**
+   * Stops accepting, tells every client, waits up to `timeoutMs` for publishes in flight,
+   * and closes the connections. The bus is the caller's to close.
+   */
+  close(timeoutMs = 5_000): Promise<void> {
+    this.closing ??= (async () => {
+      const server = this.server;
+      const stopped = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+      const deadline = Date.now() + timeoutMs;
+      while ([...this.sessions].some((session) => session.pending > 0) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      for (const session of [...this.sessions]) session.shutdown('server shutting down');
+      for (const end of [...this.streams]) end();
+      for (const client of this.wss.clients) client.terminate();
+      server?.closeAllConnections?.();
+      await stopped;
+      this.wss.close();
+    })();
+    return this.closing;
+  }
+
+  private get sessionHost() {
+    return {
+      bus: this.bus,
+      auth: this.auth,
+      limits: this.limits,
+      heartbeatMs: this.heartbeatMs,
+      logger: this.logger,
+      welcome: this.welcome,
+      published: (topic: string, count: number) => this.published(topic, count),
+      forget: (session: Session) => this.sessions.delete(session),
+    };
+  }
+
+  private capabilities(): Record<string, unknown> {
+    const drivers = this.bus.drivers.map((entry) => entry.driver.capabilities);
+    const all = (name: 'persistent' | 'groups' | 'replay' | 'dedupe' | 'ackDeadline') => drivers.every((c) => c[name]);
+    const maxPayload = Math.min(this.limits.maxMessageBytes, ...drivers.map((c) => c.maxPayloadBytes));
+    return {
+      drivers: this.bus.drivers.map((entry) => entry.name),
+      persistent: all('persistent'),
+      groups: all('groups'),
+      replay: all('replay'),
+      dedupe: all('dedupe'),
+      ackDeadline: all('ackDeadline'),
+      ordering: drivers.every((c) => c.ordering === 'global') ? 'global' : drivers.every((c) => c.ordering !== 'none') ? 'key' : 'none',
+      maxPayloadBytes: maxPayload,
+    };
+  }
+
+  private published(topic: string, count: number): void {
+    let entry = this.topicCounts.get(topic);
+    if (entry === undefined) {
+      if (this.topicCounts.size >= 10_000) return;
+      this.topicCounts.set(topic, (entry = { published: 0, lastPublished: 0 }));
+    }
+    entry.published += count;
+    entry.lastPublished = Date.now();
+  }
+
+  private topics(): Array<{ topic: string; published: number; lastPublished: string }> {
+    return [...this.topicCounts].map(([topic, t]) => ({ topic, published: t.published, lastPublished: new Date(t.lastPublished).toISOString() }));
+  }
+
+  private health(): Record<string, unknown> {
+    return {
+      status: this.closing === undefined ? 'ok' : 'shutting-down',
+      drivers: this.bus.drivers.map((entry) => entry.name),
+      connections: this.sessions.size,
+      uptimeMs: Date.now() - this.startedAt,
+    };
+  }
+}
+
+/** A gateway over `options.bus`; mount it with `handleRequest`/`attach`, or `listen(port)`. */
+export function createGateway(options: GatewayOptions): Gateway {
+  return new Gateway(options);
+}

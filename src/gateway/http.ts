@@ -1,0 +1,243 @@
+// The HTTP side: POST /v1/publish (JSON, CloudEvents structured or binary), GET /v1/messages
+// (history from a position), GET /v1/stream (Server-Sent Events, Last-Event-ID resume),
+// GET /v1/topics and GET /healthz.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Bus, PublishItem } from '../core/bus.js';
+import { fromCloudEvent } from '../core/cloud-event.js';
+import type { From } from '../core/driver.js';
+import type { Message } from '../core/message.js';
+import { AuthError, type Authenticator, type Principal } from './auth.js';
+import { FrameError, messageFields, publishEntry, type PublishEntry } from './frames.js';
+import type { ResolvedLimits } from './options.js';
+import { describeError, publishItems, publishToBus } from './publishing.js';
+import { busReplays, checkPattern, openSubscription } from './subscriptions.js';
+
+export interface HttpHost {
+  bus: Bus;
+  auth: Authenticator;
+  limits: ResolvedLimits;
+  heartbeatMs: number;
+  historyIdleMs: number;
+  health(): Record<string, unknown>;
+  topics(): Array<{ topic: string; published: number; lastPublished: string }>;
+  published(topic: string, count: number): void;
+  track(close: () => void): () => void;
+}
+
+const STATUS: Record<string, number> = {
+  BAD_FRAME: 400,
+  INVALID_TOPIC: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  UNSUPPORTED: 501,
+  SHUTTING_DOWN: 503,
+};
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function fail(res: ServerResponse, error: unknown, principal?: Principal): void {
+  const described = describeError(error, 'INTERNAL', principal);
+  json(res, STATUS[described.code] ?? (described.code === 'PUBLISH_FAILED' ? 502 : 500), { error: described });
+}
+
+async function principalOf(req: IncomingMessage, url: URL, auth: Authenticator): Promise<Principal> {
+  const header = req.headers.authorization;
+  const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : (url.searchParams.get('access_token') ?? undefined);
+  if (token !== undefined) {
+    try {
+      return await auth.verify(token);
+    } catch (error) {
+      throw new FrameError('UNAUTHORIZED', (error as AuthError).message);
+    }
+  }
+  const anonymous = auth.anonymousPrincipal();
+  if (anonymous === undefined) throw new FrameError('UNAUTHORIZED', 'a bearer token is required: Authorization: Bearer <token>');
+  return anonymous;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new FrameError('TOO_LARGE', `the request body exceeds ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Publish entries from a request body in any accepted form. */
+function entriesOf(req: IncomingMessage, body: Buffer): { entries: PublishEntry[]; batch: boolean } {
+  const contentType = (req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
+  const ceType = req.headers['ce-type'];
+  if (req.headers['ce-specversion'] !== undefined && typeof ceType === 'string') {
+    // CloudEvents binary mode: attributes in ce-* headers, the data is the body.
+    const headers: Record<string, string> = {};
+    let key: string | undefined;
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (!name.startsWith('ce-') || typeof value !== 'string') continue;
+      const attribute = name.slice(3);
+      if (attribute === 'partitionkey') key = value;
+      else if (!['specversion', 'id', 'type', 'source', 'time', 'sequence'].includes(attribute)) headers[attribute] = value;
+    }
+    const data = contentType.endsWith('json') ? parseJson(body) : new Uint8Array(body);
+    const id = req.headers['ce-id'];
+    return { entries: [{ topic: ceType, data, messageId: typeof id === 'string' ? id : undefined, key, headers }], batch: false };
+  }
+  const value = parseJson(body);
+  if (contentType === 'application/cloudevents+json' || contentType === 'application/cloudevents-batch+json') {
+    const events = Array.isArray(value) ? value : [value];
+    const entries = events.map((event) => {
+      let message;
+      try {
+        message = fromCloudEvent(event);
+      } catch (error) {
+        throw new FrameError('BAD_FRAME', (error as Error).message);
+      }
+      return { topic: message.topic, data: message.data, messageId: message.id, key: message.key, headers: message.headers };
+    });
+    return { entries, batch: Array.isArray(value) };
+  }
+  if (typeof value === 'object' && value !== null && Array.isArray((value as { messages?: unknown }).messages)) {
+    return { entries: (value as { messages: unknown[] }).messages.map(publishEntry), batch: true };
+  }
+  return { entries: [publishEntry(value)], batch: false };
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new FrameError('BAD_FRAME', 'the body is not valid JSON');
+  }
+}
+
+/** `from=earliest|latest|<seq>|time:<ms or ISO>`. */
+function parseFrom(value: string | null): From | undefined {
+  if (value === null || value === '') return undefined;
+  if (value === 'earliest' || value === 'latest') return value;
+  if (value.startsWith('time:')) {
+    const raw = value.slice(5);
+    const time = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+    if (Number.isNaN(time)) throw new FrameError('BAD_FRAME', `from=${value}: not a time (milliseconds or ISO 8601)`);
+    return { time };
+  }
+  return { seq: value };
+}
+
+export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+  return async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const route = `${req.method} ${url.pathname}`;
+    if (route === 'GET /healthz') {
+      json(res, 200, host.health());
+      return true;
+    }
+    if (!['POST /v1/publish', 'GET /v1/messages', 'GET /v1/stream', 'GET /v1/topics'].includes(route)) return false;
+    let principal: Principal | undefined;
+    try {
+      principal = await principalOf(req, url, host.auth);
+      if (route === 'POST /v1/publish') await publish(host, principal, req, res);
+      else if (route === 'GET /v1/messages') await history(host, principal, url, res);
+      else if (route === 'GET /v1/stream') await stream(host, principal, url, req, res);
+      else json(res, 200, { topics: host.topics().filter((t) => principal!.canSubscribe(t.topic)) });
+    } catch (error) {
+      if (!res.headersSent) fail(res, error, principal);
+      else res.end(`event: error\ndata: ${JSON.stringify(describeError(error, 'INTERNAL', principal))}\n\n`);
+    }
+    return true;
+  };
+}
+
+async function publish(host: HttpHost, principal: Principal, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readBody(req, host.limits.maxFrameBytes);
+  const { entries, batch } = entriesOf(req, body);
+  const items: PublishItem[] = publishItems(principal, entries, host.limits);
+  const results = await publishToBus(host.bus, items, batch);
+  host.published(entries[0].topic, entries.length);
+  const out = results.map((r) => ({ messageId: r.id, seq: r.seq }));
+  json(res, 200, batch ? { results: out } : out[0]);
+}
+
+async function history(host: HttpHost, principal: Principal, url: URL, res: ServerResponse): Promise<void> {
+  const pattern = url.searchParams.get('topic') ?? url.searchParams.get('pattern');
+  if (pattern === null) throw new FrameError('BAD_FRAME', 'topic= is required (a topic or pattern)');
+  if (!busReplays(host.bus)) throw new FrameError('UNSUPPORTED', 'the driver behind this gateway keeps no history');
+  const limit = Math.min(10_000, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100));
+  const after = url.searchParams.get('after') ?? undefined;
+  const from = parseFrom(url.searchParams.get('from')) ?? 'earliest';
+  const messages: Record<string, unknown>[] = [];
+  let finish: () => void = () => {};
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  let idle = setTimeout(finish, host.historyIdleMs * 5);
+  const { subscription } = await openSubscription(host.bus, principal, { pattern, from, after }, (message, topic) => {
+    if (messages.length >= limit) return message.nack({ delayMs: 0 });
+    messages.push(messageFields(message, topic));
+    void message.ack();
+    clearTimeout(idle);
+    if (messages.length >= limit) finish();
+    else idle = setTimeout(finish, host.historyIdleMs);
+  });
+  await done;
+  clearTimeout(idle);
+  await subscription.close();
+  json(res, 200, { messages, next: messages.length > 0 ? messages[messages.length - 1].seq : after });
+}
+
+async function stream(host: HttpHost, principal: Principal, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const pattern = url.searchParams.get('pattern') ?? url.searchParams.get('topic');
+  if (pattern === null) throw new FrameError('BAD_FRAME', 'pattern= is required');
+  const lastEventId = req.headers['last-event-id'];
+  const after = typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : (url.searchParams.get('after') ?? undefined);
+  let closed = false;
+  let untrack: () => void = () => {};
+  let subscription: Awaited<ReturnType<typeof openSubscription>>['subscription'] | undefined;
+  const end = () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(beat);
+    untrack();
+    void subscription?.close();
+    res.end();
+  };
+  checkPattern(principal, { pattern });
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  res.flushHeaders();
+  const beat = setInterval(() => res.write(': ping\n\n'), host.heartbeatMs);
+  beat.unref?.();
+  const opened = await openSubscription(
+    host.bus,
+    principal,
+    { pattern, from: parseFrom(url.searchParams.get('from')), after, group: url.searchParams.get('group') ?? undefined },
+    (message: Message, topic, gap) => {
+      if (closed) return message.nack({ delayMs: 0 });
+      if (gap !== undefined) res.write(`event: gap\ndata: ${JSON.stringify({ earliest: gap })}\n\n`);
+      const id = message.seq === undefined ? '' : `id: ${message.seq}\n`;
+      res.write(`${id}event: message\ndata: ${JSON.stringify(messageFields(message, topic))}\n\n`);
+      void message.ack();
+      if (res.writableLength > host.limits.maxSendBufferBytes) {
+        res.write(`event: error\ndata: ${JSON.stringify({ code: 'SLOW_CONSUMER', message: 'send buffer full' })}\n\n`);
+        end();
+      }
+    },
+  );
+  subscription = opened.subscription;
+  res.write(`event: ready\ndata: ${JSON.stringify({ recovered: opened.recovered })}\n\n`);
+  untrack = host.track(end);
+  req.on('close', end);
+  if (closed) await subscription.close();
+}

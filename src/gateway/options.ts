@@ -1,0 +1,65 @@
+// The gateway's options and limits, each with its default in one place.
+
+import type { Bus } from '../core/bus.js';
+import type { Logger } from '../core/logger.js';
+import type { AuthOptions } from './auth.js';
+
+/**
+ * Limits that keep one client from exhausting the server.
+ *
+ * - `maxFrameBytes`: largest WebSocket frame or HTTP body accepted; a larger frame closes the
+ *   connection with code 1009. Default 1 MiB.
+ * - `maxMessageBytes`: largest message payload (JSON text or bytes). Default 256 KiB.
+ * - `maxBatch`: messages in one batch publish. Default 1,000.
+ * - `maxSubscriptions`: subscriptions one connection may hold. Default 100.
+ * - `publishRate`: messages per second one connection may publish, with a burst allowance;
+ *   beyond it a publish gets a `RATE_LIMITED` error frame. Default 10,000/s, burst 20,000.
+ * - `maxSendBufferBytes`: bytes queued towards one client before it is disconnected as a slow
+ *   consumer (close code 4008). Default 8 MiB.
+ * - `maxUnacked`: messages delivered to one subscription and not yet acked; further deliveries
+ *   wait for acks (flow control, like JetStream's max ack pending). Default 1,000.
+ * - `authTimeoutMs`: how long a connection may stay unauthenticated when auth is required.
+ *   Default 10 s.
+ */
+export interface GatewayLimits {
+  maxFrameBytes?: number;
+  maxMessageBytes?: number;
+  maxBatch?: number;
+  maxSubscriptions?: number;
+  publishRate?: { perSecond: number; burst?: number };
+  maxSendBufferBytes?: number;
+  maxUnacked?: number;
+  authTimeoutMs?: number;
+}
+
+export interface GatewayOptions {
+  /** The bus the gateway puts on the network. Required. */
+  bus: Bus;
+  /** Bearer tokens: static API keys and JWT. Default: none, everyone may publish and subscribe to anything. */
+  auth?: AuthOptions;
+  limits?: GatewayLimits;
+  /** Interval of heartbeats; a peer silent for two intervals is dropped. Default 15 s. */
+  heartbeatMs?: number;
+  /** WebSocket path. Default '/v1/ws'. */
+  path?: string;
+  /** HTTP history reads end after this long without a new message. Default 200 ms. */
+  historyIdleMs?: number;
+  /** Where problems are reported. Default: console, errors and warnings only. */
+  logger?: Logger;
+}
+
+export type ResolvedLimits = Required<Omit<GatewayLimits, 'publishRate'>> & { publishRate: { perSecond: number; burst: number } };
+
+export function resolveLimits(limits: GatewayLimits = {}): ResolvedLimits {
+  const perSecond = limits.publishRate?.perSecond ?? 10_000;
+  return {
+    maxFrameBytes: limits.maxFrameBytes ?? 1024 * 1024,
+    maxMessageBytes: limits.maxMessageBytes ?? 256 * 1024,
+    maxBatch: limits.maxBatch ?? 1_000,
+    maxSubscriptions: limits.maxSubscriptions ?? 100,
+    publishRate: { perSecond, burst: limits.publishRate?.burst ?? perSecond * 2 },
+    maxSendBufferBytes: limits.maxSendBufferBytes ?? 8 * 1024 * 1024,
+    maxUnacked: limits.maxUnacked ?? 1_000,
+    authTimeoutMs: limits.authTimeoutMs ?? 10_000,
+  };
+}

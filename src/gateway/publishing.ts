@@ -1,0 +1,55 @@
+// Checks shared by WebSocket and HTTP publishes: topic grammar, the client's grant, size
+// limits, and the tenant prefix; then one call to the bus.
+
+import type { Bus, PublishItem } from '../core/bus.js';
+import { OmnibusError, errorMessage } from '../core/errors.js';
+import type { PublishResult } from '../core/message.js';
+import { assertTopic } from '../core/topic.js';
+import type { Principal } from './auth.js';
+import { FrameError, payloadBytes, type ErrorCode, type PublishEntry } from './frames.js';
+import type { ResolvedLimits } from './options.js';
+
+/** Turns client entries into bus items, or throws FrameError naming the first problem. */
+export function publishItems(principal: Principal, entries: PublishEntry[], limits: ResolvedLimits): PublishItem[] {
+  if (entries.length === 0) throw new FrameError('BAD_FRAME', 'a batch needs at least one message');
+  if (entries.length > limits.maxBatch) {
+    throw new FrameError('TOO_LARGE', `a batch holds at most ${limits.maxBatch} messages, got ${entries.length}; split it`);
+  }
+  return entries.map((entry) => {
+    try {
+      assertTopic(entry.topic);
+    } catch (error) {
+      throw new FrameError('INVALID_TOPIC', errorMessage(error), entry.topic);
+    }
+    if (!principal.canPublish(entry.topic)) {
+      throw new FrameError('FORBIDDEN', `not allowed to publish to '${entry.topic}'; this token may publish to: ${principal.grants.publish.join(', ') || 'nothing'}`, entry.topic);
+    }
+    const bytes = payloadBytes(entry.data);
+    if (bytes > limits.maxMessageBytes) {
+      throw new FrameError('TOO_LARGE', `message of ${bytes} bytes exceeds the gateway's limit of ${limits.maxMessageBytes} bytes`, entry.topic);
+    }
+    return { topic: principal.toBus(entry.topic), data: entry.data, id: entry.messageId, key: entry.key, headers: entry.headers, ttlMs: entry.ttlMs };
+  });
+}
+
+export function publishToBus(bus: Bus, items: PublishItem[], batch: boolean): Promise<PublishResult[]> {
+  if (batch) return bus.publishMany(items);
+  const [item] = items;
+  return bus.publish(item.topic, item.data, item).then((result) => [result]);
+}
+
+/** An error frame's fields for anything a publish or subscribe threw. */
+export function describeError(error: unknown, fallback: ErrorCode, principal?: Principal): { code: ErrorCode; message: string; topic?: string; retriable?: boolean } {
+  if (error instanceof FrameError) return { code: error.code, message: error.message, topic: error.topic };
+  if (error instanceof OmnibusError) {
+    const code: ErrorCode =
+      error.code === 'INVALID_TOPIC' ? 'INVALID_TOPIC'
+      : error.code === 'PAYLOAD_TOO_LARGE' ? 'TOO_LARGE'
+      : error.code === 'CLOSED' ? 'SHUTTING_DOWN'
+      : error.code === 'INVALID_CONFIGURATION' ? 'UNSUPPORTED'
+      : fallback;
+    const topic = error.topic === undefined || principal === undefined ? error.topic : principal.fromBus(error.topic);
+    return { code, message: error.message, topic, retriable: error.retriable };
+  }
+  return { code: fallback, message: errorMessage(error), retriable: true };
+}

@@ -1,0 +1,324 @@
+// One WebSocket connection: authenticates, runs the client's requests, forwards messages of
+// its subscriptions with flow control, and guards the server against a slow or hostile peer.
+
+import type { WebSocket } from 'ws';
+import type { Bus } from '../core/bus.js';
+import type { Logger } from '../core/logger.js';
+import type { Message } from '../core/message.js';
+import type { Subscription } from '../core/subscription.js';
+import { AuthError, type Authenticator, type Principal } from './auth.js';
+import { FrameError, frameId, messageFrame, parseFrame, type ClientFrame, type ErrorCode } from './frames.js';
+import type { ResolvedLimits } from './options.js';
+import { describeError, publishItems, publishToBus } from './publishing.js';
+import { openSubscription } from './subscriptions.js';
+
+/** What a session needs from its gateway. */
+export interface SessionHost {
+  bus: Bus;
+  auth: Authenticator;
+  limits: ResolvedLimits;
+  heartbeatMs: number;
+  logger: Logger;
+  welcome: Record<string, unknown>;
+  /** Counts a published topic for `omnibus topics`. */
+  published(topic: string, count: number): void;
+  forget(session: Session): void;
+}
+
+/** Close codes the gateway uses besides the standard ones (docs/protocol.md). */
+export const CLOSE = {
+  goingAway: 1001,
+  tooBig: 1009,
+  heartbeat: 4000,
+  unauthorized: 4001,
+  slowConsumer: 4008,
+} as const;
+
+interface ClientSubscription {
+  id: string;
+  ack: 'client' | 'auto';
+  core: Subscription | undefined;
+  inFlight: number;
+  waiters: Array<() => void>;
+  closed: boolean;
+}
+
+interface Unacked {
+  message: Message;
+  subscription: ClientSubscription;
+}
+
+export class Session {
+  private principal: Principal | undefined;
+  private readonly subscriptions = new Map<string, ClientSubscription>();
+  private readonly unacked = new Map<number, Unacked>();
+  private deliveries = 0;
+  private lastHeard = Date.now();
+  private tokens: number;
+  private refilledAt = Date.now();
+  private closed = false;
+  private readonly heartbeat: ReturnType<typeof setInterval>;
+  private authTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Publishes accepted from the client and not yet answered, for graceful shutdown. */
+  pending = 0;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly host: SessionHost,
+    principal: Principal | undefined,
+  ) {
+    this.principal = principal ?? host.auth.anonymousPrincipal();
+    this.tokens = host.limits.publishRate.burst;
+    ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary));
+    ws.on('close', () => this.cleanUp());
+    ws.on('error', () => this.cleanUp());
+    this.heartbeat = setInterval(() => this.beat(), host.heartbeatMs);
+    this.heartbeat.unref?.();
+    if (this.principal === undefined) {
+      this.authTimer = setTimeout(() => this.kick(CLOSE.unauthorized, 'no auth frame within the time limit'), host.limits.authTimeoutMs);
+      this.authTimer.unref?.();
+    }
+    this.send({ ...host.welcome, authenticated: this.principal !== undefined });
+  }
+
+  /** Tells the client the server is going away and closes the connection. */
+  shutdown(reason: string): void {
+    this.send({ type: 'closing', reason });
+    this.closeSocket(CLOSE.goingAway, reason);
+  }
+
+  private receive(data: Buffer, isBinary: boolean): void {
+    this.lastHeard = Date.now();
+    if (this.closed) return;
+    if (isBinary) {
+      this.error(undefined, 'BAD_FRAME', 'binary frames are not part of the protocol; send JSON text frames');
+      return;
+    }
+    const text = data.toString('utf8');
+    let frame: ClientFrame;
+    try {
+      frame = parseFrame(text);
+    } catch (error) {
+      const e = error as FrameError;
+      this.error(frameId(text), e.code ?? 'BAD_FRAME', e.message);
+      return;
+    }
+    if (frame.type === 'pong') return;
+    if (frame.type === 'ping') {
+      this.send({ type: 'pong', id: frame.id });
+      return;
+    }
+    if (frame.type === 'auth') {
+      void this.authenticate(frame.id, frame.token);
+      return;
+    }
+    const principal = this.principal;
+    if (principal === undefined) {
+      this.error(frame.id, 'UNAUTHORIZED', 'authenticate first: send { "type": "auth", "id", "token" }');
+      return;
+    }
+    try {
+      switch (frame.type) {
+        case 'publish':
+          return this.publish(principal, frame);
+        case 'subscribe':
+          return void this.subscribe(principal, frame);
+        case 'unsubscribe':
+          return void this.unsubscribe(frame.id, frame.subscription);
+        default:
+          return void this.settle(frame);
+      }
+    } catch (error) {
+      this.error(frame.id, ...errorFields(error, 'INTERNAL', principal));
+    }
+  }
+
+  private async authenticate(id: string, token: string): Promise<void> {
+    try {
+      const principal = await this.host.auth.verify(token);
+      if (this.closed) return;
+      if (this.principal !== undefined && this.principal.tenant !== principal.tenant && this.subscriptions.size > 0) {
+        throw new AuthError('cannot switch tenants while subscribed; reconnect instead');
+      }
+      this.principal = principal;
+      clearTimeout(this.authTimer);
+      this.send({ type: 'reply', id, ...principal.grants });
+    } catch (error) {
+      const message = error instanceof AuthError ? error.message : 'authentication failed';
+      this.error(id, 'UNAUTHORIZED', message);
+      this.closeSocket(CLOSE.unauthorized, message.slice(0, 120));
+    }
+  }
+
+  private publish(principal: Principal, frame: Extract<ClientFrame, { type: 'publish' }>): void {
+    const count = frame.messages.length;
+    if (!this.take(count)) {
+      const { perSecond } = this.host.limits.publishRate;
+      this.error(frame.id, 'RATE_LIMITED', `publish rate above ${perSecond} messages per second for this connection; slow down and retry`, undefined, true);
+      return;
+    }
+    const items = publishItems(principal, frame.messages, this.host.limits);
+    this.pending++;
+    publishToBus(this.host.bus, items, frame.batch).then(
+      (results) => {
+        this.pending--;
+        this.host.published(frame.messages[0].topic, count);
+        if (frame.batch) this.send({ type: 'reply', id: frame.id, results: results.map((r) => ({ messageId: r.id, seq: r.seq })) });
+        else this.send({ type: 'reply', id: frame.id, messageId: results[0].id, seq: results[0].seq });
+      },
+      (error) => {
+        this.pending--;
+        this.error(frame.id, ...errorFields(error, 'PUBLISH_FAILED', principal));
+      },
+    );
+  }
+
+  private async subscribe(principal: Principal, frame: Extract<ClientFrame, { type: 'subscribe' }>): Promise<void> {
+    if (this.subscriptions.has(frame.subscription)) {
+      return this.error(frame.id, 'DUPLICATE_SUBSCRIPTION', `subscription '${frame.subscription}' already exists on this connection`);
+    }
+    if (this.subscriptions.size >= this.host.limits.maxSubscriptions) {
+      return this.error(frame.id, 'TOO_MANY_SUBSCRIPTIONS', `a connection may hold at most ${this.host.limits.maxSubscriptions} subscriptions`);
+    }
+    const entry: ClientSubscription = { id: frame.subscription, ack: frame.ack ?? 'client', core: undefined, inFlight: 0, waiters: [], closed: false };
+    this.subscriptions.set(entry.id, entry);
+    try {
+      const time = Date.now();
+      const opened = await openSubscription(this.host.bus, principal, frame, (message, topic, gap) => this.forward(entry, message, topic, gap));
+      entry.core = opened.subscription;
+      if (this.closed || entry.closed) {
+        await opened.subscription.close();
+        return;
+      }
+      this.send({ type: 'reply', id: frame.id, subscription: entry.id, recovered: opened.recovered, time });
+    } catch (error) {
+      this.subscriptions.delete(entry.id);
+      this.error(frame.id, ...errorFields(error, 'SUBSCRIBE_FAILED', principal));
+    }
+  }
+
+  private forward(entry: ClientSubscription, message: Message, topic: string, gap: string | undefined): void | Promise<void> {
+    if (this.closed || entry.closed) return message.nack({ delayMs: 0 }).catch(() => {});
+    if (gap !== undefined) this.send({ type: 'gap', subscription: entry.id, earliest: gap });
+    const delivery = ++this.deliveries;
+    const frame = messageFrame(entry.id, delivery, message, topic);
+    if (entry.ack === 'auto') {
+      this.send(frame);
+      void message.ack().catch(() => {});
+      return;
+    }
+    this.unacked.set(delivery, { message, subscription: entry });
+    entry.inFlight++;
+    this.send(frame);
+    if (entry.inFlight >= this.host.limits.maxUnacked) return new Promise((resolve) => entry.waiters.push(resolve));
+  }
+
+  private async unsubscribe(id: string, subscriptionId: string): Promise<void> {
+    const entry = this.subscriptions.get(subscriptionId);
+    if (entry === undefined) return this.error(id, 'UNKNOWN_SUBSCRIPTION', `no subscription '${subscriptionId}' on this connection`);
+    this.subscriptions.delete(subscriptionId);
+    await this.closeSubscription(entry);
+    this.send({ type: 'reply', id, subscription: subscriptionId });
+  }
+
+  private async closeSubscription(entry: ClientSubscription): Promise<void> {
+    entry.closed = true;
+    for (const release of entry.waiters.splice(0)) release();
+    await entry.core?.close().catch((error) => this.host.logger.warn({ err: error }, 'closing a gateway subscription failed'));
+  }
+
+  private async settle(frame: Extract<ClientFrame, { type: 'ack' | 'nack' | 'inProgress' | 'reject' }>): Promise<void> {
+    const work: Promise<void>[] = [];
+    for (const delivery of frame.deliveries) {
+      const entry = this.unacked.get(delivery);
+      if (entry === undefined) continue;
+      const { message } = entry;
+      if (frame.type === 'inProgress') {
+        work.push(message.inProgress());
+        continue;
+      }
+      this.unacked.delete(delivery);
+      this.release(entry.subscription);
+      if (frame.type === 'ack') work.push(message.ack());
+      else if (frame.type === 'nack') work.push(message.nack({ delayMs: frame.delayMs }));
+      else if (frame.type === 'reject') work.push(message.reject(frame.reason));
+    }
+    try {
+      await Promise.all(work);
+      this.send({ type: 'reply', id: frame.id });
+    } catch (error) {
+      this.error(frame.id, ...errorFields(error, 'INTERNAL'));
+    }
+  }
+
+  private release(entry: ClientSubscription): void {
+    entry.inFlight--;
+    if (entry.inFlight < this.host.limits.maxUnacked) entry.waiters.shift()?.();
+  }
+
+  /** A token bucket per connection. */
+  private take(count: number): boolean {
+    const { perSecond, burst } = this.host.limits.publishRate;
+    const now = Date.now();
+    this.tokens = Math.min(burst, this.tokens + ((now - this.refilledAt) / 1000) * perSecond);
+    this.refilledAt = now;
+    if (this.tokens < count) return false;
+    this.tokens -= count;
+    return true;
+  }
+
+  private beat(): void {
+    if (Date.now() - this.lastHeard > this.host.heartbeatMs * 2) {
+      this.kick(CLOSE.heartbeat, `no frame from the client for ${this.host.heartbeatMs * 2} ms`);
+      return;
+    }
+    this.send({ type: 'ping' });
+  }
+
+  private send(frame: object | string): void {
+    if (this.closed) return;
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+    const buffered = this.ws.bufferedAmount;
+    if (buffered > this.host.limits.maxSendBufferBytes) {
+      this.kick(CLOSE.slowConsumer, `slow consumer: more than ${this.host.limits.maxSendBufferBytes} bytes waiting to be sent`);
+    }
+  }
+
+  private error(id: string | undefined, code: ErrorCode, message: string, topic?: string, retriable?: boolean): void {
+    this.send({ type: 'error', id, code, message, topic, retriable });
+  }
+
+  /** Closes with a reason; a peer that does not finish the close handshake is cut off. */
+  private kick(code: number, reason: string): void {
+    if (this.closed) return;
+    this.host.logger.warn({ code, reason }, 'gateway closed a connection');
+    this.closeSocket(code, reason);
+  }
+
+  private closeSocket(code: number, reason: string): void {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
+    const ws = this.ws;
+    setTimeout(() => ws.terminate(), 1_000).unref?.();
+    this.cleanUp();
+  }
+
+  private cleanUp(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    clearTimeout(this.authTimer);
+    this.host.forget(this);
+    const subscriptions = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    void Promise.all(subscriptions.map((entry) => this.closeSubscription(entry))).then(() => {
+      // What the client received but never settled goes back at once, for another member or a resume.
+      for (const { message } of this.unacked.values()) void message.nack({ delayMs: 0 }).catch(() => {});
+      this.unacked.clear();
+    });
+  }
+}
+
+function errorFields(error: unknown, fallback: ErrorCode, principal?: Principal): [ErrorCode, string, string | undefined, boolean | undefined] {
+  const { code, message, topic, retriable } = describeError(error, fallback, principal);
+  return [code, message, topic, retriable];
+}

@@ -1,0 +1,96 @@
+// The client SDK against a real gateway: the Bus's shape, retries and dead letters, and what
+// happens while the gateway is away (offline buffer, reconnect, resubscribe, resume).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createClient } from '../../src/client/client.js';
+import { BufferFullError } from '../../src/client/errors.js';
+import { createBus } from '../../src/create-bus.js';
+import { memory } from '../../src/drivers/memory.js';
+import { createGateway } from '../../src/gateway/index.js';
+import { eventually } from '../../src/testing/wait.js';
+import { NodeWebSocket, quietLogger, startGateway, type Running } from '../support/gateway.js';
+
+describe('client', () => {
+  let running: Running;
+  before(async () => {
+    running = await startGateway();
+  });
+  after(() => running.close());
+
+  it('publishes, subscribes and streams with the Bus shape; bytes and headers round-trip', async () => {
+    const client = createClient({ url: running.url, WebSocket: NodeWebSocket });
+    const got: Array<{ topic: string; data: unknown; key?: string; header?: string }> = [];
+    await client.subscribe('shape.*', (m) => void got.push({ topic: m.topic, data: m.data, key: m.key, header: m.headers['x-h'] }));
+    const result = await client.publish('shape.a', { n: 1 }, { key: 'k', headers: { 'x-h': 'v' } });
+    assert.match(result.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+    await client.publishMany([{ topic: 'shape.b', data: new Uint8Array([0, 255, 7]) }, { topic: 'shape.c', data: null }]);
+    await eventually(() => got.length === 3, 'three messages');
+    assert.deepEqual(got[0], { topic: 'shape.a', data: { n: 1 }, key: 'k', header: 'v' });
+    assert.deepEqual([...(got[1].data as Uint8Array)], [0, 255, 7]);
+    assert.equal(got[2].data, null);
+    const stream = client.stream('streamed.>');
+    await new Promise((r) => setTimeout(r, 50));
+    for (let n = 0; n < 3; n++) await client.publish('streamed.x', n);
+    const seen: unknown[] = [];
+    for await (const message of stream) {
+      seen.push(message.data);
+      await message.ack();
+      if (seen.length === 3) break;
+    }
+    assert.deepEqual(seen, [0, 1, 2]);
+    await assert.rejects(client.publish('bad..topic', 1), /empty token/);
+    await client.close();
+  });
+
+  it('retries a throwing handler with attempt counting up, then dead-letters at the gateway', async () => {
+    const client = createClient({ url: running.url, WebSocket: NodeWebSocket });
+    const attempts: number[] = [];
+    const dead: unknown[] = [];
+    await client.subscribe('retry.dlq', (m) => void dead.push(m.headers['x-error']));
+    await client.subscribe('retry.t', (m) => {
+      attempts.push(m.attempt);
+      throw new Error('card declined');
+    }, { maxAttempts: 3, deadLetter: 'retry.dlq', backoff: { initialMs: 10, maxMs: 20 } });
+    await client.publish('retry.t', 1);
+    await eventually(() => dead.length === 1, 'the dead letter');
+    assert.deepEqual(attempts, [1, 2, 3]);
+    await client.close();
+  });
+
+  it('buffers publishes while the gateway is away, refuses beyond the bound, and delivers after reconnecting', async () => {
+    const bus = createBus({ driver: memory({ history: { maxMessages: 10_000 } }) });
+    const first = createGateway({ bus, logger: quietLogger });
+    const port = await first.listen(0, '127.0.0.1');
+    const url = `ws://127.0.0.1:${port}/v1/ws`;
+    const publisher = createClient({ url, WebSocket: NodeWebSocket, maxBufferedPublishes: 5, reconnect: { initialMs: 20, maxMs: 100 } });
+    const subscriber = createClient({ url, WebSocket: NodeWebSocket, reconnect: { initialMs: 20, maxMs: 100 } });
+    const events: string[] = [];
+    publisher.on('connectionLost', () => events.push('lost'));
+    publisher.on('reconnected', () => events.push('reconnected'));
+    const got: number[] = [];
+    await subscriber.subscribe('offline.t', (m) => void got.push(m.data as number));
+    await publisher.publish('offline.t', 0);
+    await eventually(() => got.length === 1, 'the first message');
+
+    await first.close(200);
+    await eventually(() => !publisher.connected && !subscriber.connected, 'both clients to notice');
+    const buffered = [1, 2, 3, 4, 5].map((n) => publisher.publish('offline.t', n));
+    await assert.rejects(publisher.publish('offline.t', 6), (error: BufferFullError) => {
+      assert.ok(error instanceof BufferFullError);
+      assert.match(error.message, /offline publish buffer is full \(5 messages\)/);
+      return true;
+    });
+    // Published by someone else while our subscriber is away: resume must bring it.
+    await bus.publish('offline.t', 100);
+
+    const second = createGateway({ bus, logger: quietLogger });
+    await second.listen(port, '127.0.0.1');
+    await Promise.all(buffered);
+    await eventually(() => got.length === 7, `seven messages after the reconnect (got ${got})`);
+    assert.deepEqual(got, [0, 100, 1, 2, 3, 4, 5]);
+    assert.deepEqual(events, ['lost', 'reconnected']);
+    await Promise.all([publisher.close(), subscriber.close()]);
+    await second.close();
+    await bus.close();
+  });
+});

@@ -1,0 +1,104 @@
+// The HTTP side over real sockets: publish in JSON and CloudEvents forms, history reads,
+// Server-Sent Events with Last-Event-ID resume, and health.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startGateway, type Running } from '../support/gateway.js';
+
+/** Reads SSE events from a response until `count` message events arrived. */
+async function readEvents(response: Response, count: number): Promise<Array<{ id?: string; event: string; data: any }>> {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const events: Array<{ id?: string; event: string; data: any }> = [];
+  let buffer = '';
+  while (events.filter((e) => e.event === 'message').length < count) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      if (block.startsWith(':')) continue;
+      const fields = Object.fromEntries(block.split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]));
+      events.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) });
+    }
+  }
+  await reader.cancel();
+  return events;
+}
+
+describe('gateway HTTP', () => {
+  let running: Running;
+  before(async () => {
+    running = await startGateway();
+  });
+  after(() => running.close());
+
+  const post = (body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${running.http}/v1/publish`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: (typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body)) as BodyInit });
+
+  it('GET /healthz reports ok and the drivers', async () => {
+    const response = await fetch(`${running.http}/healthz`);
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { status: string; drivers: string[] };
+    assert.equal(body.status, 'ok');
+    assert.deepEqual(body.drivers, ['memory']);
+  });
+
+  it('POST /v1/publish accepts JSON, a batch, CloudEvents structured and binary mode; history returns them in order', async () => {
+    const single = await post({ topic: 'http.orders', data: { n: 1 }, messageId: 'h-1', key: 'k', headers: { 'x-a': 'b' } });
+    assert.equal(single.status, 200);
+    assert.equal(((await single.json()) as { messageId: string }).messageId, 'h-1');
+    const batch = await post({ messages: [{ topic: 'http.orders', data: { n: 2 } }, { topic: 'http.orders', data: { n: 3 } }] });
+    assert.equal(((await batch.json()) as { results: unknown[] }).results.length, 2);
+    const structured = await post(
+      { specversion: '1.0', id: 'ce-1', source: 'test', type: 'http.orders', datacontenttype: 'application/json', data: { n: 4 }, partitionkey: 'k' },
+      { 'content-type': 'application/cloudevents+json' },
+    );
+    assert.equal(structured.status, 200);
+    const binary = await post(new Uint8Array([1, 2, 3]), {
+      'content-type': 'application/octet-stream',
+      'ce-specversion': '1.0',
+      'ce-id': 'ce-2',
+      'ce-type': 'http.orders',
+      'ce-source': 'test',
+    });
+    assert.equal(binary.status, 200);
+
+    const history = await fetch(`${running.http}/v1/messages?topic=http.orders&from=earliest&limit=10`);
+    const body = (await history.json()) as { messages: Array<Record<string, any>>; next: string };
+    assert.equal(body.messages.length, 5);
+    assert.deepEqual(body.messages.slice(0, 4).map((m) => m.data.n), [1, 2, 3, 4]);
+    assert.equal(body.messages[0].headers['x-a'], 'b');
+    assert.equal(body.messages[3].messageId, 'ce-1');
+    assert.equal(body.messages[3].key, 'k');
+    assert.deepEqual([...Buffer.from(body.messages[4].data_base64, 'base64')], [1, 2, 3]);
+    const page = await fetch(`${running.http}/v1/messages?topic=http.orders&after=${body.messages[1].seq}&limit=2`);
+    assert.deepEqual(((await page.json()) as { messages: Array<{ data: { n: number } }> }).messages.map((m) => m.data.n), [3, 4]);
+  });
+
+  it('POST /v1/publish refuses bad input with 400 and a clear message', async () => {
+    const notJson = await post('{oops');
+    assert.equal(notJson.status, 400);
+    const badTopic = await post({ topic: 'a..b', data: 1 });
+    assert.equal(badTopic.status, 400);
+    assert.match(((await badTopic.json()) as { error: { message: string } }).error.message, /empty token/);
+    const notFound = await fetch(`${running.http}/v1/nothing`);
+    assert.equal(notFound.status, 404);
+  });
+
+  it('GET /v1/stream sends Server-Sent Events and resumes after Last-Event-ID without repeats', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${running.http}/v1/stream?pattern=sse.>`, { signal: controller.signal });
+    assert.equal(response.headers.get('content-type'), 'text/event-stream');
+    const reading = readEvents(response, 3);
+    await new Promise((r) => setTimeout(r, 50));
+    for (let n = 0; n < 5; n++) await post({ topic: 'sse.t', data: n });
+    const events = (await reading).filter((e) => e.event === 'message');
+    assert.deepEqual(events.map((e) => e.data.data), [0, 1, 2]);
+    controller.abort();
+    const resumed = await fetch(`${running.http}/v1/stream?pattern=sse.>`, { headers: { 'last-event-id': events[2].id! } });
+    const rest = (await readEvents(resumed, 2)).filter((e) => e.event === 'message');
+    assert.deepEqual(rest.map((e) => e.data.data), [3, 4]);
+  });
+});
