@@ -1,6 +1,8 @@
 // Shared measuring for benchmarks: rates, latency percentiles, and a table that prints
 // each figure beside its baseline from the same run.
 
+import type { Bus } from '../src/core/bus.js';
+
 export interface Row {
   scenario: string;
   omnibus: number;
@@ -45,4 +47,19 @@ export function printTable(rows: Row[]): void {
         `${row.baselineName} ${format(row.baseline, row.unit).padStart(20)}   ratio ${ratio.toFixed(2)}x`,
     );
   }
+}
+
+/** Messages per second one group consumes from `topic`'s retained backlog of `count`; closes the bus. */
+export async function groupConsumeRate(bus: Bus, topic: string, count: number, group: string): Promise<number> {
+  let handled = 0;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const start = performance.now();
+  await bus.subscribe(topic, () => {
+    if (++handled === count) done();
+  }, { group, from: 'earliest' });
+  await finished;
+  const elapsed = performance.now() - start;
+  await bus.close();
+  return count / (elapsed / 1000);
 }

@@ -7,7 +7,7 @@ import { jetstreamManager, type JetStreamClient, type JetStreamManager } from '@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Bus } from '../src/core/bus.js';
 import { nats } from '../src/drivers/nats.js';
-import { percentile, printTable, rate, type Row } from './measure.js';
+import { groupConsumeRate, percentile, printTable, rate, type Row } from './measure.js';
 
 const URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const COUNT = 20_000;
@@ -52,19 +52,8 @@ async function fill(bus: Bus, topic: string): Promise<void> {
   await windowed(COUNT, () => bus.publish(topic, payload));
 }
 
-async function omnibusConsume(attempt: number): Promise<number> {
-  const bus = newBus();
-  let handled = 0;
-  let done: () => void = () => {};
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  const start = performance.now();
-  await bus.subscribe(`${root}.work`, () => {
-    if (++handled === COUNT) done();
-  }, { group: `omnibus${attempt + 1}`, from: 'earliest' });
-  await finished;
-  const elapsed = performance.now() - start;
-  await bus.close();
-  return COUNT / (elapsed / 1000);
+function omnibusConsume(attempt: number): Promise<number> {
+  return groupConsumeRate(newBus(), `${root}.work`, COUNT, `omnibus${attempt + 1}`);
 }
 
 async function rawConsume(nc: NatsConnection, jsm: JetStreamManager, attempt: number): Promise<number> {

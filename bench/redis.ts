@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { uuidv7 } from '../src/core/uuid.js';
 import { Bus } from '../src/core/bus.js';
 import { redis } from '../src/drivers/redis.js';
-import { percentile, printTable, rate, type Row } from './measure.js';
+import { groupConsumeRate, percentile, printTable, rate, type Row } from './measure.js';
 
 const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const COUNT = 20_000;
@@ -86,19 +86,8 @@ async function publishWindowed(bus: Bus, client: Redis): Promise<[number, number
   return [omnibus, raw];
 }
 
-async function omnibusConsume(attempt: number): Promise<number> {
-  const bus = newBus();
-  let handled = 0;
-  let done: () => void = () => {};
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  const start = performance.now();
-  await bus.subscribe(`${root}.work`, () => {
-    if (++handled === COUNT) done();
-  }, { group: `omnibus${attempt + 1}`, from: 'earliest' });
-  await finished;
-  const elapsed = performance.now() - start;
-  await bus.close();
-  return COUNT / (elapsed / 1000);
+function omnibusConsume(attempt: number): Promise<number> {
+  return groupConsumeRate(newBus(), `${root}.work`, COUNT, `omnibus${attempt + 1}`);
 }
 
 async function rawConsume(attempt: number): Promise<number> {
