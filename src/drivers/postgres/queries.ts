@@ -3,7 +3,8 @@
 import type { From, WireMessage } from '../../core/driver.js';
 import { ConfigurationError } from '../../core/errors.js';
 import type { Settle } from './consumer.js';
-import { quoteIdent } from './migrate.js';
+import { quoteIdent, withSchema } from './migrate.js';
+import { PUBLISH_LOCK } from './schema.js';
 
 export interface Statement {
   name?: string;
@@ -16,30 +17,98 @@ const NOTIFY_LIMIT = 7_000;
 /** Ephemeral (non-group) subscriptions whose process stopped heartbeating are removed after this. */
 const EPHEMERAL_EXPIRY = '10 minutes';
 
-/** One call of `publish(...)` for a whole batch, as parallel arrays. */
-export function publishStatement(schema: string, batch: WireMessage[]): Statement {
-  const ids: string[] = [];
-  const topics: string[] = [];
-  const keys: Array<string | null> = [];
-  const headers: string[] = [];
-  const bodies: Buffer[] = [];
-  const times: number[] = [];
-  const ttls: Array<number | null> = [];
+interface PublishColumns {
+  ids: string[];
+  topics: string[];
+  keys: Array<string | null>;
+  headers: string[];
+  bodies: Buffer[];
+  times: number[];
+  ttls: Array<number | null>;
+  notify: string;
+}
+
+/** A batch as parallel arrays, one per column, and the topics to wake. */
+function publishColumns(batch: WireMessage[]): PublishColumns {
+  const columns: PublishColumns = { ids: [], topics: [], keys: [], headers: [], bodies: [], times: [], ttls: [], notify: '' };
   for (const wire of batch) {
-    ids.push(wire.id);
-    topics.push(wire.topic);
-    keys.push(wire.key ?? null);
-    headers.push(JSON.stringify(wire.headers));
-    bodies.push(Buffer.from(wire.body.buffer, wire.body.byteOffset, wire.body.byteLength));
-    times.push(wire.time);
-    ttls.push(wire.ttlMs === undefined ? null : Math.ceil(wire.ttlMs));
+    columns.ids.push(wire.id);
+    columns.topics.push(wire.topic);
+    columns.keys.push(wire.key ?? null);
+    columns.headers.push(JSON.stringify(wire.headers));
+    columns.bodies.push(Buffer.from(wire.body.buffer, wire.body.byteOffset, wire.body.byteLength));
+    columns.times.push(wire.time);
+    columns.ttls.push(wire.ttlMs === undefined ? null : Math.ceil(wire.ttlMs));
   }
-  let notify = [...new Set(topics)].join(',');
-  if (notify.length > NOTIFY_LIMIT) notify = '';
+  const notify = [...new Set(columns.topics)].join(',');
+  columns.notify = notify.length > NOTIFY_LIMIT ? '' : notify;
+  return columns;
+}
+
+/** An array literal of numbers, built directly: `pg` would quote and escape each element as a string. */
+function numberArray(numbers: Array<number | null>): string {
+  return `{${numbers.map((n) => (n === null ? 'NULL' : String(n))).join(',')}}`;
+}
+
+/**
+ * The fast path: lock, notify and a plain multi-row INSERT in one statement, answering one
+ * row with the seqs in batch order as one comma-separated text. Plain SQL rather than a
+ * call of `publish(...)`, whose exception block (a subtransaction) and row-per-message
+ * result cost about a tenth of the batch. The bodies travel as one binary parameter cut at
+ * their offsets, not as a bytea[] that `pg` would hex-encode and the server decode. The
+ * INSERT reads from `locked`, so no row takes a seq before the publish lock is held. A
+ * stored (or repeated) id fails the statement with unique_violation; the batch then goes
+ * to `publishStatement`, which de-duplicates.
+ */
+export function publishFastStatement(schema: string, batch: WireMessage[]): Statement {
+  const { ids, topics, keys, headers, bodies, times, ttls, notify } = publishColumns(batch);
+  const offsets: number[] = [];
+  let offset = 0;
+  for (const body of bodies) {
+    offsets.push(offset);
+    offset += body.length;
+  }
+  return {
+    name: `omnibus-publish-fast-${schema}`,
+    text: withSchema(
+      `WITH locked AS (SELECT ${PUBLISH_LOCK}), notified AS (SELECT pg_notify({schema_literal} || '.messages', $8)),
+       inserted AS (
+         INSERT INTO {schema}.messages AS m (id, topic, key, headers, body, time, expires_at)
+         SELECT u.id, u.topic, u.key, u.headers::jsonb, substring($5::bytea FROM u.body_at + 1 FOR u.body_length),
+                timestamptz 'epoch' + u.time_ms * interval '1 millisecond',
+                timestamptz 'epoch' + (u.time_ms + u.ttl_ms) * interval '1 millisecond'
+         FROM locked, notified,
+              unnest($1::text[], $2::text[], $3::text[], $4::text[], $9::integer[], $10::integer[], $6::bigint[], $7::bigint[])
+                WITH ORDINALITY AS u(id, topic, key, headers, body_at, body_length, time_ms, ttl_ms, ord)
+         ORDER BY u.ord
+         RETURNING m.seq
+       )
+       -- Rows were numbered in batch order, so the n-th smallest seq belongs to the n-th message.
+       SELECT string_agg(seq::text, ',' ORDER BY seq) AS seqs FROM inserted`,
+      schema,
+    ),
+    values: [
+      ids,
+      topics,
+      keys,
+      headers,
+      Buffer.concat(bodies, offset),
+      numberArray(times),
+      numberArray(ttls),
+      notify,
+      numberArray(offsets),
+      numberArray(bodies.map((body) => body.length)),
+    ],
+  };
+}
+
+/** One call of `publish(...)` for a whole batch, which de-duplicates ids: a stored one answers with its first seq. */
+export function publishStatement(schema: string, batch: WireMessage[]): Statement {
+  const columns = publishColumns(batch);
   return {
     name: `omnibus-publish-${schema}`,
     text: `SELECT message_id, message_seq FROM ${quoteIdent(schema)}.publish($1, $2, $3, $4, $5, $6, $7, $8)`,
-    values: [ids, topics, keys, headers, bodies, times, ttls, notify],
+    values: [columns.ids, columns.topics, columns.keys, columns.headers, columns.bodies, columns.times, columns.ttls, columns.notify],
   };
 }
 
