@@ -235,6 +235,9 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
           application_name: 'omnibus',
         });
       this.pool.on('error', this.onPoolError);
+      // A checked-out client has no listener of the pool's; without one, a connection that
+      // drops while a query is on its way out would be an uncaught exception.
+      this.pool.on('connect', (client) => client.on('error', (error) => this.failed(error)));
     }
     try {
       await migrate(this.pool, this.options.schema, 'bus', migrations, this.options.migrate);
