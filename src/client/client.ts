@@ -214,21 +214,47 @@ function publishEntry(item: ClientPublishItem): Record<string, unknown> {
 }
 
 function toMessage<T>(delivery: RemoteDelivery): ClientMessage<T> {
-  const { frame } = delivery;
-  return {
-    id: frame.messageId,
-    topic: frame.topic,
-    data: payloadOf(frame) as T,
-    headers: frame.headers ?? {},
-    key: frame.key,
-    time: frame.time,
-    seq: frame.seq,
-    attempt: frame.attempt ?? 1,
-    ack: () => delivery.ack(),
-    nack: (options) => delivery.nack(options?.delayMs ?? 0),
-    inProgress: () => delivery.inProgress(),
-    reject: (reason) => delivery.reject(reason),
-  };
+  return new ReceivedMessage<T>(delivery);
+}
+
+/** A message as a handler sees it; a class, so a message costs no closures. */
+class ReceivedMessage<T> implements ClientMessage<T> {
+  readonly id: string;
+  readonly topic: string;
+  readonly data: T;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly key?: string;
+  readonly time: number;
+  readonly seq?: string;
+  readonly attempt: number;
+
+  constructor(private readonly delivery: RemoteDelivery) {
+    const { frame } = delivery;
+    this.id = frame.messageId;
+    this.topic = frame.topic;
+    this.data = payloadOf(frame) as T;
+    this.headers = frame.headers ?? {};
+    this.key = frame.key;
+    this.time = frame.time;
+    this.seq = frame.seq;
+    this.attempt = frame.attempt ?? 1;
+  }
+
+  ack(): Promise<void> {
+    return this.delivery.ack();
+  }
+
+  nack(options?: { delayMs?: number }): Promise<void> {
+    return this.delivery.nack(options?.delayMs ?? 0);
+  }
+
+  inProgress(): Promise<void> {
+    return this.delivery.inProgress();
+  }
+
+  reject(reason: string): Promise<void> {
+    return this.delivery.reject(reason);
+  }
 }
 
 function backoff(attempt: number, options: { initialMs?: number; maxMs?: number } = {}): number {

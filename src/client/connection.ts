@@ -135,8 +135,47 @@ export class Channel {
   }
 }
 
+/** One received message's settle calls; a class, so a delivery costs no closures. */
+class Delivery implements RemoteDelivery {
+  private readonly position: Position | undefined;
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly channel: Channel,
+    readonly frame: Record<string, any>,
+    private readonly epoch: number,
+  ) {
+    this.position = channel.track(frame.seq);
+  }
+
+  ack(): Promise<void> {
+    this.channel.done(this.position);
+    if (!this.connection.live(this.epoch) || this.channel.spec.ack === 'auto') return Promise.resolve();
+    return this.connection.batchAck(this.frame.delivery as number);
+  }
+
+  nack(delayMs?: number): Promise<void> {
+    return this.connection.settle(this.epoch, { type: 'nack', deliveries: [this.frame.delivery], delayMs });
+  }
+
+  inProgress(): Promise<void> {
+    return this.connection.settle(this.epoch, { type: 'inProgress', deliveries: [this.frame.delivery] });
+  }
+
+  reject(reason: string): Promise<void> {
+    this.channel.done(this.position);
+    return this.connection.settle(this.epoch, { type: 'reject', deliveries: [this.frame.delivery], reason });
+  }
+}
+
 const OPEN = 1;
 const FATAL_CODES = new Set([4001]);
+
+/** Runs after this turn's I/O: setImmediate on Node, a zero timeout in browsers. */
+const later: (run: () => void) => void =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
+    ? (run) => void (globalThis as unknown as { setImmediate(run: () => void): unknown }).setImmediate(run)
+    : (run) => void setTimeout(run, 0);
 
 export class Connection {
   private socket: WebSocketLike | undefined;
@@ -154,6 +193,9 @@ export class Connection {
   private readonly channels = new Map<string, Channel>();
   private readonly listeners = new Map<keyof ConnectionEvents, Set<(event: any) => void>>();
   private readonly acks: { deliveries: number[]; waiters: Array<[() => void, (e: unknown) => void]> } = { deliveries: [], waiters: [] };
+  /** Frames of this turn, sent together (in one batch envelope when the gateway takes them). */
+  private outbox: string[] = [];
+  private flushScheduled = false;
   private readonly WebSocketClass: WebSocketConstructor;
   private readonly url: string;
   private firstOpen: { resolve(): void; reject(error: unknown): void; promise: Promise<void> };
@@ -168,6 +210,8 @@ export class Connection {
     this.WebSocketClass = WebSocketClass;
     const url = new URL(options.url);
     if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/ws';
+    // Ask for the frames of one turn in one batch envelope (docs/protocol.md).
+    url.searchParams.set('frames', 'batch');
     this.url = url.toString();
     let resolve!: () => void;
     let reject!: (error: unknown) => void;
@@ -244,6 +288,7 @@ export class Connection {
     while (this.ready && [...this.pending.values()].some((p) => p.kind === 'publish') && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    this.flush();
     this.closed = true;
     this.ready = false;
     clearTimeout(this.retryTimer);
@@ -282,14 +327,17 @@ export class Connection {
     let settled = false;
     socket.onmessage = (event) => {
       this.lastHeard = Date.now();
-      let frame: Record<string, any>;
+      let value: Record<string, any> | Array<Record<string, any>>;
       try {
-        frame = JSON.parse(typeof event.data === 'string' ? event.data : String(event.data));
+        value = JSON.parse(typeof event.data === 'string' ? event.data : String(event.data));
       } catch {
         return;
       }
-      if (frame.type === 'welcome') void this.welcomed(socket, frame);
-      else this.handle(frame);
+      for (const frame of Array.isArray(value) ? value : [value]) {
+        if (typeof frame !== 'object' || frame === null) continue;
+        if (frame.type === 'welcome') void this.welcomed(socket, frame);
+        else this.handle(frame);
+      }
     };
     socket.onerror = () => {};
     socket.onclose = (event) => {
@@ -378,30 +426,22 @@ export class Connection {
   }
 
   private delivery(channel: Channel, frame: Record<string, any>): RemoteDelivery {
-    const epoch = this.epoch;
-    const position = channel.track(frame.seq);
-    const number = frame.delivery as number;
-    const live = () => epoch === this.epoch && this.ready;
-    const control = (build: (id: string) => Record<string, unknown>) =>
-      live() ? this.request('control', build).then(() => undefined) : Promise.resolve();
-    return {
-      frame,
-      ack: () => {
-        channel.done(position);
-        if (!live() || channel.spec.ack === 'auto') return Promise.resolve();
-        return this.batchAck(number);
-      },
-      nack: (delayMs) => control((id) => ({ type: 'nack', id, deliveries: [number], delayMs })),
-      inProgress: () => control((id) => ({ type: 'inProgress', id, deliveries: [number] })),
-      reject: (reason) => {
-        channel.done(position);
-        return control((id) => ({ type: 'reject', id, deliveries: [number], reason }));
-      },
-    };
+    return new Delivery(this, channel, frame, this.epoch);
   }
 
-  /** Acks made in one turn of the event loop travel in one frame. */
-  private batchAck(delivery: number): Promise<void> {
+  /** Whether deliveries received during `epoch` can still be settled. @internal */
+  live(epoch: number): boolean {
+    return epoch === this.epoch && this.ready;
+  }
+
+  /** Sends a settle request for one delivery. @internal */
+  settle(epoch: number, frame: { type: string; deliveries: number[]; delayMs?: number; reason?: string }): Promise<void> {
+    if (!this.live(epoch)) return Promise.resolve();
+    return this.request('control', (id) => ({ ...frame, id })).then(() => undefined);
+  }
+
+  /** Acks made in one turn of the event loop travel in one frame. @internal */
+  batchAck(delivery: number): Promise<void> {
     const batch = this.acks;
     if (batch.deliveries.length === 0) {
       // A macrotask, not a microtask: a burst of messages is acked in one frame.
@@ -421,7 +461,38 @@ export class Connection {
   private send(frame: Record<string, unknown>): void {
     const socket = this.socket;
     if (socket === undefined || socket.readyState !== OPEN) return;
-    socket.send(JSON.stringify(frame));
+    this.outbox.push(JSON.stringify(frame));
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      later(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const frames = this.outbox;
+    this.outbox = [];
+    const socket = this.socket;
+    if (frames.length === 0 || socket === undefined || socket.readyState !== OPEN) return;
+    if (this.welcome?.batches !== true) {
+      for (const frame of frames) socket.send(frame);
+      return;
+    }
+    // An envelope stays well under the gateway's maxFrameBytes (a character is at most 3 bytes).
+    const limit = Math.floor((typeof this.welcome.limits?.maxFrameBytes === 'number' ? this.welcome.limits.maxFrameBytes : 1_048_576) / 3) - 2;
+    let batch: string[] = [];
+    let size = 0;
+    const sendBatch = () => {
+      if (batch.length > 0) socket.send(batch.length === 1 ? batch[0] : `[${batch.join(',')}]`);
+      batch = [];
+      size = 0;
+    };
+    for (const frame of frames) {
+      if (size + frame.length + 1 > limit) sendBatch();
+      batch.push(frame);
+      size += frame.length + 1;
+    }
+    sendBatch();
   }
 
   private beat(socket: WebSocketLike, heartbeatMs: number): void {
@@ -439,6 +510,7 @@ export class Connection {
   private lost(socket: WebSocketLike, code: number, reason: string): void {
     if (socket !== this.socket) return;
     this.socket = undefined;
+    this.outbox = [];
     const wasReady = this.ready;
     this.ready = false;
     clearInterval(this.heartbeat);

@@ -28,13 +28,22 @@ export function payloadOf(frame: { data?: unknown; data_base64?: string }): unkn
   return typeof frame.data_base64 === 'string' ? fromBase64(frame.data_base64) : frame.data;
 }
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 let lastTime = 0;
 let counter = 0;
 
+// Random bytes are drawn in blocks: one getRandomValues call per 256 ids, not one per id.
+const pool = new Uint8Array(4096);
+let poolOffset = pool.length;
+
 /** A UUIDv7: time-ordered, so ids from one client sort in publish order. */
 export function uuidv7(): string {
-  const bytes = new Uint8Array(16);
-  globalThis.crypto.getRandomValues(bytes);
+  if (poolOffset === pool.length) {
+    globalThis.crypto.getRandomValues(pool);
+    poolOffset = 0;
+  }
+  const bytes = pool.slice(poolOffset, poolOffset + 16);
+  poolOffset += 16;
   let now = Date.now();
   if (now <= lastTime) {
     counter = (counter + 1) & 0xfff;
@@ -51,6 +60,7 @@ export function uuidv7(): string {
   bytes[6] = 0x70 | ((counter >> 8) & 0x0f);
   bytes[7] = counter & 0xff;
   bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  let hex = '';
+  for (let i = 0; i < 16; i++) hex += HEX[bytes[i]];
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -154,6 +154,44 @@ export function parseFrame(text: string): ClientFrame {
   } catch {
     throw new FrameError('BAD_FRAME', 'the frame is not JSON');
   }
+  if (Array.isArray(value)) throw new FrameError('BAD_FRAME', 'a frame must be a JSON object');
+  return parseValue(value);
+}
+
+/** One frame of a text frame: parsed, or why not (with its id when one could be read). */
+export type Parsed = { frame: ClientFrame } | { error: FrameError; id: string | undefined };
+
+/**
+ * Parses a text frame that holds one frame or a batch envelope (a JSON array of frames,
+ * docs/protocol.md); each frame of a batch is judged on its own.
+ */
+export function parseFrames(text: string): Parsed[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return [{ error: new FrameError('BAD_FRAME', 'the frame is not JSON'), id: frameId(text) }];
+  }
+  if (!Array.isArray(value)) return [parseOne(value, () => frameId(text))];
+  if (value.length === 0) return [{ error: new FrameError('BAD_FRAME', 'a batch of frames must not be empty'), id: undefined }];
+  return value.map((item) => parseOne(item, () => readId(item)));
+}
+
+function parseOne(value: unknown, id: () => string | undefined): Parsed {
+  try {
+    return { frame: parseValue(value) };
+  } catch (error) {
+    return { error: error as FrameError, id: id() };
+  }
+}
+
+function readId(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const id = (value as Json).id;
+  return typeof id === 'string' && id.length > 0 && id.length <= 1024 ? id : undefined;
+}
+
+function parseValue(value: unknown): ClientFrame {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FrameError('BAD_FRAME', 'a frame must be a JSON object');
   const frame = value as Json;
   if (typeof frame.type !== 'string' || !TYPES.has(frame.type)) {

@@ -43,6 +43,8 @@ export class Gateway {
       version: PROTOCOL_VERSION,
       heartbeatMs: this.heartbeatMs,
       authRequired: this.auth.required,
+      // Batch envelopes (docs/protocol.md) are understood from clients.
+      batches: true,
       capabilities,
       limits: {
         maxFrameBytes: this.limits.maxFrameBytes,
@@ -106,7 +108,7 @@ export class Gateway {
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : (url.searchParams.get('access_token') ?? undefined);
     const accept = (principal: Principal | undefined) =>
       this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const session = new Session(ws, this.sessionHost, principal);
+        const session = new Session(ws, this.sessionHost, principal, url.searchParams.get('frames') === 'batch');
         this.sessions.add(session);
       });
     if (token === undefined) {

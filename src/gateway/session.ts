@@ -7,7 +7,7 @@ import type { Logger } from '../core/logger.js';
 import type { Message } from '../core/message.js';
 import type { Subscription } from '../core/subscription.js';
 import { AuthError, type Authenticator, type Principal } from './auth.js';
-import { FrameError, frameId, messageFrame, parseFrame, type ClientFrame, type ErrorCode } from './frames.js';
+import { messageFrame, parseFrames, type ClientFrame, type ErrorCode } from './frames.js';
 import type { ResolvedLimits } from './options.js';
 import { describeError, publishItems, publishToBus } from './publishing.js';
 import { openSubscription } from './subscriptions.js';
@@ -59,13 +59,21 @@ export class Session {
   private closed = false;
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private authTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Frames waiting for the end of this event-loop turn, to go out in one socket write. */
+  private outbox: string[] = [];
+  private flushScheduled = false;
   /** Publishes accepted from the client and not yet answered, for graceful shutdown. */
   pending = 0;
 
+  /**
+   * `batches`: the client asked for batch envelopes (`?frames=batch`), so the frames of one
+   * event-loop turn go out as one JSON array in one write; otherwise each is sent at once.
+   */
   constructor(
     private readonly ws: WebSocket,
     private readonly host: SessionHost,
     principal: Principal | undefined,
+    private readonly batches = false,
   ) {
     this.principal = principal ?? host.auth.anonymousPrincipal();
     this.tokens = host.limits.publishRate.burst;
@@ -94,15 +102,14 @@ export class Session {
       this.error(undefined, 'BAD_FRAME', 'binary frames are not part of the protocol; send JSON text frames');
       return;
     }
-    const text = data.toString('utf8');
-    let frame: ClientFrame;
-    try {
-      frame = parseFrame(text);
-    } catch (error) {
-      const e = error as FrameError;
-      this.error(frameId(text), e.code ?? 'BAD_FRAME', e.message);
-      return;
+    for (const parsed of parseFrames(data.toString('utf8'))) {
+      if (this.closed) return;
+      if ('error' in parsed) this.error(parsed.id, parsed.error.code ?? 'BAD_FRAME', parsed.error.message);
+      else this.handle(parsed.frame);
     }
+  }
+
+  private handle(frame: ClientFrame): void {
     if (frame.type === 'pong') return;
     if (frame.type === 'ping') {
       this.send({ type: 'pong', id: frame.id });
@@ -277,7 +284,30 @@ export class Session {
 
   private send(frame: object | string): void {
     if (this.closed) return;
-    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+    const text = typeof frame === 'string' ? frame : JSON.stringify(frame);
+    if (!this.batches) {
+      this.ws.send(text);
+      this.checkBuffer();
+      return;
+    }
+    this.outbox.push(text);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // After the I/O of this turn: a burst of deliveries and replies leaves in one write.
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const frames = this.outbox;
+    if (frames.length === 0 || this.closed) return;
+    this.outbox = [];
+    this.ws.send(frames.length === 1 ? frames[0] : `[${frames.join(',')}]`);
+    this.checkBuffer();
+  }
+
+  private checkBuffer(): void {
     const buffered = this.ws.bufferedAmount;
     if (buffered > this.host.limits.maxSendBufferBytes) {
       this.kick(CLOSE.slowConsumer, `slow consumer: more than ${this.host.limits.maxSendBufferBytes} bytes waiting to be sent`);
@@ -296,6 +326,7 @@ export class Session {
   }
 
   private closeSocket(code: number, reason: string): void {
+    this.flush();
     if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
     const ws = this.ws;
     setTimeout(() => ws.terminate(), 1_000).unref?.();

@@ -42,6 +42,19 @@ describe('client', () => {
     await client.close();
   });
 
+  it('sends a burst of publishes in envelopes that each fit within the gateway\'s maxFrameBytes, delivered in order', async () => {
+    const small = await startGateway({ limits: { maxFrameBytes: 16 * 1024 } });
+    const client = createClient({ url: small.url, WebSocket: NodeWebSocket });
+    const got: number[] = [];
+    await client.subscribe('burst.x', (m) => void got.push((m.data as { n: number }).n));
+    const filler = 'x'.repeat(1_000);
+    await Promise.all(Array.from({ length: 200 }, (_, n) => client.publish('burst.x', { n, filler })));
+    await eventually(() => got.length === 200, 'all 200 messages');
+    assert.deepEqual(got, [...Array(200).keys()]);
+    await client.close();
+    await small.close();
+  });
+
   it('retries a throwing handler with attempt counting up, then dead-letters at the gateway', async () => {
     const client = createClient({ url: running.url, WebSocket: NodeWebSocket });
     const attempts: number[] = [];

@@ -88,6 +88,26 @@ describe('gateway protocol', () => {
     socket.close();
   });
 
+  it('handles each frame of a batch envelope on its own, and sends envelopes only to a client that asks with frames=batch', async () => {
+    const plain = await RawSocket.open(running.url);
+    assert.equal(plain.frames[0].batches, true);
+    plain.send([{ type: 'publish', id: 'b1', topic: 'proto.envelope', data: 1 }, { type: 'publish', id: 'b2', topic: 'a..b', data: 2 }, 'junk', { type: 'ping', id: 'b3' }]);
+    assert.equal((await plain.waitFor((f) => f.id === 'b1')).type, 'reply');
+    assert.equal((await plain.waitFor((f) => f.id === 'b2')).code, 'INVALID_TOPIC');
+    assert.equal((await plain.waitFor((f) => f.id === 'b3')).type, 'pong');
+    await plain.waitFor((f) => f.type === 'error' && f.message === 'a frame must be a JSON object');
+    plain.send([]);
+    await plain.waitFor((f) => f.type === 'error' && /must not be empty/.test(f.message));
+    assert.ok(plain.frames.every((f) => !Array.isArray(f)), 'a client that did not ask gets one frame per WebSocket frame');
+    plain.close();
+
+    const batched = await RawSocket.open(`${running.url}?frames=batch`);
+    batched.send([{ type: 'ping', id: 'c1' }, { type: 'ping', id: 'c2' }]);
+    const envelope = (await batched.waitFor((f) => Array.isArray(f))) as unknown as Array<Record<string, unknown>>;
+    assert.deepEqual(envelope.map((f) => [f.type, f.id]), [['pong', 'c1'], ['pong', 'c2']]);
+    batched.close();
+  });
+
   it('limits subscriptions per connection and refuses a duplicate subscription id', async () => {
     const socket = await RawSocket.open(running.url);
     for (const id of ['1', '2', '3']) assert.equal((await socket.request({ type: 'subscribe', subscription: id, pattern: `lim.${id}` })).type, 'reply');
