@@ -26,6 +26,27 @@ export async function bestRate(runs: number, count: number, work: () => Promise<
   return best;
 }
 
+/**
+ * The median rate of each contender over `runs` rounds in which they take turns, after one
+ * warm-up run each: drift during the run (JIT, the server's caches, a busy neighbour) then
+ * falls on all of them alike instead of on whichever ran last, and one lucky or unlucky
+ * run does not decide the figure.
+ */
+export async function medianRates<K extends string>(runs: number, count: number, contenders: Record<K, () => Promise<void>>): Promise<Record<K, number>> {
+  const names = Object.keys(contenders) as K[];
+  const rates = {} as Record<K, number[]>;
+  for (const name of names) {
+    await rate(count, contenders[name]);
+    rates[name] = [];
+  }
+  for (let i = 0; i < runs; i++) {
+    for (const name of names) rates[name].push(await rate(count, contenders[name]));
+  }
+  const median = {} as Record<K, number>;
+  for (const name of names) median[name] = percentile(rates[name].sort((a, b) => a - b), 50);
+  return median;
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { Bus } from '../src/core/index.js';
 import { postgres, withDefaultUser } from '../src/drivers/postgres.js';
-import { bestRate, percentile, printTable, rate, type Row } from './measure.js';
+import { medianRates, percentile, printTable, rate, type Row } from './measure.js';
 
 const url = withDefaultUser(process.env.PG_URL ?? 'postgres://127.0.0.1:5432/test');
 const PAYLOAD = 100;
@@ -51,19 +51,20 @@ export default async function bench(): Promise<void> {
     };
     const batch = (topic: string) => Array.from({ length: BATCH }, () => ({ topic, data: payload() }));
 
-    // 1. Publish, batches of 100.
-    const omnibusBatched = await bestRate(3, PUBLISH_COUNT, async () => {
-      for (let i = 0; i < PUBLISH_COUNT; i += BATCH) await bus.publishMany(batch('bench.publish'));
+    // 1. Publish, batches of 100, beside raw pg with and without paying for de-duplication by id as the driver does.
+    const batched = await medianRates(7, PUBLISH_COUNT, {
+      omnibus: async () => {
+        for (let i = 0; i < PUBLISH_COUNT; i += BATCH) await bus.publishMany(batch('bench.publish'));
+      },
+      raw: async () => {
+        for (let i = 0; i < PUBLISH_COUNT; i += BATCH) await rawInsert(pool, BATCH);
+      },
+      rawDeduped: async () => {
+        for (let i = 0; i < PUBLISH_COUNT; i += BATCH) await rawInsert(pool, BATCH, false, true);
+      },
     });
-    const rawBatched = await bestRate(3, PUBLISH_COUNT, async () => {
-      for (let i = 0; i < PUBLISH_COUNT; i += BATCH) await rawInsert(pool, BATCH);
-    });
-    rows.push({ scenario: 'publish, batches of 100', omnibus: omnibusBatched, baseline: rawBatched, baselineName: 'pg INSERT', unit: 'msg/s' });
-    // The same, against raw pg paying for de-duplication by id as the driver does.
-    const rawDeduped = await bestRate(3, PUBLISH_COUNT, async () => {
-      for (let i = 0; i < PUBLISH_COUNT; i += BATCH) await rawInsert(pool, BATCH, false, true);
-    });
-    rows.push({ scenario: 'publish, batches of 100 (raw de-dups too)', omnibus: omnibusBatched, baseline: rawDeduped, baselineName: 'pg INSERT ON CONFLICT', unit: 'msg/s' });
+    rows.push({ scenario: 'publish, batches of 100', omnibus: batched.omnibus, baseline: batched.raw, baselineName: 'pg INSERT', unit: 'msg/s' });
+    rows.push({ scenario: 'publish, batches of 100 (raw de-dups too)', omnibus: batched.omnibus, baseline: batched.rawDeduped, baselineName: 'pg INSERT ON CONFLICT', unit: 'msg/s' });
 
     // 2. Publish one at a time, 100 in flight: the driver folds them into multi-row INSERTs.
     const inFlight = async (count: number, one: () => Promise<unknown>) => {
@@ -72,9 +73,11 @@ export default async function bench(): Promise<void> {
         while (left-- > 0) await one();
       }));
     };
-    const omnibusSingles = await bestRate(3, PUBLISH_COUNT, () => inFlight(PUBLISH_COUNT, () => bus.publish('bench.single', payload())));
-    const rawSingles = await bestRate(3, PUBLISH_COUNT, () => inFlight(PUBLISH_COUNT, () => rawInsert(pool, 1)));
-    rows.push({ scenario: 'publish, single, 100 in flight', omnibus: omnibusSingles, baseline: rawSingles, baselineName: 'pg INSERT (pool 10)', unit: 'msg/s' });
+    const singles = await medianRates(5, PUBLISH_COUNT, {
+      omnibus: () => inFlight(PUBLISH_COUNT, () => bus.publish('bench.single', payload())),
+      raw: () => inFlight(PUBLISH_COUNT, () => rawInsert(pool, 1)),
+    });
+    rows.push({ scenario: 'publish, single, 100 in flight', omnibus: singles.omnibus, baseline: singles.raw, baselineName: 'pg INSERT (pool 10)', unit: 'msg/s' });
 
     // 3. Consume and ack with one group member.
     let omnibusConsume = 0;

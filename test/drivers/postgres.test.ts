@@ -108,6 +108,32 @@ describe('postgres driver', { skip }, () => {
     ]);
   });
 
+  it('stores a batch of mixed topics, headers and keys exactly, quotes and backslashes included', async () => {
+    const b = bus();
+    const [one, two] = [topic('mixed'), topic('mixed')];
+    const odd = 'a "quoted", {braced} \\ NULL';
+    const batch: Array<{ topic: string; data: number; id: string; key?: string; headers?: Record<string, string> }> = [
+      { topic: one, data: 1, id: `${one}-${odd}`, key: odd, headers: { 'x-a': odd } },
+      { topic: two, data: 2, id: `${one}-plain` },
+      { topic: one, data: 3, id: `${one}-null`, key: 'NULL', headers: { 'x-a': odd } },
+      { topic: two, data: 4, id: `${one}-empty`, key: '', headers: { 'x-b': '' } },
+    ];
+    const results = await b.publishMany(batch);
+    const { rows } = await admin.query(
+      `SELECT seq::text, id, topic, key, headers, convert_from(body, 'UTF8') AS body FROM "${schema}".messages
+       WHERE topic IN ($1, $2) ORDER BY seq`,
+      [one, two],
+    );
+    assert.deepEqual(rows, batch.map((message, i) => ({
+      seq: results[i].seq,
+      id: message.id,
+      topic: message.topic,
+      key: message.key ?? null,
+      headers: { ...message.headers, 'content-type': 'application/json' },
+      body: String(message.data),
+    })));
+  });
+
   it('stores an id once and answers a duplicate with the first seq', async () => {
     const b = bus();
     const name = topic('dedupe');

@@ -17,32 +17,14 @@ const NOTIFY_LIMIT = 7_000;
 /** Ephemeral (non-group) subscriptions whose process stopped heartbeating are removed after this. */
 const EPHEMERAL_EXPIRY = '10 minutes';
 
-interface PublishColumns {
-  ids: string[];
-  topics: string[];
-  keys: Array<string | null>;
-  headers: string[];
-  bodies: Buffer[];
-  times: number[];
-  ttls: Array<number | null>;
-  notify: string;
+/** The topics a batch wakes, as one NOTIFY payload; past the limit it is empty, meaning "any topic". */
+function notifyPayload(batch: WireMessage[]): string {
+  const payload = [...new Set(batch.map((wire) => wire.topic))].join(',');
+  return payload.length > NOTIFY_LIMIT ? '' : payload;
 }
 
-/** A batch as parallel arrays, one per column, and the topics to wake. */
-function publishColumns(batch: WireMessage[]): PublishColumns {
-  const columns: PublishColumns = { ids: [], topics: [], keys: [], headers: [], bodies: [], times: [], ttls: [], notify: '' };
-  for (const wire of batch) {
-    columns.ids.push(wire.id);
-    columns.topics.push(wire.topic);
-    columns.keys.push(wire.key ?? null);
-    columns.headers.push(JSON.stringify(wire.headers));
-    columns.bodies.push(Buffer.from(wire.body.buffer, wire.body.byteOffset, wire.body.byteLength));
-    columns.times.push(wire.time);
-    columns.ttls.push(wire.ttlMs === undefined ? null : Math.ceil(wire.ttlMs));
-  }
-  const notify = [...new Set(columns.topics)].join(',');
-  columns.notify = notify.length > NOTIFY_LIMIT ? '' : notify;
-  return columns;
+function bodyBuffer(wire: WireMessage): Buffer {
+  return Buffer.from(wire.body.buffer, wire.body.byteOffset, wire.body.byteLength);
 }
 
 /** An array literal of numbers, built directly: `pg` would quote and escape each element as a string. */
@@ -50,35 +32,86 @@ function numberArray(numbers: Array<number | null>): string {
   return `{${numbers.map((n) => (n === null ? 'NULL' : String(n))).join(',')}}`;
 }
 
+const NEEDS_ESCAPE = /["\\]/;
+const ESCAPED = /["\\]/g;
+
+/** An array literal of strings, escaping only the elements that need it (ids and keys rarely do). */
+function textArray(values: Array<string | null>): string {
+  const elements: string[] = [];
+  for (const value of values) {
+    if (value === null) elements.push('NULL');
+    else elements.push(`"${NEEDS_ESCAPE.test(value) ? value.replace(ESCAPED, '\\$&') : value}"`);
+  }
+  return `{${elements.join(',')}}`;
+}
+
+/**
+ * Distinct values and, per row, the position of its value among them. A batch mostly
+ * repeats one topic and one set of headers, which then travel and are parsed once. The
+ * distinct values go as one jsonb array, whose elements the server reaches by position in
+ * constant time (a text[] element is found by walking the ones before it).
+ */
+class Dictionary {
+  private readonly positions = new Map<string, number>();
+  readonly rows: number[] = [];
+
+  /** `json` is the value as JSON text. */
+  add(json: string): void {
+    let position = this.positions.get(json);
+    if (position === undefined) this.positions.set(json, (position = this.positions.size));
+    this.rows.push(position);
+  }
+
+  values(): string {
+    return `[${[...this.positions.keys()].join(',')}]`;
+  }
+}
+
 /**
  * The fast path: lock, notify and a plain multi-row INSERT in one statement, answering one
  * row with the seqs in batch order as one comma-separated text. Plain SQL rather than a
  * call of `publish(...)`, whose exception block (a subtransaction) and row-per-message
- * result cost about a tenth of the batch. The bodies travel as one binary parameter cut at
- * their offsets, not as a bytea[] that `pg` would hex-encode and the server decode. The
- * INSERT reads from `locked`, so no row takes a seq before the publish lock is held. A
- * stored (or repeated) id fails the statement with unique_violation; the batch then goes
- * to `publishStatement`, which de-duplicates.
+ * result cost about a tenth of the batch. Topics and headers are dictionary-encoded; the
+ * bodies travel as one binary parameter cut at their offsets, not as a bytea[] that `pg`
+ * would hex-encode and the server decode. The INSERT reads from `locked`, so no row takes
+ * a seq before the publish lock is held. A stored (or repeated) id fails the statement
+ * with unique_violation; the batch then goes to `publishStatement`, which de-duplicates.
  */
 export function publishFastStatement(schema: string, batch: WireMessage[]): Statement {
-  const { ids, topics, keys, headers, bodies, times, ttls, notify } = publishColumns(batch);
+  const ids: string[] = [];
+  const keys: Array<string | null> = [];
+  const topics = new Dictionary();
+  const headers = new Dictionary();
+  const bodies: Buffer[] = [];
   const offsets: number[] = [];
+  const lengths: number[] = [];
+  const times: number[] = [];
+  const ttls: Array<number | null> = [];
   let offset = 0;
-  for (const body of bodies) {
+  for (const wire of batch) {
+    ids.push(wire.id);
+    keys.push(wire.key ?? null);
+    topics.add(JSON.stringify(wire.topic));
+    headers.add(JSON.stringify(wire.headers));
+    const body = bodyBuffer(wire);
+    bodies.push(body);
     offsets.push(offset);
+    lengths.push(body.length);
     offset += body.length;
+    times.push(wire.time);
+    ttls.push(wire.ttlMs === undefined ? null : Math.ceil(wire.ttlMs));
   }
   return {
     name: `omnibus-publish-fast-${schema}`,
     text: withSchema(
-      `WITH locked AS (SELECT ${PUBLISH_LOCK}), notified AS (SELECT pg_notify({schema_literal} || '.messages', $8)),
+      `WITH locked AS (SELECT ${PUBLISH_LOCK}), notified AS (SELECT pg_notify({schema_literal} || '.messages', $12)),
        inserted AS (
          INSERT INTO {schema}.messages AS m (id, topic, key, headers, body, time, expires_at)
-         SELECT u.id, u.topic, u.key, u.headers::jsonb, substring($5::bytea FROM u.body_at + 1 FOR u.body_length),
+         SELECT u.id, $2::jsonb ->> u.topic, u.key, $5::jsonb -> u.headers, substring($7::bytea FROM u.body_at + 1 FOR u.body_length),
                 timestamptz 'epoch' + u.time_ms * interval '1 millisecond',
                 timestamptz 'epoch' + (u.time_ms + u.ttl_ms) * interval '1 millisecond'
          FROM locked, notified,
-              unnest($1::text[], $2::text[], $3::text[], $4::text[], $9::integer[], $10::integer[], $6::bigint[], $7::bigint[])
+              unnest($1::text[], $3::integer[], $4::text[], $6::integer[], $8::integer[], $9::integer[], $10::bigint[], $11::bigint[])
                 WITH ORDINALITY AS u(id, topic, key, headers, body_at, body_length, time_ms, ttl_ms, ord)
          ORDER BY u.ord
          RETURNING m.seq
@@ -88,27 +121,37 @@ export function publishFastStatement(schema: string, batch: WireMessage[]): Stat
       schema,
     ),
     values: [
-      ids,
-      topics,
-      keys,
-      headers,
+      textArray(ids),
+      topics.values(),
+      numberArray(topics.rows),
+      textArray(keys),
+      headers.values(),
+      numberArray(headers.rows),
       Buffer.concat(bodies, offset),
+      numberArray(offsets),
+      numberArray(lengths),
       numberArray(times),
       numberArray(ttls),
-      notify,
-      numberArray(offsets),
-      numberArray(bodies.map((body) => body.length)),
+      notifyPayload(batch),
     ],
   };
 }
 
 /** One call of `publish(...)` for a whole batch, which de-duplicates ids: a stored one answers with its first seq. */
 export function publishStatement(schema: string, batch: WireMessage[]): Statement {
-  const columns = publishColumns(batch);
   return {
     name: `omnibus-publish-${schema}`,
     text: `SELECT message_id, message_seq FROM ${quoteIdent(schema)}.publish($1, $2, $3, $4, $5, $6, $7, $8)`,
-    values: [columns.ids, columns.topics, columns.keys, columns.headers, columns.bodies, columns.times, columns.ttls, columns.notify],
+    values: [
+      batch.map((wire) => wire.id),
+      batch.map((wire) => wire.topic),
+      batch.map((wire) => wire.key ?? null),
+      batch.map((wire) => JSON.stringify(wire.headers)),
+      batch.map(bodyBuffer),
+      numberArray(batch.map((wire) => wire.time)),
+      numberArray(batch.map((wire) => (wire.ttlMs === undefined ? null : Math.ceil(wire.ttlMs)))),
+      notifyPayload(batch),
+    ],
   };
 }
 
