@@ -101,4 +101,21 @@ describe('gateway HTTP', () => {
     const rest = (await readEvents(resumed, 2)).filter((e) => e.event === 'message');
     assert.deepEqual(rest.map((e) => e.data.data), [3, 4]);
   });
+
+  it('ends an SSE stream that stops reading with a SLOW_CONSUMER event once its send buffer is full', { timeout: 30_000 }, async () => {
+    const small = await startGateway({ limits: { maxSendBufferBytes: 256 * 1024 } });
+    const response = await fetch(`${small.http}/v1/stream?pattern=sse.slow`);
+    await new Promise((r) => setTimeout(r, 50));
+    // Nothing reads the body while 38 MiB are published (more than loopback socket buffers
+    // hold): the server must cut the stream off rather than queue them.
+    const payload = 'z'.repeat(64 * 1024);
+    for (let n = 0; n < 600; n++) {
+      const published = await fetch(`${small.http}/v1/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'sse.slow', data: payload }) });
+      assert.equal(published.status, 200);
+    }
+    const events = await readEvents(response, Infinity);
+    assert.deepEqual(events.at(-1), { id: undefined, event: 'error', data: { code: 'SLOW_CONSUMER', message: 'send buffer full' } });
+    assert.ok(events.filter((e) => e.event === 'message').length < 600, 'cut off before the backlog was queued');
+    await small.close();
+  });
 });

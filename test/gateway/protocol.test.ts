@@ -155,6 +155,36 @@ describe('gateway protocol', () => {
     await plain.close();
   });
 
+  it('sends a gap frame with the earliest seq still held when retention removed the resume position', async () => {
+    const short = await startGateway({ bus: createBus({ driver: memory({ history: { maxMessages: 3 } }) }) });
+    const socket = await RawSocket.open(short.url);
+    const seqs: string[] = [];
+    for (let n = 0; n < 6; n++) seqs.push((await socket.request({ type: 'publish', topic: 'trimmed.t', data: n })).seq);
+    const reply = await socket.request({ type: 'subscribe', subscription: 'g', pattern: 'trimmed.t', after: seqs[1], ack: 'auto' });
+    assert.equal(reply.type, 'reply');
+    await socket.waitFor((f) => f.type === 'message' && f.data === 5);
+    const frames = socket.frames.filter((f) => f.type === 'gap' || f.type === 'message');
+    assert.deepEqual(frames.map((f) => (f.type === 'gap' ? `gap from ${f.earliest}` : f.data)), [`gap from ${seqs[3]}`, 3, 4, 5]);
+    socket.close();
+    await short.close();
+  });
+
+  it('drops a client silent for two heartbeat intervals with code 4000, and keeps one that answers pings', async () => {
+    const beating = await startGateway({ heartbeatMs: 50 });
+    const silent = await RawSocket.open(beating.url);
+    const lively = await RawSocket.open(beating.url);
+    lively.ws.on('message', (data) => {
+      if (JSON.parse(String(data)).type === 'ping') lively.send({ type: 'pong' });
+    });
+    assert.equal(await silent.closed(2_000), 4000);
+    assert.match(silent.closeReason, /no frame from the client for 100 ms/);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(lively.closeCode, undefined, 'a client answering pings stays connected');
+    assert.equal(beating.gateway.connections, 1);
+    lively.close();
+    await beating.close();
+  });
+
   it('holds back deliveries beyond maxUnacked until acks arrive', async () => {
     const limited = await startGateway({ limits: { maxUnacked: 5 } });
     const socket = await RawSocket.open(limited.url);
