@@ -310,7 +310,9 @@ export class Connection {
     channel.confirmed = true;
     channel.resumeTime ??= typeof reply.time === 'number' ? reply.time : undefined;
     channel.recovered = reply.recovered !== false;
-    if (resumed && reply.recovered === false) this.emit('gap', { subscription: channel.id, pattern: channel.spec.pattern });
+    if (resumed && reply.recovered === false) {
+      this.emit('gap', { subscription: channel.id, pattern: channel.spec.pattern, earliest: typeof reply.earliest === 'string' ? reply.earliest : undefined });
+    }
   }
 
   private connect(): void {
@@ -407,14 +409,6 @@ export class Connection {
         this.pending.delete(frame.id);
         if (frame.type === 'reply') entry.resolve(frame);
         else entry.reject(toError(frame));
-        return;
-      }
-      case 'gap': {
-        const channel = this.channels.get(frame.subscription);
-        if (channel !== undefined) {
-          channel.recovered = false;
-          this.emit('gap', { subscription: channel.id, pattern: channel.spec.pattern, earliest: frame.earliest });
-        }
         return;
       }
       case 'ping':

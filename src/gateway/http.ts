@@ -183,8 +183,8 @@ async function history(host: HttpHost, principal: Principal, url: URL, res: Serv
   const messages: Record<string, unknown>[] = [];
   let finish: () => void = () => {};
   const done = new Promise<void>((resolve) => (finish = resolve));
-  let idle = setTimeout(finish, host.historyIdleMs * 5);
-  const { subscription } = await openSubscription(host.bus, principal, { pattern, from, after }, (message, topic) => {
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  const opened = await openSubscription(host.bus, principal, { pattern, from, after }, (message, topic) => {
     if (messages.length >= limit) return message.nack({ delayMs: 0 });
     messages.push(messageFields(message, topic));
     void message.ack();
@@ -192,9 +192,11 @@ async function history(host: HttpHost, principal: Principal, url: URL, res: Serv
     if (messages.length >= limit) finish();
     else idle = setTimeout(finish, host.historyIdleMs);
   });
+  idle = setTimeout(finish, host.historyIdleMs * 5);
+  opened.start();
   await done;
   clearTimeout(idle);
-  await subscription.close();
+  await opened.subscription.close();
   json(res, 200, { messages, next: messages.length > 0 ? messages[messages.length - 1].seq : after });
 }
 
@@ -223,9 +225,8 @@ async function stream(host: HttpHost, principal: Principal, url: URL, req: Incom
     host.bus,
     principal,
     { pattern, from: parseFrom(url.searchParams.get('from')), after, group: url.searchParams.get('group') ?? undefined },
-    (message: Message, topic, gap) => {
+    (message: Message, topic) => {
       if (closed) return message.nack({ delayMs: 0 });
-      if (gap !== undefined) res.write(`event: gap\ndata: ${JSON.stringify({ earliest: gap })}\n\n`);
       const id = message.seq === undefined ? '' : `id: ${message.seq}\n`;
       res.write(`${id}event: message\ndata: ${JSON.stringify(messageFields(message, topic))}\n\n`);
       void message.ack();
@@ -236,7 +237,8 @@ async function stream(host: HttpHost, principal: Principal, url: URL, req: Incom
     },
   );
   subscription = opened.subscription;
-  res.write(`event: ready\ndata: ${JSON.stringify({ recovered: opened.recovered })}\n\n`);
+  res.write(`event: ready\ndata: ${JSON.stringify({ recovered: opened.recovered, earliest: opened.earliest })}\n\n`);
+  opened.start();
   untrack = host.track(end);
   req.on('close', end);
   if (closed) await subscription.close();

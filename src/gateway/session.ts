@@ -191,22 +191,22 @@ export class Session {
     this.subscriptions.set(entry.id, entry);
     try {
       const time = Date.now();
-      const opened = await openSubscription(this.host.bus, principal, frame, (message, topic, gap) => this.forward(entry, message, topic, gap));
+      const opened = await openSubscription(this.host.bus, principal, frame, (message, topic) => this.forward(entry, message, topic));
       entry.core = opened.subscription;
       if (this.closed || entry.closed) {
         await opened.subscription.close();
         return;
       }
-      this.send({ type: 'reply', id: frame.id, subscription: entry.id, recovered: opened.recovered, time });
+      this.send({ type: 'reply', id: frame.id, subscription: entry.id, recovered: opened.recovered, earliest: opened.earliest, time });
+      opened.start();
     } catch (error) {
       this.subscriptions.delete(entry.id);
       this.error(frame.id, ...errorFields(error, 'SUBSCRIBE_FAILED', principal));
     }
   }
 
-  private forward(entry: ClientSubscription, message: Message, topic: string, gap: string | undefined): void | Promise<void> {
+  private forward(entry: ClientSubscription, message: Message, topic: string): void | Promise<void> {
     if (this.closed || entry.closed) return message.nack({ delayMs: 0 }).catch(() => {});
-    if (gap !== undefined) this.send({ type: 'gap', subscription: entry.id, earliest: gap });
     const delivery = ++this.deliveries;
     const frame = messageFrame(entry.id, delivery, message, topic);
     if (entry.ack === 'auto') {

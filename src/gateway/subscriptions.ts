@@ -1,6 +1,6 @@
 // Opens a bus subscription on a client's behalf: grant and tenant checks, resume after a
 // seq (core's `from: { seq }` is inclusive, so the equal seq is skipped), and the reply's
-// `recovered` flag.
+// `recovered` flag, which says whether the resume position is still held.
 
 import type { Bus } from '../core/bus.js';
 import type { From } from '../core/driver.js';
@@ -24,15 +24,21 @@ export interface SubscribeRequest {
 
 export interface Opened {
   subscription: Subscription;
-  /** False when a resume was asked for and the bus keeps no history to resume from. */
+  /**
+   * False when a resume was asked for and what was missed cannot all be delivered: the bus
+   * keeps no history, or retention removed the resume position.
+   */
   recovered: boolean;
+  /** With `recovered: false` after retention: the first seq still held, delivered first. */
+  earliest?: string;
+  /** Lets deliveries through; call it once the reply is sent, so the client sees the reply first. */
+  start(): void;
 }
 
-/**
- * Called per message. `skipped` is true for the resume position itself; `gap` carries the
- * seq actually received first when the resume position is no longer held.
- */
-export type Receive = (message: Message, topic: string, gap: string | undefined) => void | Promise<void>;
+export type Receive = (message: Message, topic: string) => void | Promise<void>;
+
+/** How long a resume waits for its position to be replayed before calling it gone. */
+const RESUME_WAIT_MS = 1_000;
 
 /** Whether every driver behind the bus keeps history. */
 export function busReplays(bus: Bus): boolean {
@@ -63,10 +69,15 @@ export async function openSubscription(bus: Bus, principal: Principal, request: 
   const replays = busReplays(bus);
   const resuming = request.after !== undefined || (request.from !== undefined && request.from !== 'latest');
   let from = request.from;
-  let after = request.after;
-  if (after !== undefined) from = replays ? { seq: after } : 'latest';
+  if (request.after !== undefined) from = replays ? { seq: request.after } : 'latest';
   else if (!replays && resuming) from = 'latest';
-  if (!replays) after = undefined;
+  // The first message a resume replays is its position itself while retention still holds it.
+  let expected = replays ? request.after : undefined;
+  let found!: (first: string | undefined) => void;
+  const replayed = new Promise<string | undefined>((resolve) => (found = resolve));
+  let started = false;
+  let start!: () => void;
+  const starting = new Promise<void>((resolve) => (start = resolve));
   const busPattern = principal.toBus(request.pattern);
   const subscription = await bus.subscribe(
     busPattern,
@@ -77,17 +88,17 @@ export async function openSubscription(bus: Bus, principal: Principal, request: 
         void message.ack().catch(() => {});
         return;
       }
-      let gap: string | undefined;
-      if (after !== undefined) {
-        const expected = after;
-        after = undefined;
-        if (message.seq === expected) {
+      if (expected !== undefined) {
+        const position = expected;
+        expected = undefined;
+        found(message.seq);
+        if (message.seq === position) {
           void message.ack().catch(() => {});
           return;
         }
-        gap = message.seq ?? '';
       }
-      return receive(message, principal.fromBus(message.topic), gap);
+      const topic = principal.fromBus(message.topic);
+      return started ? receive(message, topic) : starting.then(() => receive(message, topic));
     },
     {
       group: request.group,
@@ -98,5 +109,24 @@ export async function openSubscription(bus: Bus, principal: Principal, request: 
       ackDeadlineMs: request.ackDeadlineMs,
     },
   );
-  return { subscription, recovered: !resuming || replays };
+  const opened: Opened = {
+    subscription,
+    recovered: !resuming || replays,
+    start: () => {
+      started = true;
+      start();
+    },
+  };
+  if (replays && request.after !== undefined) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const first = await Promise.race([replayed, new Promise<null>((resolve) => (timer = setTimeout(resolve, RESUME_WAIT_MS, null)))]);
+    clearTimeout(timer);
+    if (first !== request.after) {
+      // Nothing replayed at all means retention removed the position and everything after it we could check.
+      expected = undefined;
+      opened.recovered = false;
+      if (first !== null && first !== undefined) opened.earliest = first;
+    }
+  }
+  return opened;
 }
