@@ -18,33 +18,26 @@ export async function rate(count: number, work: () => Promise<void>): Promise<nu
   return count / ((performance.now() - start) / 1000);
 }
 
-/** The best of `runs` measurements, after one warm-up run. */
-export async function bestRate(runs: number, count: number, work: () => Promise<void>): Promise<number> {
-  await rate(count, work);
-  let best = 0;
-  for (let i = 0; i < runs; i++) best = Math.max(best, await rate(count, work));
-  return best;
-}
-
 /**
- * The median rate of each contender over `runs` rounds in which they take turns, after one
- * warm-up run each: drift during the run (JIT, the server's caches, a busy neighbour) then
+ * The median figure of each contender over `runs` rounds in which they take turns, after a
+ * warm-up round: drift during the run (JIT, the server's caches, a busy neighbour) then
  * falls on all of them alike instead of on whichever ran last, and one lucky or unlucky
- * run does not decide the figure.
+ * run does not decide the figure. Each call gets its round (0 is the warm-up), for
+ * measurements that need a fresh group or stream per run.
  */
-export async function medianRates<K extends string>(runs: number, count: number, contenders: Record<K, () => Promise<void>>): Promise<Record<K, number>> {
+export async function interleaved<K extends string>(runs: number, contenders: Record<K, (round: number) => Promise<number>>): Promise<Record<K, number>> {
   const names = Object.keys(contenders) as K[];
-  const rates = {} as Record<K, number[]>;
-  for (const name of names) {
-    await rate(count, contenders[name]);
-    rates[name] = [];
+  const figures = {} as Record<K, number[]>;
+  for (const name of names) figures[name] = [];
+  for (let round = 0; round <= runs; round++) {
+    for (const name of names) {
+      const figure = await contenders[name](round);
+      if (round > 0) figures[name].push(figure);
+    }
   }
-  for (let i = 0; i < runs; i++) {
-    for (const name of names) rates[name].push(await rate(count, contenders[name]));
-  }
-  const median = {} as Record<K, number>;
-  for (const name of names) median[name] = percentile(rates[name].sort((a, b) => a - b), 50);
-  return median;
+  const medians = {} as Record<K, number>;
+  for (const name of names) medians[name] = percentile(figures[name].sort((a, b) => a - b), 50);
+  return medians;
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -4,13 +4,14 @@
 import { EventEmitter } from 'node:events';
 import Emittery from 'emittery';
 import { createBus, matchesPattern, PatternIndex } from '../src/index.js';
-import { bestRate, percentile, printTable, type Row } from './measure.js';
+import { interleaved, percentile, printTable, rate, type Row } from './measure.js';
 
 const COUNT = 500_000;
 const RUNS = 3;
 const payload = { id: 'order-000001', customer: 'customer-42', total: 1234.5, note: 'x'.repeat(40) };
 
-async function omnibusRate(subscribers: number, batch: number): Promise<number> {
+/** A bus with `subscribers` on one topic, and a run that publishes COUNT messages in batches of `batch`. */
+async function omnibusPublisher(subscribers: number, batch: number): Promise<{ run: () => Promise<number>; close: () => Promise<void> }> {
   const bus = createBus();
   let received = 0;
   let done: () => void = () => {};
@@ -21,33 +22,35 @@ async function omnibusRate(subscribers: number, batch: number): Promise<number> 
     });
   }
   const items = Array.from({ length: batch }, () => ({ topic: 'bench.orders', data: payload }));
-  const rate = await bestRate(RUNS, COUNT, async () => {
-    received = 0;
-    const finished = new Promise<void>((resolve) => (done = resolve));
-    if (batch === 1) for (let i = 0; i < COUNT; i++) await bus.publish('bench.orders', payload);
-    else for (let i = 0; i < COUNT; i += batch) await bus.publishMany(items);
-    await finished;
-  });
-  await bus.close();
-  return rate;
+  const run = () =>
+    rate(COUNT, async () => {
+      received = 0;
+      const finished = new Promise<void>((resolve) => (done = resolve));
+      if (batch === 1) for (let i = 0; i < COUNT; i++) await bus.publish('bench.orders', payload);
+      else for (let i = 0; i < COUNT; i += batch) await bus.publishMany(items);
+      await finished;
+    });
+  return { run, close: () => bus.close() };
 }
 
-async function emitteryRate(subscribers: number): Promise<number> {
+function emitteryPublisher(subscribers: number): () => Promise<number> {
   const emitter = new Emittery();
   let received = 0;
   for (let s = 0; s < subscribers; s++) emitter.on('bench.orders', () => void received++);
-  return bestRate(RUNS, COUNT, async () => {
-    for (let i = 0; i < COUNT; i++) await emitter.emit('bench.orders', payload);
-  });
+  return () =>
+    rate(COUNT, async () => {
+      for (let i = 0; i < COUNT; i++) await emitter.emit('bench.orders', payload);
+    });
 }
 
-async function eventEmitterRate(subscribers: number): Promise<number> {
+function eventEmitterPublisher(subscribers: number): () => Promise<number> {
   const emitter = new EventEmitter();
   let received = 0;
   for (let s = 0; s < subscribers; s++) emitter.on('bench.orders', () => void received++);
-  return bestRate(RUNS, COUNT, async () => {
-    for (let i = 0; i < COUNT; i++) emitter.emit('bench.orders', payload);
-  });
+  return () =>
+    rate(COUNT, async () => {
+      for (let i = 0; i < COUNT; i++) emitter.emit('bench.orders', payload);
+    });
 }
 
 /** Publish-to-handler latency of awaited publishes, in milliseconds, sorted. */
@@ -76,15 +79,17 @@ async function patternLookups(): Promise<[number, number]> {
   // More distinct topics than the index caches, so lookups walk the trie.
   const topics = Array.from({ length: 20_000 }, (_, i) => `tenant${i % 10_000}.orders.placed`);
   const lookups = 200_000;
-  const trie = await bestRate(RUNS, lookups, async () => {
-    for (let i = 0; i < lookups; i++) index.match(topics[i % topics.length]);
-  });
   const scanned = 2_000;
-  const linear = await bestRate(RUNS, scanned, async () => {
-    for (let i = 0; i < scanned; i++) {
-      const topic = topics[i % topics.length];
-      patterns.filter((pattern) => matchesPattern(pattern, topic));
-    }
+  const { trie, linear } = await interleaved(RUNS, {
+    trie: () => rate(lookups, async () => {
+      for (let i = 0; i < lookups; i++) index.match(topics[i % topics.length]);
+    }),
+    linear: () => rate(scanned, async () => {
+      for (let i = 0; i < scanned; i++) {
+        const topic = topics[i % topics.length];
+        patterns.filter((pattern) => matchesPattern(pattern, topic));
+      }
+    }),
   });
   return [trie, linear];
 }
@@ -92,12 +97,18 @@ async function patternLookups(): Promise<[number, number]> {
 export default async function bench(): Promise<void> {
   const rows: Row[] = [];
   for (const subscribers of [1, 10]) {
-    const emittery = await emitteryRate(subscribers);
-    const plain = await eventEmitterRate(subscribers);
-    const single = await omnibusRate(subscribers, 1);
-    const many = await omnibusRate(subscribers, 1_000);
-    rows.push({ scenario: `awaited publish, ${subscribers} subscriber(s)`, omnibus: single, baseline: emittery, baselineName: 'emittery', unit: 'msg/s' });
-    rows.push({ scenario: `awaited publish, ${subscribers} subscriber(s)`, omnibus: single, baseline: plain, baselineName: 'EventEmitter', unit: 'msg/s' });
+    const single = await omnibusPublisher(subscribers, 1);
+    const batched = await omnibusPublisher(subscribers, 1_000);
+    const { emittery, plain, one, many } = await interleaved(RUNS, {
+      emittery: emitteryPublisher(subscribers),
+      plain: eventEmitterPublisher(subscribers),
+      one: single.run,
+      many: batched.run,
+    });
+    await single.close();
+    await batched.close();
+    rows.push({ scenario: `awaited publish, ${subscribers} subscriber(s)`, omnibus: one, baseline: emittery, baselineName: 'emittery', unit: 'msg/s' });
+    rows.push({ scenario: `awaited publish, ${subscribers} subscriber(s)`, omnibus: one, baseline: plain, baselineName: 'EventEmitter', unit: 'msg/s' });
     rows.push({ scenario: `publishMany x1000, ${subscribers} subscriber(s)`, omnibus: many, baseline: emittery, baselineName: 'emittery', unit: 'msg/s' });
   }
   const ours = await omnibusLatency();

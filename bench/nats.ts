@@ -7,7 +7,7 @@ import { jetstreamManager, type JetStreamClient, type JetStreamManager } from '@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Bus } from '../src/core/bus.js';
 import { nats } from '../src/drivers/nats.js';
-import { groupConsumeRate, percentile, printTable, rate, type Row } from './measure.js';
+import { groupConsumeRate, interleaved, percentile, printTable, rate, type Row } from './measure.js';
 
 const URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const COUNT = 20_000;
@@ -30,21 +30,8 @@ async function windowed(count: number, one: (i: number) => Promise<unknown>): Pr
   await Promise.all(Array.from({ length: WINDOW }, lane));
 }
 
-async function best(work: (attempt: number) => Promise<number>): Promise<number> {
-  await work(-1);
-  let top = 0;
-  for (let i = 0; i < RUNS; i++) top = Math.max(top, await work(i));
-  return top;
-}
-
 function newBus(): Bus {
   return new Bus({ drivers: { nats: nats({ servers: URL, streamPrefix }) } });
-}
-
-async function publishRates(bus: Bus, js: JetStreamClient): Promise<[number, number]> {
-  const omnibus = await best(() => rate(COUNT, () => windowed(COUNT, () => bus.publish(`${root}.pub.omnibus`, payload))));
-  const raw = await best(() => rate(COUNT, () => windowed(COUNT, () => js.publish(`${root}.pub.raw`, payload))));
-  return [omnibus, raw];
 }
 
 /** Fills a subject with COUNT messages for the consume runs, which both sides read. */
@@ -52,13 +39,13 @@ async function fill(bus: Bus, topic: string): Promise<void> {
   await windowed(COUNT, () => bus.publish(topic, payload));
 }
 
-function omnibusConsume(attempt: number): Promise<number> {
-  return groupConsumeRate(newBus(), `${root}.work`, COUNT, `omnibus${attempt + 1}`);
+function omnibusConsume(round: number): Promise<number> {
+  return groupConsumeRate(newBus(), `${root}.work`, COUNT, `omnibus${round}`);
 }
 
-async function rawConsume(nc: NatsConnection, jsm: JetStreamManager, attempt: number): Promise<number> {
+async function rawConsume(nc: NatsConnection, jsm: JetStreamManager, round: number): Promise<number> {
   const stream = `${streamPrefix}_${root}`;
-  const durable = `raw${attempt + 1}`;
+  const durable = `raw${round}`;
   const js = jsm.jetstream();
   const start = performance.now();
   await jsm.consumers.add(stream, { durable_name: durable, ack_policy: 'explicit', filter_subject: `${root}.work`, deliver_policy: 'all' });
@@ -127,15 +114,17 @@ export default async function bench(): Promise<void> {
   try {
     // The driver creates the stream; the raw client then works on the same one.
     await bus.publish(`${root}.setup`, payload);
-    const [publishOmnibus, publishRaw] = await publishRates(bus, js);
+    const publish = await interleaved(RUNS, {
+      omnibus: () => rate(COUNT, () => windowed(COUNT, () => bus.publish(`${root}.pub.omnibus`, payload))),
+      raw: () => rate(COUNT, () => windowed(COUNT, () => js.publish(`${root}.pub.raw`, payload))),
+    });
     await fill(bus, `${root}.work`);
-    const consumeOmnibus = await best(omnibusConsume);
-    const consumeRaw = await best((attempt) => rawConsume(nc, jsm, attempt));
+    const consume = await interleaved(RUNS, { omnibus: omnibusConsume, raw: (round) => rawConsume(nc, jsm, round) });
     const latencyOmnibus = await omnibusLatency();
     const latencyRaw = await rawLatency(jsm);
     const rows: Row[] = [
-      { scenario: `publish, ${WINDOW} in flight (JetStream)`, omnibus: publishOmnibus, baseline: publishRaw, baselineName: 'raw js.publish', unit: 'msg/s' },
-      { scenario: 'consume + ack, one group (durable pull)', omnibus: consumeOmnibus, baseline: consumeRaw, baselineName: 'raw consume+ack', unit: 'msg/s' },
+      { scenario: `publish, ${WINDOW} in flight (JetStream)`, omnibus: publish.omnibus, baseline: publish.raw, baselineName: 'raw js.publish', unit: 'msg/s' },
+      { scenario: 'consume + ack, one group (durable pull)', omnibus: consume.omnibus, baseline: consume.raw, baselineName: 'raw consume+ack', unit: 'msg/s' },
       { scenario: 'publish-to-handler latency p50', omnibus: percentile(latencyOmnibus, 50), baseline: percentile(latencyRaw, 50), baselineName: 'raw', unit: 'ms' },
       { scenario: 'publish-to-handler latency p99', omnibus: percentile(latencyOmnibus, 99), baseline: percentile(latencyRaw, 99), baselineName: 'raw', unit: 'ms' },
     ];

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { Bus } from '../src/core/index.js';
 import { postgres, withDefaultUser } from '../src/drivers/postgres.js';
-import { medianRates, percentile, printTable, rate, type Row } from './measure.js';
+import { interleaved, percentile, printTable, rate, type Row } from './measure.js';
 
 const url = withDefaultUser(process.env.PG_URL ?? 'postgres://127.0.0.1:5432/test');
 const PAYLOAD = 100;
@@ -52,16 +52,16 @@ export default async function bench(): Promise<void> {
     const batch = (topic: string) => Array.from({ length: BATCH }, () => ({ topic, data: payload() }));
 
     // 1. Publish, batches of 100, beside raw pg with and without paying for de-duplication by id as the driver does.
-    const batched = await medianRates(7, PUBLISH_COUNT, {
-      omnibus: async () => {
+    const batched = await interleaved(7, {
+      omnibus: () => rate(PUBLISH_COUNT, async () => {
         for (let i = 0; i < PUBLISH_COUNT; i += BATCH) await bus.publishMany(batch('bench.publish'));
-      },
-      raw: async () => {
+      }),
+      raw: () => rate(PUBLISH_COUNT, async () => {
         for (let i = 0; i < PUBLISH_COUNT; i += BATCH) await rawInsert(pool, BATCH);
-      },
-      rawDeduped: async () => {
+      }),
+      rawDeduped: () => rate(PUBLISH_COUNT, async () => {
         for (let i = 0; i < PUBLISH_COUNT; i += BATCH) await rawInsert(pool, BATCH, false, true);
-      },
+      }),
     });
     rows.push({ scenario: 'publish, batches of 100', omnibus: batched.omnibus, baseline: batched.raw, baselineName: 'pg INSERT', unit: 'msg/s' });
     rows.push({ scenario: 'publish, batches of 100 (raw de-dups too)', omnibus: batched.omnibus, baseline: batched.rawDeduped, baselineName: 'pg INSERT ON CONFLICT', unit: 'msg/s' });
@@ -73,52 +73,53 @@ export default async function bench(): Promise<void> {
         while (left-- > 0) await one();
       }));
     };
-    const singles = await medianRates(5, PUBLISH_COUNT, {
-      omnibus: () => inFlight(PUBLISH_COUNT, () => bus.publish('bench.single', payload())),
-      raw: () => inFlight(PUBLISH_COUNT, () => rawInsert(pool, 1)),
+    const singles = await interleaved(5, {
+      omnibus: () => rate(PUBLISH_COUNT, () => inFlight(PUBLISH_COUNT, () => bus.publish('bench.single', payload()))),
+      raw: () => rate(PUBLISH_COUNT, () => inFlight(PUBLISH_COUNT, () => rawInsert(pool, 1))),
     });
     rows.push({ scenario: 'publish, single, 100 in flight', omnibus: singles.omnibus, baseline: singles.raw, baselineName: 'pg INSERT (pool 10)', unit: 'msg/s' });
 
-    // 3. Consume and ack with one group member.
-    let omnibusConsume = 0;
-    for (let run = 0; run < 2; run++) {
-      const topic = `bench.consume.r${run}`;
-      let first: string | undefined;
-      for (let i = 0; i < CONSUME_COUNT; i += BATCH) {
-        const results = await bus.publishMany(batch(topic));
-        first ??= results[0].seq;
-      }
-      let handled = 0;
-      let done!: () => void;
-      const finished = new Promise<void>((resolve) => (done = resolve));
-      const measured = await rate(CONSUME_COUNT, async () => {
-        const subscription = await bus.subscribe(topic, () => {
-          if (++handled === CONSUME_COUNT) done();
-        }, { group: `bench-${run}`, from: { seq: first! } });
-        await finished;
-        await subscription.close();
-      });
-      omnibusConsume = Math.max(omnibusConsume, measured);
-    }
-    let rawConsume = 0;
-    for (let run = 0; run < 2; run++) {
-      await pool.query(`TRUNCATE ${t}.raw`);
-      for (let i = 0; i < CONSUME_COUNT; i += 1_000) await rawInsert(pool, 1_000);
-      const client = await pool.connect();
-      const measured = await rate(CONSUME_COUNT, async () => {
-        for (;;) {
-          await client.query('BEGIN');
-          const claimed = await client.query(`SELECT seq, id, topic, key, headers, body, time FROM ${t}.raw ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, [BATCH]);
-          for (const row of claimed.rows) void row.body; // the handler
-          await client.query(`DELETE FROM ${t}.raw WHERE seq = ANY ($1)`, [claimed.rows.map((row) => row.seq)]);
-          await client.query('COMMIT');
-          if (claimed.rows.length === 0) break;
+    // 3. Consume and ack with one group member, each round over a backlog of its own.
+    const consume = await interleaved(3, {
+      omnibus: async (round) => {
+        const topic = `bench.consume.r${round}`;
+        let first: string | undefined;
+        for (let i = 0; i < CONSUME_COUNT; i += BATCH) {
+          const results = await bus.publishMany(batch(topic));
+          first ??= results[0].seq;
         }
-      });
-      client.release();
-      rawConsume = Math.max(rawConsume, measured);
-    }
-    rows.push({ scenario: 'consume + ack, one group member', omnibus: omnibusConsume, baseline: rawConsume, baselineName: 'pg SKIP LOCKED', unit: 'msg/s' });
+        let handled = 0;
+        let done!: () => void;
+        const finished = new Promise<void>((resolve) => (done = resolve));
+        return rate(CONSUME_COUNT, async () => {
+          const subscription = await bus.subscribe(topic, () => {
+            if (++handled === CONSUME_COUNT) done();
+          }, { group: `bench-${round}`, from: { seq: first! } });
+          await finished;
+          await subscription.close();
+        });
+      },
+      raw: async () => {
+        await pool.query(`TRUNCATE ${t}.raw`);
+        for (let i = 0; i < CONSUME_COUNT; i += 1_000) await rawInsert(pool, 1_000);
+        const client = await pool.connect();
+        try {
+          return await rate(CONSUME_COUNT, async () => {
+            for (;;) {
+              await client.query('BEGIN');
+              const claimed = await client.query(`SELECT seq, id, topic, key, headers, body, time FROM ${t}.raw ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, [BATCH]);
+              for (const row of claimed.rows) void row.body; // the handler
+              await client.query(`DELETE FROM ${t}.raw WHERE seq = ANY ($1)`, [claimed.rows.map((row) => row.seq)]);
+              await client.query('COMMIT');
+              if (claimed.rows.length === 0) break;
+            }
+          });
+        } finally {
+          client.release();
+        }
+      },
+    });
+    rows.push({ scenario: 'consume + ack, one group member', omnibus: consume.omnibus, baseline: consume.raw, baselineName: 'pg SKIP LOCKED', unit: 'msg/s' });
 
     // 4. Publish-to-handler latency, one message at a time.
     const omnibusLatency: number[] = [];

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { uuidv7 } from '../src/core/uuid.js';
 import { Bus } from '../src/core/bus.js';
 import { redis } from '../src/drivers/redis.js';
-import { groupConsumeRate, percentile, printTable, rate, type Row } from './measure.js';
+import { groupConsumeRate, interleaved, percentile, printTable, rate, type Row } from './measure.js';
 
 const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const COUNT = 20_000;
@@ -23,13 +23,6 @@ const rawPayload = Buffer.from(payload);
 const run = randomUUID().slice(0, 8);
 const keyPrefix = `omnibus-bench-${run}:`;
 const root = `bench${run}`;
-
-async function best(work: (attempt: number) => Promise<number>): Promise<number> {
-  await work(-1);
-  let top = 0;
-  for (let i = 0; i < RUNS; i++) top = Math.max(top, await work(i));
-  return top;
-}
 
 async function windowed(count: number, one: () => Promise<unknown>): Promise<void> {
   let next = 0;
@@ -53,46 +46,43 @@ function rawFields(topic: string, bodyOnly: boolean): Array<string | Buffer> {
 }
 const RAW_HEADERS = JSON.stringify({ 'content-type': 'application/octet-stream' });
 
-async function rawBatches(client: Redis, bodyOnly: boolean): Promise<number> {
+function rawBatches(client: Redis, bodyOnly: boolean): Promise<number> {
   const topic = `${root}.pub.raw${bodyOnly ? 'body' : ''}`;
   const key = `${keyPrefix}${topic}`;
-  return best(() =>
-    rate(COUNT, async () => {
-      for (let i = 0; i < COUNT; i += BATCH) {
-        const pipeline = client.pipeline();
-        for (let n = 0; n < BATCH; n++) pipeline.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(topic, bodyOnly));
-        await pipeline.exec();
-      }
-    }),
-  );
+  return rate(COUNT, async () => {
+    for (let i = 0; i < COUNT; i += BATCH) {
+      const pipeline = client.pipeline();
+      for (let n = 0; n < BATCH; n++) pipeline.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(topic, bodyOnly));
+      await pipeline.exec();
+    }
+  });
 }
 
-async function omnibusBatches(bus: Bus): Promise<number> {
+function omnibusBatches(bus: Bus): Promise<number> {
   const topic = `${root}.pub.omnibus`;
   const items = Array.from({ length: BATCH }, () => ({ topic, data: payload }));
-  return best(() =>
-    rate(COUNT, async () => {
-      for (let i = 0; i < COUNT; i += BATCH) await bus.publishMany(items);
-    }),
-  );
+  return rate(COUNT, async () => {
+    for (let i = 0; i < COUNT; i += BATCH) await bus.publishMany(items);
+  });
 }
 
-async function publishWindowed(bus: Bus, client: Redis): Promise<[number, number]> {
-  const topic = `${root}.single.omnibus`;
+function omnibusSingles(bus: Bus): Promise<number> {
+  return rate(COUNT, () => windowed(COUNT, () => bus.publish(`${root}.single.omnibus`, payload)));
+}
+
+function rawSingles(client: Redis): Promise<number> {
   const rawTopic = `${root}.single.raw`;
   const key = `${keyPrefix}${rawTopic}`;
-  const omnibus = await best(() => rate(COUNT, () => windowed(COUNT, () => bus.publish(topic, payload))));
-  const raw = await best(() => rate(COUNT, () => windowed(COUNT, () => client.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(rawTopic, false)))));
-  return [omnibus, raw];
+  return rate(COUNT, () => windowed(COUNT, () => client.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(rawTopic, false))));
 }
 
-function omnibusConsume(attempt: number): Promise<number> {
-  return groupConsumeRate(newBus(), `${root}.work`, COUNT, `omnibus${attempt + 1}`);
+function omnibusConsume(round: number): Promise<number> {
+  return groupConsumeRate(newBus(), `${root}.work`, COUNT, `omnibus${round}`);
 }
 
-async function rawConsume(attempt: number): Promise<number> {
+async function rawConsume(round: number): Promise<number> {
   const key = `${keyPrefix}${root}.work`;
-  const group = `raw${attempt + 1}`;
+  const group = `raw${round}`;
   const reader = new Redis(URL);
   const start = performance.now();
   await reader.xgroup('CREATE', key, group, '0');
@@ -173,21 +163,22 @@ export default async function bench(): Promise<void> {
   const client = new Redis(URL);
   const bus = newBus();
   try {
-    const batchOmnibus = await omnibusBatches(bus);
-    const batchRaw = await rawBatches(client, false);
-    const batchBodyOnly = await rawBatches(client, true);
-    const [singleOmnibus, singleRaw] = await publishWindowed(bus, client);
+    const batches = await interleaved(RUNS, {
+      omnibus: () => omnibusBatches(bus),
+      raw: () => rawBatches(client, false),
+      bodyOnly: () => rawBatches(client, true),
+    });
+    const singles = await interleaved(RUNS, { omnibus: () => omnibusSingles(bus), raw: () => rawSingles(client) });
     // Both consumers read the same stream, written by the driver in its own layout.
     const items = Array.from({ length: BATCH }, () => ({ topic: `${root}.work`, data: payload }));
     for (let i = 0; i < COUNT; i += BATCH) await bus.publishMany(items);
-    const consumeOmnibus = await best(omnibusConsume);
-    const consumeRaw = await best(rawConsume);
+    const consume = await interleaved(RUNS, { omnibus: omnibusConsume, raw: rawConsume });
     const [latencyOmnibus, latencyRaw] = await latencies(client);
     const rows: Row[] = [
-      { scenario: `publish, pipelines of ${BATCH} (publishMany)`, omnibus: batchOmnibus, baseline: batchRaw, baselineName: 'raw pipelined XADD, same fields', unit: 'msg/s' },
-      { scenario: `publish, pipelines of ${BATCH} (publishMany)`, omnibus: batchOmnibus, baseline: batchBodyOnly, baselineName: 'raw pipelined XADD, body only', unit: 'msg/s' },
-      { scenario: `publish, ${WINDOW} single publishes in flight`, omnibus: singleOmnibus, baseline: singleRaw, baselineName: 'raw XADD, same fields', unit: 'msg/s' },
-      { scenario: 'consume + ack, one group', omnibus: consumeOmnibus, baseline: consumeRaw, baselineName: 'raw XREADGROUP+XACK', unit: 'msg/s' },
+      { scenario: `publish, pipelines of ${BATCH} (publishMany)`, omnibus: batches.omnibus, baseline: batches.raw, baselineName: 'raw pipelined XADD, same fields', unit: 'msg/s' },
+      { scenario: `publish, pipelines of ${BATCH} (publishMany)`, omnibus: batches.omnibus, baseline: batches.bodyOnly, baselineName: 'raw pipelined XADD, body only', unit: 'msg/s' },
+      { scenario: `publish, ${WINDOW} single publishes in flight`, omnibus: singles.omnibus, baseline: singles.raw, baselineName: 'raw XADD, same fields', unit: 'msg/s' },
+      { scenario: 'consume + ack, one group', omnibus: consume.omnibus, baseline: consume.raw, baselineName: 'raw XREADGROUP+XACK', unit: 'msg/s' },
       { scenario: 'publish-to-handler latency p50', omnibus: percentile(latencyOmnibus, 50), baseline: percentile(latencyRaw, 50), baselineName: 'raw XADD + XREAD', unit: 'ms' },
       { scenario: 'publish-to-handler latency p99', omnibus: percentile(latencyOmnibus, 99), baseline: percentile(latencyRaw, 99), baselineName: 'raw XADD + XREAD', unit: 'ms' },
     ];

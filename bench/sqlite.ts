@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Bus } from '../src/core/bus.js';
 import { sqlite } from '../src/drivers/sqlite.js';
-import { bestRate, percentile, printTable, type Row } from './measure.js';
+import { interleaved, percentile, printTable, rate, type Row } from './measure.js';
 
 const COUNT = 20_000;
 const BATCH = 100;
@@ -59,58 +59,62 @@ export default async function bench(): Promise<void> {
   const rows: Row[] = [];
   try {
     await bus.publish('bench.warm', payload());
-    const rawBatched = await bestRate(3, COUNT, async () => {
-      for (let i = 0; i < COUNT; i += BATCH) raw.insertBatch(BATCH);
+    // 1. publishMany, batches of 100, and 2. awaited single publishes from 100 concurrent
+    // tasks (group commit batches them), both beside raw inserts of 100 per transaction.
+    const publish = await interleaved(3, {
+      raw: () => rate(COUNT, async () => {
+        for (let i = 0; i < COUNT; i += BATCH) raw.insertBatch(BATCH);
+      }),
+      batched: () => rate(COUNT, async () => {
+        for (let i = 0; i < COUNT; i += BATCH) {
+          await bus.publishMany(Array.from({ length: BATCH }, () => ({ topic: 'bench.publish', data: payload() })));
+        }
+      }),
+      concurrent: () => rate(COUNT, async () => {
+        let next = 0;
+        const task = async () => {
+          while (next++ < COUNT) await bus.publish('bench.single', payload());
+        };
+        await Promise.all(Array.from({ length: CONCURRENT }, task));
+      }),
     });
-
-    // 1. publishMany, batches of 100.
-    const batched = await bestRate(3, COUNT, async () => {
-      for (let i = 0; i < COUNT; i += BATCH) {
-        await bus.publishMany(Array.from({ length: BATCH }, () => ({ topic: 'bench.publish', data: payload() })));
-      }
-    });
-    rows.push({ scenario: 'publishMany (batches of 100)', omnibus: batched, baseline: rawBatched, baselineName: 'raw insert x100/txn', unit: 'msg/s' });
-
-    // 2. Awaited single publishes from 100 concurrent tasks (group commit batches them).
-    const concurrent = await bestRate(3, COUNT, async () => {
-      let next = 0;
-      const task = async () => {
-        while (next++ < COUNT) await bus.publish('bench.single', payload());
-      };
-      await Promise.all(Array.from({ length: CONCURRENT }, task));
-    });
-    rows.push({ scenario: 'publish, 100 concurrent awaited tasks', omnibus: concurrent, baseline: rawBatched, baselineName: 'raw insert x100/txn', unit: 'msg/s' });
+    rows.push({ scenario: 'publishMany (batches of 100)', omnibus: publish.batched, baseline: publish.raw, baselineName: 'raw insert x100/txn', unit: 'msg/s' });
+    rows.push({ scenario: 'publish, 100 concurrent awaited tasks', omnibus: publish.concurrent, baseline: publish.raw, baselineName: 'raw insert x100/txn', unit: 'msg/s' });
 
     // 3. Consume + ack, one group, over a backlog (each run a new group from the start).
     for (let i = 0; i < COUNT; i += BATCH) {
       await bus.publishMany(Array.from({ length: BATCH }, () => ({ topic: 'bench.consume', data: payload() })));
     }
-    const rawConsume = await bestRate(3, COUNT, async () => {
-      let after = 0;
-      let seen = 0;
-      while (seen < COUNT) {
-        const claimed = raw.claim(after, BATCH);
-        raw.ack(claimed.map((row) => row.seq));
-        seen += claimed.length;
-        after = claimed[claimed.length - 1].seq;
-      }
-    });
-    let group = 0;
-    for (const concurrency of [1, 64]) {
-      const consumed = await bestRate(3, COUNT, async () => {
+    const groupConsume = (concurrency: number) => (round: number) =>
+      rate(COUNT, async () => {
         let handled = 0;
         let done: () => void = () => {};
         const finished = new Promise<void>((resolve) => (done = resolve));
         const subscription = await bus.subscribe('bench.consume', () => {
           if (++handled === COUNT) done();
-        }, { group: `g${group++}`, from: 'earliest', concurrency });
+        }, { group: `c${concurrency}-${round}`, from: 'earliest', concurrency });
         await finished;
         await subscription.close();
       });
+    const consume = await interleaved(3, {
+      raw: () => rate(COUNT, async () => {
+        let after = 0;
+        let seen = 0;
+        while (seen < COUNT) {
+          const claimed = raw.claim(after, BATCH);
+          raw.ack(claimed.map((row) => row.seq));
+          seen += claimed.length;
+          after = claimed[claimed.length - 1].seq;
+        }
+      }),
+      one: groupConsume(1),
+      many: groupConsume(64),
+    });
+    for (const [concurrency, figure] of [[1, consume.one], [64, consume.many]]) {
       rows.push({
         scenario: `consume + ack, one group, concurrency ${concurrency}`,
-        omnibus: consumed,
-        baseline: rawConsume,
+        omnibus: figure,
+        baseline: consume.raw,
         baselineName: 'raw read+lease+delete x100/txn',
         unit: 'msg/s',
       });
