@@ -3,11 +3,13 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { consoleLogger, type Logger } from '../core/logger.js';
 import { AuthError, Authenticator, type Principal } from './auth.js';
 import { PROTOCOL_VERSION } from './frames.js';
 import { httpHandler } from './http.js';
+import { metricsRegistry } from './metrics.js';
 import { resolveLimits, type GatewayOptions, type ResolvedLimits } from './options.js';
 import { Session } from './session.js';
 import type { Bus } from '../core/bus.js';
@@ -28,6 +30,8 @@ export class Gateway {
   private server: Server | undefined;
   private closing: Promise<void> | undefined;
   private readonly startedAt = Date.now();
+  /** Made on the first scrape: default metrics start their collectors when registered. */
+  private registry: Registry | undefined;
 
   constructor(options: GatewayOptions) {
     this.bus = options.bus;
@@ -62,6 +66,7 @@ export class Gateway {
       heartbeatMs: this.heartbeatMs,
       historyIdleMs: options.historyIdleMs ?? 200,
       health: () => this.health(),
+      metrics: () => this.metrics(),
       topics: () => this.topics(),
       published: (topic: string, count: number) => this.published(topic, count),
       track: (close: () => void) => {
@@ -213,6 +218,11 @@ export class Gateway {
 
   private topics(): Array<{ topic: string; published: number; lastPublished: string }> {
     return [...this.topicCounts].map(([topic, t]) => ({ topic, published: t.published, lastPublished: new Date(t.lastPublished).toISOString() }));
+  }
+
+  private async metrics(): Promise<{ contentType: string; text: string }> {
+    this.registry ??= metricsRegistry({ bus: this.bus, connections: () => this.sessions.size, streams: () => this.streams.size });
+    return { contentType: this.registry.contentType, text: await this.registry.metrics() };
   }
 
   private health(): Record<string, unknown> {

@@ -1,6 +1,6 @@
 // The HTTP side: POST /v1/publish (JSON, CloudEvents structured or binary), GET /v1/messages
 // (history from a position), GET /v1/stream (Server-Sent Events, Last-Event-ID resume),
-// GET /v1/topics and GET /healthz.
+// GET /v1/topics, GET /metrics (Prometheus) and GET /healthz.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Bus, PublishItem } from '../core/bus.js';
@@ -20,6 +20,7 @@ export interface HttpHost {
   heartbeatMs: number;
   historyIdleMs: number;
   health(): Record<string, unknown>;
+  metrics(): Promise<{ contentType: string; text: string }>;
   topics(): Array<{ topic: string; published: number; lastPublished: string }>;
   published(topic: string, count: number): void;
   track(close: () => void): () => void;
@@ -147,13 +148,14 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
       json(res, 200, host.health());
       return true;
     }
-    if (!['POST /v1/publish', 'GET /v1/messages', 'GET /v1/stream', 'GET /v1/topics'].includes(route)) return false;
+    if (!['POST /v1/publish', 'GET /v1/messages', 'GET /v1/stream', 'GET /v1/topics', 'GET /metrics'].includes(route)) return false;
     let principal: Principal | undefined;
     try {
       principal = await principalOf(req, url, host.auth);
       if (route === 'POST /v1/publish') await publish(host, principal, req, res);
       else if (route === 'GET /v1/messages') await history(host, principal, url, res);
       else if (route === 'GET /v1/stream') await stream(host, principal, url, req, res);
+      else if (route === 'GET /metrics') await metrics(host, principal, res);
       else json(res, 200, { topics: host.topics().filter((t) => principal!.canSubscribe(t.topic)) });
     } catch (error) {
       if (!res.headersSent) fail(res, error, principal);
@@ -161,6 +163,16 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
     }
     return true;
   };
+}
+
+/** The metrics name every tenant's patterns, so they need a token that may subscribe to all of them. */
+async function metrics(host: HttpHost, principal: Principal, res: ServerResponse): Promise<void> {
+  if (principal.tenant !== undefined || !principal.canSubscribe('>')) {
+    throw new FrameError('FORBIDDEN', "metrics need a token without a tenant that may subscribe to '>'");
+  }
+  const { contentType, text } = await host.metrics();
+  res.writeHead(200, { 'content-type': contentType });
+  res.end(text);
 }
 
 async function publish(host: HttpHost, principal: Principal, req: IncomingMessage, res: ServerResponse): Promise<void> {

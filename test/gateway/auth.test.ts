@@ -131,4 +131,12 @@ describe('gateway auth', () => {
     const sse = await fetch(`${running.http}/v1/stream?pattern=orders.>&access_token=reader-key`);
     assert.equal(sse.status, 403);
   });
+
+  it('GET /metrics needs a token without a tenant that may subscribe to everything', async () => {
+    const metrics = (token?: string) => fetch(`${running.http}/metrics`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+    assert.equal((await metrics()).status, 401);
+    assert.equal((await metrics('reader-key')).status, 403);
+    assert.equal((await metrics('tenant-a')).status, 403);
+    assert.equal((await metrics('admin-key')).status, 200);
+  });
 });
