@@ -1,0 +1,51 @@
+// `omnibus/metrics`: the bus's counters as Prometheus metrics on a prom-client registry of
+// the application's. They are read from `bus.stats()` when the registry is scraped, so
+// publishing and delivering pay nothing for them.
+
+import { Counter, type Registry } from 'prom-client';
+import type { Bus } from './core/bus.js';
+import type { Counters } from './core/stats.js';
+
+const PER_SUBSCRIPTION: Array<[keyof Counters, string, string]> = [
+  ['delivered', 'omnibus_delivered_messages_total', 'Messages handed to handlers, redeliveries included.'],
+  ['acked', 'omnibus_acked_messages_total', 'Messages acknowledged.'],
+  ['retried', 'omnibus_retried_messages_total', 'Messages that failed or were nacked and go round again.'],
+  ['deadLettered', 'omnibus_dead_lettered_messages_total', 'Messages moved to a dead-letter topic after their last attempt.'],
+  ['dropped', 'omnibus_dropped_messages_total', 'Messages dropped because a subscription buffer was full.'],
+];
+
+/** `bus.stats()` keys subscriptions as `pattern` or `pattern#group`; a topic cannot hold '#'. */
+function subscriptionLabels(key: string): { pattern: string; group: string } {
+  const at = key.indexOf('#');
+  return at < 0 ? { pattern: key, group: '' } : { pattern: key.slice(0, at), group: key.slice(at + 1) };
+}
+
+/**
+ * Registers `omnibus_published_messages_total` (per driver) and the delivered, acked,
+ * retried, dead-lettered and dropped counters (per subscription pattern and group) on
+ * `registry`. Call it once per registry.
+ */
+export function collectMetrics(bus: Bus, registry: Registry): void {
+  new Counter({
+    name: 'omnibus_published_messages_total',
+    help: 'Messages the bus handed to each driver.',
+    labelNames: ['driver'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [driver, { published }] of Object.entries(bus.stats().byDriver)) this.inc({ driver }, published);
+    },
+  });
+  for (const [field, name, help] of PER_SUBSCRIPTION) {
+    new Counter({
+      name,
+      help: `${help} Per subscription pattern and group ('' without one).`,
+      labelNames: ['pattern', 'group'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [key, counters] of Object.entries(bus.stats().byPattern)) this.inc(subscriptionLabels(key), counters[field]);
+      },
+    });
+  }
+}

@@ -1,0 +1,40 @@
+// `omnibus/metrics` on an application's own registry, without the gateway.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Registry } from 'prom-client';
+import { createBus } from '../src/create-bus.js';
+import { collectMetrics } from '../src/metrics.js';
+import { eventually } from '../src/testing/wait.js';
+
+async function value(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const metric = registry.getSingleMetric(name);
+  assert.ok(metric, `${name} is registered`);
+  const { values } = await metric.get();
+  return values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value;
+}
+
+describe('collectMetrics', () => {
+  it("puts the bus's counters on the given registry, read at scrape time", async () => {
+    const bus = createBus();
+    const registry = new Registry();
+    collectMetrics(bus, registry);
+    let failures = 0;
+    await bus.subscribe('shop.orders', () => {
+      if (failures++ < 1) throw new Error('first try fails');
+    }, { group: 'billing', backoff: { initialMs: 1, maxMs: 1 } });
+    await bus.subscribe('shop.*', () => {
+      throw new Error('always fails');
+    }, { maxAttempts: 2, deadLetter: 'shop.dead', backoff: { initialMs: 1, maxMs: 1 } });
+    await bus.publish('shop.orders', { id: 1 });
+    await eventually(() => bus.stats().deadLettered === 1 && bus.stats().acked >= 1, 'the retry and the dead letter');
+
+    assert.equal(await value(registry, 'omnibus_published_messages_total', { driver: 'memory' }), 2, 'the order and its dead letter');
+    const billing = { pattern: 'shop.orders', group: 'billing' };
+    assert.equal(await value(registry, 'omnibus_delivered_messages_total', billing), 2);
+    assert.equal(await value(registry, 'omnibus_retried_messages_total', billing), 1);
+    assert.equal(await value(registry, 'omnibus_acked_messages_total', billing), 1);
+    assert.equal(await value(registry, 'omnibus_dead_lettered_messages_total', { pattern: 'shop.*', group: '' }), 1);
+    assert.match(await registry.metrics(), /omnibus_dropped_messages_total\{pattern="shop\.\*",group=""\} 0/);
+    await bus.close();
+  });
+});
