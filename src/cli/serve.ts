@@ -3,7 +3,8 @@
 
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Bus } from '../core/bus.js';
+import type { Bus } from '../core/bus.js';
+import { createBus } from '../create-bus.js';
 import type { Logger } from '../core/logger.js';
 import { createBusFromConfig, loadConfig } from '../config/index.js';
 import { memory } from '../drivers/memory.js';
@@ -35,7 +36,7 @@ async function openBus(options: ServeOptions, env: NodeJS.ProcessEnv): Promise<{
   const config = fileExists || env.OMNIBUS_URL ? await loadConfig({ path: configPath, env }) : {};
   const gateway = (config.gateway ?? {}) as Record<string, unknown>;
   if (options.memory) {
-    return { bus: new Bus({ drivers: { memory: memory({ history: { maxMessages: 100_000 } }) } }), described: 'memory (in-process, history of 100,000 messages)', gateway };
+    return { bus: createBus({ driver: memory({ history: { maxMessages: 100_000 } }) }), described: 'memory (in-process, history of 100,000 messages)', gateway };
   }
   if (options.db === undefined && (fileExists || env.OMNIBUS_URL)) {
     const bus = await createBusFromConfig({ path: configPath, env });
@@ -45,7 +46,7 @@ async function openBus(options: ServeOptions, env: NodeJS.ProcessEnv): Promise<{
   const { sqlite } = await import('../drivers/sqlite.js');
   const driver = sqlite({ path });
   await driver.ready();
-  return { bus: new Bus({ drivers: { sqlite: driver } }), described: `sqlite at ${path}`, gateway };
+  return { bus: createBus({ driver }), described: `sqlite at ${path}`, gateway };
 }
 
 export async function serve(options: ServeOptions): Promise<void> {

@@ -4,7 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { Bus } from '../core/bus.js';
+import type { Bus } from '../core/bus.js';
+import { createBus } from '../create-bus.js';
 import type { Driver } from '../core/driver.js';
 import { ConfigurationError } from '../core/errors.js';
 import { driverRegistry, urlSchemes } from './driver-registry.js';
@@ -99,5 +100,5 @@ export async function createBusFromConfig(source: ConfigSource = {}): Promise<Bu
     const driver = await createDriver(config.driver ?? { type: 'memory' });
     drivers[driver.name] = driver;
   }
-  return new Bus({ drivers, routes: config.routes, closeTimeoutMs: config.closeTimeoutMs });
+  return createBus({ drivers, routes: config.routes, closeTimeoutMs: config.closeTimeoutMs });
 }

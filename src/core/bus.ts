@@ -28,6 +28,7 @@ import {
   type SubscriptionHost,
 } from './subscription.js';
 import { assertPattern, assertTopic } from './topic.js';
+import type { Tracing } from './tracing.js';
 import { uuidv7 } from './uuid.js';
 import { Writer } from './writer.js';
 
@@ -42,6 +43,8 @@ export interface BusOptions {
   closeTimeoutMs?: number;
   /** Where problems nobody listens for are reported. Default: console, errors and warnings only. */
   logger?: Logger;
+  /** Carries trace context from publishers to handlers. `createBus` sets it when @opentelemetry/api is installed. */
+  tracing?: Tracing;
 }
 
 export interface PublishItem<T = unknown> extends PublishOptions {
@@ -60,6 +63,7 @@ export class Bus {
   private readonly subscriptions = new Set<CoreSubscription>();
   private readonly patternCounters = new Map<string, Counters>();
   private readonly closeTimeoutMs: number;
+  private readonly tracing: Tracing | undefined;
   private closing: Promise<void> | undefined;
   private readonly host: SubscriptionHost;
 
@@ -68,6 +72,7 @@ export class Bus {
     this.codec = options.codec ?? jsonCodec;
     this.logger = options.logger ?? consoleLogger;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+    this.tracing = options.tracing;
     for (const entry of this.router.entries) {
       entry.driver.observe?.((event) => {
         if (event.type === 'error') this.reportError(event.error, undefined, event.driver);
@@ -78,6 +83,7 @@ export class Bus {
       codec: this.codec,
       events: this.events,
       closeTimeoutMs: this.closeTimeoutMs,
+      tracing: this.tracing,
       deadLetter: (topic, original, headers) => this.deadLetter(topic, original, headers),
       reportError: (error, topic) => this.reportError(error, topic),
       forget: (subscription) => this.subscriptions.delete(subscription),
@@ -217,7 +223,7 @@ export class Bus {
     assertTopic(topic);
     if (options !== undefined) checkPublishOptions(topic, options);
     const { driver } = this.router.driverFor(topic);
-    const headers = causalHeaders(options?.headers);
+    const headers = this.tracing === undefined ? causalHeaders(options?.headers) : this.tracing.inject(causalHeaders(options?.headers));
     const wire: WireMessage = {
       id: options?.id ?? uuidv7(),
       topic,

@@ -16,5 +16,6 @@ export * from './stats.js';
 export * from './stream.js';
 export * from './subscription.js';
 export * from './topic.js';
+export * from './tracing.js';
 export * from './writer.js';
 export * from './uuid.js';

@@ -13,6 +13,7 @@ import { validate, type EventDefinition } from './event.js';
 import { HEADER, type Message } from './message.js';
 import { Queue } from './queue.js';
 import type { Counters } from './stats.js';
+import type { Tracing } from './tracing.js';
 
 export interface SubscribeOptions {
   /** Competing consumers: each message goes to one member of the group. Default: none (fan-out). */
@@ -54,6 +55,7 @@ export interface SubscriptionHost {
   readonly codec: Codec;
   readonly events: BusEventEmitter;
   readonly closeTimeoutMs: number;
+  readonly tracing: Tracing | undefined;
   deadLetter(topic: string, original: WireMessage, headers: Record<string, string>): Promise<void>;
   reportError(error: unknown, topic?: string): void;
   forget(subscription: CoreSubscription): void;
@@ -281,7 +283,7 @@ export class CoreSubscription implements Subscription {
     if (this.event !== undefined) return this.handleEvent(message, this.event);
     let result: unknown;
     try {
-      result = runHandling(message, this.handler, this.asyncHandler);
+      result = this.run(message);
     } catch (error) {
       return this.retry(message, error);
     }
@@ -289,12 +291,19 @@ export class CoreSubscription implements Subscription {
     return this.settleHandled(message);
   }
 
+  /** The handler itself, inside the trace the message carries when tracing is on. */
+  private run(message: ReceivedMessage): unknown {
+    const tracing = this.host.tracing;
+    if (tracing === undefined || message.headers[HEADER.traceparent] === undefined) return runHandling(message, this.handler, this.asyncHandler);
+    return tracing.handle(message, () => runHandling(message, this.handler, this.asyncHandler));
+  }
+
   private async handleEvent(message: ReceivedMessage, event: EventDefinition): Promise<void> {
     try {
       const outcome = await validate(event, message.data, message.topic);
       if ('error' in outcome) throw outcome.error;
       (message as { data: unknown }).data = outcome.value;
-      await runHandling(message, this.handler, this.asyncHandler);
+      await this.run(message);
     } catch (error) {
       return this.retry(message, error);
     }
