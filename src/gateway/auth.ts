@@ -35,6 +35,9 @@ export interface AuthOptions {
   anonymous?: Grant | false;
 }
 
+/** The name of the principal of a request without a token, where auth allows that. */
+export const ANONYMOUS = 'anonymous';
+
 export class Principal {
   readonly tenant: string | undefined;
   private readonly prefix: string;
@@ -115,7 +118,7 @@ export class Authenticator {
   }
 
   anonymousPrincipal(): Principal | undefined {
-    return this.anonymous === undefined ? undefined : new Principal('anonymous', this.anonymous);
+    return this.anonymous === undefined ? undefined : new Principal(ANONYMOUS, this.anonymous);
   }
 
   /** Resolves to the token's principal; rejects with AuthError saying why. */

@@ -7,9 +7,10 @@ import type { Bus, PublishItem } from '../core/bus.js';
 import { fromCloudEvent } from '../core/cloud-event.js';
 import type { From } from '../core/driver.js';
 import type { Message } from '../core/message.js';
-import { AuthError, type Authenticator, type Principal } from './auth.js';
+import { ANONYMOUS, AuthError, type Authenticator, type Principal } from './auth.js';
 import { FrameError, messageFields, publishEntry, type PublishEntry } from './frames.js';
 import type { ResolvedLimits } from './options.js';
+import { ClientBuckets } from './rate.js';
 import { describeError, publishItems, publishToBus } from './publishing.js';
 import { busReplays, checkPattern, openSubscription } from './subscriptions.js';
 
@@ -141,6 +142,7 @@ function parseFrom(value: string | null): From | undefined {
 }
 
 export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+  const buckets = new ClientBuckets(host.limits.publishRate);
   return async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://gateway');
     const route = `${req.method} ${url.pathname}`;
@@ -152,7 +154,7 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
     let principal: Principal | undefined;
     try {
       principal = await principalOf(req, url, host.auth);
-      if (route === 'POST /v1/publish') await publish(host, principal, req, res);
+      if (route === 'POST /v1/publish') await publish(host, principal, req, res, buckets);
       else if (route === 'GET /v1/messages') await history(host, principal, url, res);
       else if (route === 'GET /v1/stream') await stream(host, principal, url, req, res);
       else if (route === 'GET /metrics') await metrics(host, principal, res);
@@ -175,9 +177,15 @@ async function metrics(host: HttpHost, principal: Principal, res: ServerResponse
   res.end(text);
 }
 
-async function publish(host: HttpHost, principal: Principal, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** `publishRate` applies per client: the token's principal, or the address of an anonymous caller. */
+async function publish(host: HttpHost, principal: Principal, req: IncomingMessage, res: ServerResponse, buckets: ClientBuckets): Promise<void> {
   const body = await readBody(req, host.limits.maxFrameBytes);
   const { entries, batch } = entriesOf(req, body);
+  const client = principal.name === ANONYMOUS ? `address ${req.socket.remoteAddress}` : `principal ${principal.name}`;
+  if (!buckets.take(client, entries.length)) {
+    const { perSecond } = host.limits.publishRate;
+    throw new FrameError('RATE_LIMITED', `publish rate above ${perSecond} messages per second for this client; slow down and retry`);
+  }
   const items: PublishItem[] = publishItems(principal, entries, host.limits);
   const results = await publishToBus(host.bus, items, batch);
   host.published(entries[0].topic, entries.length);

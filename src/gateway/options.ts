@@ -13,7 +13,8 @@ import type { AuthOptions } from './auth.js';
  * - `maxBatch`: messages in one batch publish. Default 1,000.
  * - `maxSubscriptions`: subscriptions one connection may hold. Default 100.
  * - `publishRate`: messages per second one connection may publish, with a burst allowance;
- *   beyond it a publish gets a `RATE_LIMITED` error frame. Default 10,000/s, burst 20,000.
+ *   beyond it a publish gets a `RATE_LIMITED` error frame. Over HTTP it applies per token, or
+ *   per address without one, with status 429. Default 10,000/s, burst 20,000.
  * - `maxSendBufferBytes`: bytes queued towards one client before it is disconnected as a slow
  *   consumer (close code 4008). Default 8 MiB.
  * - `maxUnacked`: messages delivered to one subscription and not yet acked; further deliveries

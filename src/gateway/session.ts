@@ -10,6 +10,7 @@ import { AuthError, type Authenticator, type Principal } from './auth.js';
 import { messageFrame, parseFrames, type ClientFrame, type ErrorCode } from './frames.js';
 import type { ResolvedLimits } from './options.js';
 import { describeError, publishItems, publishToBus } from './publishing.js';
+import { TokenBucket } from './rate.js';
 import { openSubscription } from './subscriptions.js';
 
 /** What a session needs from its gateway. */
@@ -54,8 +55,7 @@ export class Session {
   private readonly unacked = new Map<number, Unacked>();
   private deliveries = 0;
   private lastHeard = Date.now();
-  private tokens: number;
-  private refilledAt = Date.now();
+  private readonly bucket: TokenBucket;
   private closed = false;
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private authTimer: ReturnType<typeof setTimeout> | undefined;
@@ -76,7 +76,7 @@ export class Session {
     private readonly batches = false,
   ) {
     this.principal = principal ?? host.auth.anonymousPrincipal();
-    this.tokens = host.limits.publishRate.burst;
+    this.bucket = new TokenBucket(host.limits.publishRate);
     ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary));
     ws.on('close', () => this.cleanUp());
     ws.on('error', () => this.cleanUp());
@@ -159,7 +159,7 @@ export class Session {
 
   private publish(principal: Principal, frame: Extract<ClientFrame, { type: 'publish' }>): void {
     const count = frame.messages.length;
-    if (!this.take(count)) {
+    if (!this.bucket.take(count)) {
       const { perSecond } = this.host.limits.publishRate;
       this.error(frame.id, 'RATE_LIMITED', `publish rate above ${perSecond} messages per second for this connection; slow down and retry`, undefined, true);
       return;
@@ -261,17 +261,6 @@ export class Session {
   private release(entry: ClientSubscription): void {
     entry.inFlight--;
     if (entry.inFlight < this.host.limits.maxUnacked) entry.waiters.shift()?.();
-  }
-
-  /** A token bucket per connection. */
-  private take(count: number): boolean {
-    const { perSecond, burst } = this.host.limits.publishRate;
-    const now = Date.now();
-    this.tokens = Math.min(burst, this.tokens + ((now - this.refilledAt) / 1000) * perSecond);
-    this.refilledAt = now;
-    if (this.tokens < count) return false;
-    this.tokens -= count;
-    return true;
   }
 
   private beat(): void {

@@ -118,4 +118,22 @@ describe('gateway HTTP', () => {
     assert.ok(events.filter((e) => e.event === 'message').length < 600, 'cut off before the backlog was queued');
     await small.close();
   });
+
+  it('POST /v1/publish keeps to publishRate per client, counting each message of a batch, with 429', async () => {
+    const limited = await startGateway({
+      limits: { publishRate: { perSecond: 1, burst: 4 } },
+      auth: { apiKeys: [{ key: 'first-key', name: 'first' }, { key: 'second-key', name: 'second' }] },
+    });
+    const send = (key: string, body: unknown) =>
+      fetch(`${limited.http}/v1/publish`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+    assert.equal((await send('first-key', { messages: [{ topic: 'rate.t', data: 1 }, { topic: 'rate.t', data: 2 }, { topic: 'rate.t', data: 3 }] })).status, 200);
+    assert.equal((await send('first-key', { topic: 'rate.t', data: 4 })).status, 200);
+    const refused = await send('first-key', { topic: 'rate.t', data: 5 });
+    assert.equal(refused.status, 429);
+    const { error } = (await refused.json()) as { error: { code: string; message: string } };
+    assert.equal(error.code, 'RATE_LIMITED');
+    assert.match(error.message, /above 1 messages per second for this client/);
+    assert.equal((await send('second-key', { topic: 'rate.t', data: 6 })).status, 200, 'another client has a bucket of its own');
+    await limited.close();
+  });
 });
