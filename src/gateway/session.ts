@@ -194,6 +194,7 @@ export class Session {
       const opened = await openSubscription(this.host.bus, principal, frame, (message, topic) => this.forward(entry, message, topic));
       entry.core = opened.subscription;
       if (this.closed || entry.closed) {
+        opened.start(); // held deliveries go through forward(), which hands them back
         await opened.subscription.close();
         return;
       }

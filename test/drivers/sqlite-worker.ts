@@ -1,7 +1,7 @@
 // A child process for the sqlite multi-process and crash tests. It reports on stdout, one
 // line per event, written synchronously so a SIGKILL loses nothing it already reported:
 //   ready | P <id> (publish resolved) | D <id> <attempt> <ms> (delivered) | K <id> (acking) | A <id> (ack resolved)
-// Usage: worker.ts subscribe <file> <pattern> [group] [hold]
+// Usage: worker.ts subscribe <file> <pattern> [group] [hold | slow]
 //        worker.ts crash <file> <run> (publishes and consumes group 'crash' until killed)
 
 import { writeSync } from 'node:fs';
@@ -18,8 +18,12 @@ const bus = new Bus({ drivers: { sqlite: driver } });
 bus.on('error', (event) => say(`E ${String((event.error as Error)?.message ?? event.error)}`));
 
 if (mode === 'subscribe') {
-  // With 'hold' the worker never acks, as a member that dies mid-work.
-  await bus.subscribe(arg, (message) => say(`D ${message.id} ${message.attempt} ${Date.now()}`), {
+  // With 'hold' the worker never acks, as a member that dies mid-work; with 'slow' each
+  // message takes it 2 ms, as real work does.
+  await bus.subscribe(arg, async (message) => {
+    say(`D ${message.id} ${message.attempt} ${Date.now()}`);
+    if (hold === 'slow') await new Promise((resolve) => setTimeout(resolve, 2));
+  }, {
     group: group || undefined,
     ack: hold === 'hold' ? 'manual' : 'auto',
   });
