@@ -2,6 +2,8 @@
 // Server-Sent Events with Last-Event-ID resume, and health.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createBus } from '../../src/create-bus.js';
+import { memory } from '../../src/drivers/memory.js';
 import { startGateway, type Running } from '../support/gateway.js';
 
 /** Reads SSE events from a response until `count` message events arrived. */
@@ -135,5 +137,19 @@ describe('gateway HTTP', () => {
     assert.match(error.message, /above 1 messages per second for this client/);
     assert.equal((await send('second-key', { topic: 'rate.t', data: 6 })).status, 200, 'another client has a bucket of its own');
     await limited.close();
+  });
+
+  it('GET /v1/stream says recovered: false with the earliest seq when retention removed Last-Event-ID', async () => {
+    const short = await startGateway({ bus: createBus({ driver: memory({ history: { maxMessages: 2 } }) }) });
+    const seqs: string[] = [];
+    for (let n = 0; n < 5; n++) {
+      const response = await fetch(`${short.http}/v1/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'sse.trim', data: n }) });
+      seqs.push(((await response.json()) as { seq: string }).seq);
+    }
+    const resumed = await fetch(`${short.http}/v1/stream?pattern=sse.trim`, { headers: { 'last-event-id': seqs[0] } });
+    const events = await readEvents(resumed, 2);
+    assert.deepEqual(events[0], { id: undefined, event: 'ready', data: { recovered: false, earliest: seqs[3] } });
+    assert.deepEqual(events.filter((e) => e.event === 'message').map((e) => e.data.data), [3, 4]);
+    await short.close();
   });
 });
