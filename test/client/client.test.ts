@@ -106,4 +106,32 @@ describe('client', () => {
     await second.close();
     await bus.close();
   });
+
+  it('raises gap with the earliest seq held when retention removed its resume position while away', async () => {
+    const bus = createBus({ driver: memory({ history: { maxMessages: 2 } }) });
+    const first = createGateway({ bus, logger: quietLogger });
+    const port = await first.listen(0, '127.0.0.1');
+    const subscriber = createClient({ url: `ws://127.0.0.1:${port}/v1/ws`, WebSocket: NodeWebSocket, reconnect: { initialMs: 20, maxMs: 100 } });
+    const gaps: Array<{ pattern: string; earliest?: string }> = [];
+    subscriber.on('gap', (gap) => void gaps.push({ pattern: gap.pattern, earliest: gap.earliest }));
+    const got: number[] = [];
+    const subscription = await subscriber.subscribe('trim.t', (m) => void got.push(m.data as number));
+    await bus.publish('trim.t', 0);
+    await eventually(() => got.length === 1, 'the first message');
+
+    await first.close(200);
+    await eventually(() => !subscriber.connected, 'the client to notice');
+    const seqs: string[] = [];
+    for (let n = 1; n <= 4; n++) seqs.push((await bus.publish('trim.t', n)).seq!);
+
+    const second = createGateway({ bus, logger: quietLogger });
+    await second.listen(port, '127.0.0.1');
+    await eventually(() => got.length === 3, `what is still held after the reconnect (got ${got})`);
+    assert.deepEqual(got, [0, 3, 4]);
+    assert.deepEqual(gaps, [{ pattern: 'trim.t', earliest: seqs[2] }]);
+    assert.equal(subscription.recovered, false);
+    await subscriber.close();
+    await second.close();
+    await bus.close();
+  });
 });
