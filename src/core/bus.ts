@@ -223,7 +223,8 @@ export class Bus {
     assertTopic(topic);
     if (options !== undefined) checkPublishOptions(topic, options);
     const { driver } = this.router.driverFor(topic);
-    const headers = this.tracing === undefined ? causalHeaders(options?.headers) : this.tracing.inject(causalHeaders(options?.headers));
+    const caused = causalHeaders(options?.headers);
+    const headers = this.tracing === undefined ? caused : this.tracing.inject(caused);
     const wire: WireMessage = {
       id: options?.id ?? uuidv7(),
       topic,

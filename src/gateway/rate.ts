@@ -16,9 +16,7 @@ export class TokenBucket {
 
   /** Takes `count` tokens if there are that many; false (taking none) if not. */
   take(count: number): boolean {
-    const now = Date.now();
-    this.tokens = Math.min(this.rate.burst, this.tokens + ((now - this.refilledAt) / 1000) * this.rate.perSecond);
-    this.refilledAt = now;
+    this.refill();
     if (this.tokens < count) return false;
     this.tokens -= count;
     return true;
@@ -26,7 +24,14 @@ export class TokenBucket {
 
   /** Whether it has refilled completely, so forgetting it changes nothing. */
   get full(): boolean {
-    return this.tokens + ((Date.now() - this.refilledAt) / 1000) * this.rate.perSecond >= this.rate.burst;
+    this.refill();
+    return this.tokens >= this.rate.burst;
+  }
+
+  private refill(): void {
+    const now = Date.now();
+    this.tokens = Math.min(this.rate.burst, this.tokens + ((now - this.refilledAt) / 1000) * this.rate.perSecond);
+    this.refilledAt = now;
   }
 }
 
