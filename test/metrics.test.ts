@@ -24,7 +24,7 @@ describe('collectMetrics', () => {
     }, { group: 'billing', backoff: { initialMs: 1, maxMs: 1 } });
     await bus.subscribe('shop.*', () => {
       throw new Error('always fails');
-    }, { maxAttempts: 2, deadLetter: 'shop.dead', backoff: { initialMs: 1, maxMs: 1 } });
+    }, { maxAttempts: 2, deadLetter: 'dead.shop', backoff: { initialMs: 1, maxMs: 1 } });
     await bus.publish('shop.orders', { id: 1 });
     await eventually(() => bus.stats().deadLettered === 1 && bus.stats().acked >= 1, 'the retry and the dead letter');
 

@@ -2,9 +2,9 @@
 // runs every subscription through the shared delivery machinery.
 
 import { BusEventEmitter, type BusEvents } from './bus-events.js';
-import { jsonCodec, encodePayload, type Codec } from './codec.js';
+import { decodePayload, encodePayload, jsonCodec, type Codec } from './codec.js';
 import { causalHeaders } from './context.js';
-import type { Driver, WireMessage } from './driver.js';
+import type { Driver, From, WireMessage } from './driver.js';
 import {
   ClosedError,
   ConfigurationError,
@@ -15,13 +15,14 @@ import {
 } from './errors.js';
 import { topicOf, validate, type EventDefinition, type Target } from './event.js';
 import { consoleLogger, type Logger } from './logger.js';
-import { HEADER, type Headers, type Message, type PublishOptions, type PublishResult } from './message.js';
+import { HEADER, type Headers, type Message, type PublishOptions, type PublishResult, type StoredMessage } from './message.js';
 import { Reader, type ReaderOptions } from './reader.js';
 import { Router, type DriverEntry, type Route } from './router.js';
 import { addCounters, counters, type BusStats, type Counters } from './stats.js';
 import { MessageStream, type StreamOptions } from './stream.js';
 import {
   CoreSubscription,
+  deadLetterLoop,
   type Handler,
   type SubscribeOptions,
   type Subscription,
@@ -142,7 +143,7 @@ export class Bus {
     if (this.closing !== undefined) throw new ClosedError('subscribe on a closed bus', { topic: topicOf(target) });
     const pattern = topicOf(target);
     assertPattern(pattern);
-    if (options.deadLetter !== undefined) assertTopic(options.deadLetter);
+    if (options.deadLetter !== undefined) checkDeadLetter(pattern, options.deadLetter);
     const entries = this.router.driversFor(pattern);
     for (const { driver } of entries) checkSupported(driver, pattern, options);
     const statsKey = options.group === undefined ? pattern : `${pattern}#${options.group}`;
@@ -161,6 +162,32 @@ export class Bus {
       throw error;
     }
     return subscription;
+  }
+
+  /**
+   * Retained messages matching `pattern`, oldest first, from `from` (inclusive; default
+   * 'earliest') up to the newest stored when called: a snapshot, which new messages cannot
+   * prolong. For drivers that can read history (`Driver.read`); stop early with `break`.
+   */
+  async *read(pattern: string, options: { from?: Exclude<From, 'latest'> } = {}): AsyncGenerator<StoredMessage> {
+    if (this.closing !== undefined) throw new ClosedError('read on a closed bus', { topic: pattern });
+    assertPattern(pattern);
+    const entries = this.router.driversFor(pattern);
+    if (entries.length > 1) {
+      throw new ConfigurationError(
+        `'${pattern}' spans drivers ${entries.map((entry) => entry.name).join(', ')}, whose positions cannot be merged; read a pattern that routes to one`,
+        { topic: pattern },
+      );
+    }
+    const { driver } = entries[0];
+    if (driver.read === undefined) {
+      throw new ConfigurationError(`driver '${driver.name}' cannot read its history; subscribe with 'from' instead`, { topic: pattern });
+    }
+    for await (const wire of driver.read({ pattern, from: options.from ?? 'earliest' })) {
+      const data = 'value' in wire ? wire.value : decodePayload(this.codec, wire.body, wire.headers[HEADER.contentType], wire.topic);
+      const { id, topic, headers, key, time, ttlMs, seq } = wire;
+      yield { id, topic, data, headers, key, time, ttlMs, seq };
+    }
   }
 
   /** An async iterator of messages; settle each with `ack()`. Ends when closed. */
@@ -305,6 +332,12 @@ function checkPublishOptions(topic: string, options: PublishOptions): void {
   else if (ttlMs !== undefined && !(Number.isFinite(ttlMs) && ttlMs > 0)) problem = 'ttlMs must be a positive number of milliseconds';
   else if (headers !== undefined && Object.values(headers).some((value) => typeof value !== 'string')) problem = 'header values must be strings';
   if (problem !== undefined) throw new ConfigurationError(`publish to '${topic}': ${problem}`, { topic });
+}
+
+function checkDeadLetter(pattern: string, deadLetter: string): void {
+  assertTopic(deadLetter);
+  const loop = deadLetterLoop(pattern, deadLetter);
+  if (loop !== undefined) throw new ConfigurationError(loop, { topic: pattern });
 }
 
 function checkSupported(driver: Driver, pattern: string, options: SubscribeOptions): void {

@@ -85,6 +85,13 @@ export type DriverEvent =
   | { type: 'reconnected'; driver: string }
   | { type: 'error'; driver: string; error: unknown };
 
+/** What `Driver.read` returns: retained messages, from a position. */
+export interface ReadSpec {
+  pattern: string;
+  /** Where to start, inclusive. */
+  from: Exclude<From, 'latest'>;
+}
+
 export interface Driver {
   readonly name: string;
   readonly capabilities: Capabilities;
@@ -93,6 +100,14 @@ export interface Driver {
   /** Resolves when the broker accepted every message (persisted, if persistent). Sets `seq`. */
   publish(batch: WireMessage[]): Promise<void>;
   subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription>;
+  /**
+   * Retained messages matching `spec.pattern`, oldest first, from `spec.from` up to the newest
+   * one stored when the call was made: a snapshot, which messages published meanwhile cannot
+   * prolong. Read in chunks, so a caller that stops early (`break`) holds little. A bad
+   * position throws `InvalidPositionError`. Optional, for drivers with `replay`: history reads
+   * without it go through a subscription.
+   */
+  read?(spec: ReadSpec): AsyncIterable<WireMessage>;
   /** Reports connection changes and background errors to the bus. */
   observe?(listener: (event: DriverEvent) => void): void;
   close(): Promise<void>;

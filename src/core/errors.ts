@@ -106,7 +106,13 @@ export class NoRouteError extends OmnibusError {
 /** Options or configuration that cannot work, named precisely. */
 export class ConfigurationError extends OmnibusError {
   override name = 'ConfigurationError';
-  override readonly code = 'INVALID_CONFIGURATION';
+  override readonly code: string = 'INVALID_CONFIGURATION';
+}
+
+/** A `from` position the driver cannot read: a seq that is not one of its own, or a time that is no time. */
+export class InvalidPositionError extends ConfigurationError {
+  override name = 'InvalidPositionError';
+  override readonly code = 'INVALID_POSITION';
 }
 
 /** Thrown by a handler (or `msg.reject`) to send a message to the dead-letter path at once. */

@@ -18,7 +18,8 @@ export interface PublishResult {
   seq?: string;
 }
 
-export interface Message<T = unknown> {
+/** A message as the broker keeps it; `bus.read()` returns these. */
+export interface StoredMessage<T = unknown> {
   readonly id: string;
   /** The concrete topic it was published on. */
   readonly topic: string;
@@ -29,6 +30,10 @@ export interface Message<T = unknown> {
   readonly time: number;
   readonly ttlMs?: number;
   readonly seq?: string;
+}
+
+/** A delivered message, with the calls that settle it. */
+export interface Message<T = unknown> extends StoredMessage<T> {
   /** 1 on first delivery, +1 on each redelivery. */
   readonly attempt: number;
   ack(): Promise<void>;
@@ -50,4 +55,6 @@ export const HEADER = {
   originalId: 'x-original-id',
   error: 'x-error',
   attempts: 'x-attempts',
+  /** The topics a dead letter failed on, comma-separated, oldest first: it never goes back to one. */
+  deadLetterPath: 'x-dead-letter-path',
 } as const;

@@ -12,6 +12,7 @@ import { errorMessage, isRetriable, RejectedError } from './errors.js';
 import { validate, type EventDefinition } from './event.js';
 import { HEADER, type Message } from './message.js';
 import { Queue } from './queue.js';
+import { matchesPattern } from './topic.js';
 import type { Counters } from './stats.js';
 import type { Tracing } from './tracing.js';
 
@@ -28,8 +29,18 @@ export interface SubscribeOptions {
   maxAttempts?: number;
   /** Delay between retries. Default `{ initialMs: 100, maxMs: 30_000 }` with jitter. */
   backoff?: BackoffOptions;
-  /** Topic that receives messages which exhausted their attempts. Default: none (event only). */
+  /**
+   * Topic that receives messages which exhausted their attempts. Default: none (event only).
+   * It may not match the subscription's own pattern: each dead letter would fail again and
+   * make another.
+   */
   deadLetter?: string;
+  /**
+   * Called before each dead-letter publish; throwing refuses it, and the message stays with
+   * the broker to be retried later. The gateway charges dead letters to its client's publish
+   * rate here. Default: none.
+   */
+  beforeDeadLetter?: (topic: string) => void;
   /** What a full buffer does: 'block' the sender, 'drop' (counted), or block up to `timeoutMs`. Default 'block'. */
   deliveryMode?: 'block' | 'drop' | 'timeout';
   /** Messages buffered ahead of the handler. Default 1,000. */
@@ -119,6 +130,19 @@ class ReceivedMessage implements Message {
     const { id, topic, data, headers, key, time, seq, attempt } = this;
     return { id, topic, data, headers, key, time, seq, attempt };
   }
+}
+
+/** Why `deadLetter` cannot serve a subscription on `pattern`, or undefined when it can. */
+export function deadLetterLoop(pattern: string, deadLetter: string): string | undefined {
+  if (!matchesPattern(pattern, deadLetter)) return undefined;
+  return `deadLetter '${deadLetter}' matches the subscription's own pattern '${pattern}', so every dead letter would fail again and make another; choose a topic outside it`;
+}
+
+/** The topics a message failed on, oldest first, ending with its own. */
+function deadLetterPath(message: ReceivedMessage): string[] {
+  const { headers } = message;
+  const before = headers[HEADER.deadLetterPath] ?? headers[HEADER.originalTopic];
+  return before === undefined || before === '' ? [message.topic] : [...before.split(','), message.topic];
 }
 
 export class CoreSubscription implements Subscription {
@@ -342,11 +366,17 @@ export class CoreSubscription implements Subscription {
   async deadLetter(message: ReceivedMessage, error: unknown): Promise<void> {
     if (message.settled) return;
     message.settled = true;
-    const topic = this.options.deadLetter;
     const reason = errorMessage(error);
+    // A dead letter that fails again never goes to a topic it already failed on: subscriptions
+    // dead-lettering into each other's patterns (here or in another process) would loop forever.
+    const path = deadLetterPath(message);
+    const target = this.options.deadLetter;
+    const topic = target === undefined || path.includes(target) ? undefined : target;
     try {
       if (topic !== undefined) {
+        this.options.beforeDeadLetter?.(topic);
         await this.host.deadLetter(topic, message.delivery.message, {
+          [HEADER.deadLetterPath]: path.join(','),
           [HEADER.originalTopic]: message.topic,
           [HEADER.originalId]: message.id,
           [HEADER.error]: reason,

@@ -4,6 +4,8 @@
 
 import {
   ClosedError,
+  ConfigurationError,
+  InvalidPositionError,
   PatternIndex,
   defineDriver,
   matchesPattern,
@@ -12,6 +14,7 @@ import {
   type Delivery,
   type Driver,
   type From,
+  type ReadSpec,
   type SubscribeSpec,
   type WireMessage,
 } from '../core/index.js';
@@ -176,6 +179,7 @@ class MemoryDriver implements Driver {
 
   async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<{ close(): Promise<void> }> {
     if (this.closed) throw new ClosedError('the memory driver is closed', { topic: spec.pattern });
+    if (spec.from !== undefined && spec.from !== 'latest') checkPosition(spec.from);
     const member = new Member(deliver, spec.ackDeadlineMs);
     const groupKey = spec.group === undefined ? undefined : `${spec.group}\u0000${spec.pattern}`;
     let consumer = groupKey === undefined ? undefined : this.groups.get(groupKey);
@@ -199,6 +203,14 @@ class MemoryDriver implements Driver {
         if (owner.members.length === 0) this.forget(owner, groupKey);
       },
     };
+  }
+
+  async *read(spec: ReadSpec): AsyncGenerator<WireMessage> {
+    if (this.closed) throw new ClosedError('the memory driver is closed', { topic: spec.pattern });
+    if (this.maxHistory === 0) throw new ConfigurationError('the memory driver keeps no history; give it history: { maxMessages }', { topic: spec.pattern });
+    checkPosition(spec.from);
+    // `retained` copies what matches, so the snapshot cannot grow while it is read.
+    yield* this.retained(spec.pattern, spec.from);
   }
 
   async close(): Promise<void> {
@@ -305,6 +317,16 @@ class MemoryDriver implements Driver {
         delivery = next;
       }
     }
+  }
+}
+
+/** Seqs here are the positive integers this driver hands out. */
+function checkPosition(from: Exclude<From, 'latest'>): void {
+  if (from === 'earliest') return;
+  if ('seq' in from) {
+    if (!/^[1-9]\d*$/.test(String(from.seq))) throw new InvalidPositionError(`from: { seq: ${JSON.stringify(from.seq)} } is not a memory seq (a positive integer a publish returned)`);
+  } else if (Number.isNaN(new Date(from.time).getTime())) {
+    throw new InvalidPositionError(`from: { time: ${String(from.time)} } is not a valid time`);
   }
 }
 

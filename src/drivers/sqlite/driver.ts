@@ -10,17 +10,20 @@ import {
   type Driver,
   type DriverEvent,
   type DriverSubscription,
+  type ReadSpec,
   type SubscribeSpec,
   type WireMessage,
 } from '../../core/index.js';
+import { isWildcard, matchesPattern } from '../../core/topic.js';
 import { ChangeWatcher } from './change-watcher.js';
 import { CommitQueue } from './commit-queue.js';
 import { openConnection, type Connection } from './connection.js';
 import { sqliteError } from './errors.js';
 import { FanOutConsumer } from './fan-out-consumer.js';
+import { FanOutTail } from './fan-out-tail.js';
 import { GroupConsumer, type GroupMember } from './group-consumer.js';
 import { LeaseStore } from './leases.js';
-import { MessageLog } from './message-log.js';
+import { isExpired, MessageLog, toWire } from './message-log.js';
 import { resolveOptions, type ResolvedOptions, type SqliteOptions } from './options.js';
 import { Retention } from './retention.js';
 
@@ -28,6 +31,8 @@ import { Retention } from './retention.js';
 const openFiles = new Map<string, Set<SqliteDriver>>();
 const HOST = hostname();
 const REAP_INTERVAL_MS = 1_000;
+/** Rows a history read fetches at once. */
+const READ_BATCH = 256;
 
 interface State {
   connection: Connection;
@@ -36,6 +41,7 @@ interface State {
   leases: LeaseStore;
   watcher: ChangeWatcher;
   retention: Retention;
+  tail: FanOutTail;
 }
 
 export class SqliteDriver implements Driver {
@@ -95,10 +101,32 @@ export class SqliteDriver implements Driver {
     }
   }
 
+  async *read(spec: ReadSpec): AsyncGenerator<WireMessage> {
+    const { log, connection } = await this.open(spec.pattern);
+    let position = log.positionFor(spec.from);
+    const last = log.head();
+    const topic = isWildcard(spec.pattern) ? undefined : spec.pattern;
+    while (position < last) {
+      let rows;
+      try {
+        rows = log.read(position, READ_BATCH, topic);
+      } catch (error) {
+        throw sqliteError(error, 'read', connection.file, spec.pattern);
+      }
+      if (rows.length === 0) return;
+      const now = Date.now();
+      for (const row of rows) {
+        if (row.seq > last) return;
+        position = row.seq;
+        if ((topic !== undefined || matchesPattern(spec.pattern, row.topic)) && !isExpired(row, now)) yield toWire(row);
+      }
+    }
+  }
+
   private async start(state: State, spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
     const report = (error: unknown) => this.emit({ type: 'error', driver: this.name, error });
     if (spec.group === undefined) {
-      const consumer = new FanOutConsumer(state.log, spec.pattern, state.log.positionFor(spec.from), spec.ackDeadlineMs, deliver, report);
+      const consumer = new FanOutConsumer(state.log, state.tail, spec.pattern, state.log.positionFor(spec.from), spec.ackDeadlineMs, deliver, report);
       this.consumers.add(consumer);
       consumer.wake();
       return {
@@ -160,6 +188,7 @@ export class SqliteDriver implements Driver {
 
   /** Wakes every consumer: something was committed to the file. */
   wakeAll(): void {
+    this.state?.tail.wake();
     for (const consumer of this.consumers) consumer.wake();
   }
 
@@ -170,7 +199,8 @@ export class SqliteDriver implements Driver {
     this.groups.clear();
     const state = this.state ?? (await this.opening?.catch(() => undefined));
     if (state === undefined) return;
-    const { connection, queue, leases, watcher, retention } = state;
+    const { connection, queue, leases, watcher, retention, tail } = state;
+    tail.stop();
     watcher.stop();
     retention.stop();
     try {
@@ -218,7 +248,8 @@ export class SqliteDriver implements Driver {
       if (siblings === undefined) openFiles.set(file, (siblings = new Set()));
       siblings.add(this);
       // A close() that came meanwhile waits for this and then shuts the state down.
-      this.state = { connection, log, queue, leases, watcher, retention };
+      const tail = new FanOutTail(log, (error) => this.emit({ type: 'error', driver: this.name, error: sqliteError(error, 'read', file) }));
+      this.state = { connection, log, queue, leases, watcher, retention, tail };
       return this.state;
     } catch (error) {
       if (connection.owned) connection.db.close();

@@ -3,7 +3,7 @@
 
 import type { Database, Statement } from 'better-sqlite3';
 import type { From, WireMessage } from '../../core/driver.js';
-import { ConfigurationError } from '../../core/errors.js';
+import { InvalidPositionError } from '../../core/errors.js';
 
 export interface StoredRow {
   seq: number;
@@ -107,14 +107,14 @@ export class MessageLog {
     if (from === undefined || from === 'latest') return this.head();
     if (from === 'earliest') return 0;
     if ('seq' in from) {
-      const seq = Number(from.seq);
-      if (!Number.isInteger(seq) || seq < 0) {
-        throw new ConfigurationError(`from: { seq: ${JSON.stringify(from.seq)} } is not a sqlite seq; use a seq a publish or message returned`);
+      const seq = /^\d+$/.test(String(from.seq)) ? Number(from.seq) : NaN;
+      if (!Number.isSafeInteger(seq)) {
+        throw new InvalidPositionError(`from: { seq: ${JSON.stringify(from.seq)} } is not a sqlite seq; use a seq a publish or message returned`);
       }
       return Math.max(0, seq - 1);
     }
     const time = new Date(from.time).getTime();
-    if (Number.isNaN(time)) throw new ConfigurationError(`from: { time: ${String(from.time)} } is not a valid time`);
+    if (Number.isNaN(time)) throw new InvalidPositionError(`from: { time: ${String(from.time)} } is not a valid time`);
     return this.positionBeforeTime(time);
   }
 
