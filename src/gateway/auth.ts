@@ -1,7 +1,7 @@
 // Bearer tokens: static API keys and JWTs (HS256 or RS256 via jose) whose claims list the
 // patterns a client may publish and subscribe to, and the tenant prefix it cannot leave.
 
-import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { assertPattern, assertTopic, matchesPattern } from '../core/topic.js';
 
@@ -41,9 +41,14 @@ export const ANONYMOUS = 'anonymous';
 export class Principal {
   readonly tenant: string | undefined;
   private readonly prefix: string;
+  /**
+   * `client`: who counts against per-client limits (connections, publish rate). Default the
+   * name; a JWT without `sub` is a client of its own.
+   */
   constructor(
     readonly name: string,
     private readonly grant: Grant,
+    readonly client = name,
   ) {
     this.tenant = grant.tenant;
     if (this.tenant !== undefined) assertTopic(this.tenant);
@@ -66,6 +71,12 @@ export class Principal {
   /** The topic as the client sees it. */
   fromBus(topic: string): string {
     return this.prefix.length === 0 ? topic : topic.slice(this.prefix.length);
+  }
+
+  /** The client's name for a bus topic, or undefined when the topic lies outside its tenant. */
+  ownTopic(topic: string): string | undefined {
+    if (this.prefix.length === 0) return topic;
+    return topic.startsWith(this.prefix) && topic.length > this.prefix.length ? topic.slice(this.prefix.length) : undefined;
   }
 
   get grants(): Required<Omit<Grant, 'tenant'>> & { tenant?: string } {
@@ -140,22 +151,37 @@ export class Authenticator {
     } catch (error) {
       throw new AuthError(`invalid token: ${(error as Error).message}`);
     }
+    // Malformed claims fail closed: a tenant that is not a string would otherwise mean no tenant at all.
+    if (payload.tenant !== undefined && typeof payload.tenant !== 'string') {
+      throw new AuthError(`the token's "tenant" claim must be a string, got ${describe(payload.tenant)}`);
+    }
     const grant: Grant = {
-      publish: stringList(payload.publish),
-      subscribe: stringList(payload.subscribe),
-      tenant: typeof payload.tenant === 'string' ? payload.tenant : undefined,
+      publish: patternList(payload.publish, 'publish'),
+      subscribe: patternList(payload.subscribe, 'subscribe'),
+      tenant: payload.tenant,
     };
     try {
       checkGrant(grant, 'the token');
     } catch (error) {
       throw new AuthError((error as Error).message);
     }
-    return new Principal(typeof payload.sub === 'string' ? payload.sub : 'jwt', grant);
+    const tenant = grant.tenant === undefined ? '' : `${grant.tenant}/`;
+    const client = typeof payload.sub === 'string' ? `jwt:${tenant}${payload.sub}` : `jwt:${createHash('sha256').update(token).digest('hex').slice(0, 16)}`;
+    return new Principal(typeof payload.sub === 'string' ? payload.sub : 'jwt', grant, client);
   }
 }
 
-function stringList(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+/** A claim listing patterns: absent grants nothing; anything but an array of strings is refused. */
+function patternList(value: unknown, claim: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+    throw new AuthError(`the token's "${claim}" claim must be an array of patterns, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
 }
 
 function checkGrant(grant: Grant, what: string): void {
@@ -166,5 +192,11 @@ function checkGrant(grant: Grant, what: string): void {
       throw new Error(`${what} grants an invalid pattern: ${(error as Error).message}`);
     }
   }
-  if (grant.tenant !== undefined) assertTopic(grant.tenant);
+  if (grant.tenant === undefined) return;
+  if (typeof grant.tenant !== 'string') throw new Error(`${what} has a tenant that is not a string`);
+  try {
+    assertTopic(grant.tenant);
+  } catch (error) {
+    throw new Error(`${what} names an invalid tenant: ${(error as Error).message}`);
+  }
 }

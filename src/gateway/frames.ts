@@ -2,7 +2,7 @@
 // precise complaint for anything malformed, and encoding messages for them.
 
 import type { From } from '../core/driver.js';
-import type { Message } from '../core/message.js';
+import type { Message, StoredMessage } from '../core/message.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -13,7 +13,9 @@ export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'INVALID_TOPIC'
+  | 'INVALID_POSITION'
   | 'TOO_LARGE'
+  | 'TOO_MANY_CONNECTIONS'
   | 'RATE_LIMITED'
   | 'TOO_MANY_SUBSCRIPTIONS'
   | 'UNKNOWN_SUBSCRIPTION'
@@ -245,9 +247,10 @@ export function frameId(text: string): string | undefined {
 }
 
 /** A message as the client sees it: bytes as `data_base64`, the topic without the tenant prefix. */
-export function messageFields(message: Message, topic: string): Record<string, unknown> {
+export function messageFields(message: StoredMessage & { attempt?: number }, topic: string): Record<string, unknown> {
   const { 'content-type': _contentType, ...headers } = message.headers;
-  const fields: Record<string, unknown> = { messageId: message.id, topic, headers, time: message.time, attempt: message.attempt };
+  const fields: Record<string, unknown> = { messageId: message.id, topic, headers, time: message.time };
+  if (message.attempt !== undefined) fields.attempt = message.attempt;
   if (message.data instanceof Uint8Array) fields.data_base64 = Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength).toString('base64');
   else fields.data = message.data;
   if (message.key !== undefined) fields.key = message.key;

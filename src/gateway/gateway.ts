@@ -7,11 +7,13 @@ import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { consoleLogger, type Logger } from '../core/logger.js';
 import { AuthError, Authenticator, type Principal } from './auth.js';
+import { clientOf, ConnectionCounter } from './connections.js';
 import { PROTOCOL_VERSION } from './frames.js';
 import { httpHandler } from './http.js';
 import { metricsRegistry } from './metrics.js';
 import { resolveLimits, type GatewayOptions, type ResolvedLimits } from './options.js';
 import { Session } from './session.js';
+import { TopicCounts } from './topics.js';
 import type { Bus } from '../core/bus.js';
 
 export class Gateway {
@@ -24,7 +26,8 @@ export class Gateway {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<Session>();
   private readonly streams = new Set<() => void>();
-  private readonly topicCounts = new Map<string, { published: number; lastPublished: number }>();
+  private readonly topics = new TopicCounts();
+  private readonly connectionCounter: ConnectionCounter;
   private readonly handleHttp: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
   private readonly welcome: Record<string, unknown>;
   private server: Server | undefined;
@@ -41,6 +44,7 @@ export class Gateway {
     this.logger = options.logger ?? consoleLogger;
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxFrameBytes, perMessageDeflate: false });
+    this.connectionCounter = new ConnectionCounter(this.limits.maxConnectionsPerClient);
     const capabilities = this.capabilities();
     this.welcome = {
       type: 'welcome',
@@ -57,6 +61,7 @@ export class Gateway {
         maxSubscriptions: this.limits.maxSubscriptions,
         publishRate: this.limits.publishRate,
         maxUnacked: this.limits.maxUnacked,
+        maxConnectionsPerClient: this.limits.maxConnectionsPerClient,
       },
     };
     const host = {
@@ -64,11 +69,10 @@ export class Gateway {
       auth: this.auth,
       limits: this.limits,
       heartbeatMs: this.heartbeatMs,
-      historyIdleMs: options.historyIdleMs ?? 200,
+      connections: this.connectionCounter,
+      topics: this.topics,
       health: () => this.health(),
       metrics: () => this.metrics(),
-      topics: () => this.topics(),
-      published: (topic: string, count: number) => this.published(topic, count),
       track: (close: () => void) => {
         this.streams.add(close);
         return () => this.streams.delete(close);
@@ -111,19 +115,20 @@ export class Gateway {
     }
     const header = req.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : (url.searchParams.get('access_token') ?? undefined);
-    const accept = (principal: Principal | undefined) =>
+    const accept = (principal: Principal | undefined) => {
+      const release = this.connectionCounter.claim(clientOf(principal, req));
+      if (release === undefined) return refuse(socket, 429, 'Too Many Requests', 'TOO_MANY_CONNECTIONS', this.connectionCounter.refusal());
+      socket.once('close', release);
       this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const session = new Session(ws, this.sessionHost, principal, url.searchParams.get('frames') === 'batch');
+        const session = new Session(ws, this.sessionHost, principal, url.searchParams.get('frames') === 'batch', release);
         this.sessions.add(session);
       });
+    };
     if (token === undefined) {
       accept(undefined);
       return true;
     }
-    this.auth.verify(token).then(accept, (error: AuthError) => {
-      const body = JSON.stringify({ error: { code: 'UNAUTHORIZED', message: error.message } });
-      socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-    });
+    this.auth.verify(token).then(accept, (error: AuthError) => refuse(socket, 401, 'Unauthorized', 'UNAUTHORIZED', error.message));
     return true;
   };
 
@@ -185,7 +190,8 @@ export class Gateway {
       heartbeatMs: this.heartbeatMs,
       logger: this.logger,
       welcome: this.welcome,
-      published: (topic: string, count: number) => this.published(topic, count),
+      topics: this.topics,
+      connections: this.connectionCounter,
       forget: (session: Session) => this.sessions.delete(session),
     };
   }
@@ -206,20 +212,6 @@ export class Gateway {
     };
   }
 
-  private published(topic: string, count: number): void {
-    let entry = this.topicCounts.get(topic);
-    if (entry === undefined) {
-      if (this.topicCounts.size >= 10_000) return;
-      this.topicCounts.set(topic, (entry = { published: 0, lastPublished: 0 }));
-    }
-    entry.published += count;
-    entry.lastPublished = Date.now();
-  }
-
-  private topics(): Array<{ topic: string; published: number; lastPublished: string }> {
-    return [...this.topicCounts].map(([topic, t]) => ({ topic, published: t.published, lastPublished: new Date(t.lastPublished).toISOString() }));
-  }
-
   private async metrics(): Promise<{ contentType: string; text: string }> {
     this.registry ??= metricsRegistry({ bus: this.bus, connections: () => this.sessions.size, streams: () => this.streams.size });
     return { contentType: this.registry.contentType, text: await this.registry.metrics() };
@@ -233,6 +225,12 @@ export class Gateway {
       uptimeMs: Date.now() - this.startedAt,
     };
   }
+}
+
+/** Answers an upgrade request with an HTTP error instead of a WebSocket. */
+function refuse(socket: Duplex, status: number, statusText: string, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(`HTTP/1.1 ${status} ${statusText}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 /** A gateway over `options.bus`; mount it with `handleRequest`/`attach`, or `listen(port)`. */

@@ -3,37 +3,40 @@
 // GET /v1/topics, GET /metrics (Prometheus) and GET /healthz.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Bus, PublishItem } from '../core/bus.js';
+import type { Bus } from '../core/bus.js';
 import { fromCloudEvent } from '../core/cloud-event.js';
-import type { From } from '../core/driver.js';
 import type { Message } from '../core/message.js';
-import { ANONYMOUS, AuthError, type Authenticator, type Principal } from './auth.js';
+import { AuthError, type Authenticator, type Principal } from './auth.js';
+import { clientOf, type ConnectionCounter } from './connections.js';
 import { FrameError, messageFields, publishEntry, type PublishEntry } from './frames.js';
+import { historyQuery, parseFrom, writeHistoryPage } from './history.js';
 import type { ResolvedLimits } from './options.js';
 import { ClientBuckets } from './rate.js';
 import { describeError, publishItems, publishToBus } from './publishing.js';
-import { busReplays, checkPattern, openSubscription } from './subscriptions.js';
+import { checkPattern, openSubscription } from './subscriptions.js';
+import type { TopicCounts } from './topics.js';
 
 export interface HttpHost {
   bus: Bus;
   auth: Authenticator;
   limits: ResolvedLimits;
   heartbeatMs: number;
-  historyIdleMs: number;
+  connections: ConnectionCounter;
+  topics: TopicCounts;
   health(): Record<string, unknown>;
   metrics(): Promise<{ contentType: string; text: string }>;
-  topics(): Array<{ topic: string; published: number; lastPublished: string }>;
-  published(topic: string, count: number): void;
   track(close: () => void): () => void;
 }
 
 const STATUS: Record<string, number> = {
   BAD_FRAME: 400,
   INVALID_TOPIC: 400,
+  INVALID_POSITION: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   TOO_LARGE: 413,
   RATE_LIMITED: 429,
+  TOO_MANY_CONNECTIONS: 429,
   UNSUPPORTED: 501,
   SHUTTING_DOWN: 503,
 };
@@ -46,6 +49,8 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 
 function fail(res: ServerResponse, error: unknown, principal?: Principal): void {
   const described = describeError(error, 'INTERNAL', principal);
+  // The rest of an oversized body is never read: close the connection after the answer.
+  if (described.code === 'TOO_LARGE') res.setHeader('connection', 'close');
   json(res, STATUS[described.code] ?? (described.code === 'PUBLISH_FAILED' ? 502 : 500), { error: described });
 }
 
@@ -64,18 +69,29 @@ async function principalOf(req: IncomingMessage, url: URL, auth: Authenticator):
   return anonymous;
 }
 
+/** How much of an oversized body is read and discarded, at least, before the connection is cut. */
+const DISCARD_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The body, up to `limit` bytes. Past it the rest is read and thrown away rather than the
+ * connection reset, so the client receives the 413 instead of a broken pipe; a client that
+ * keeps sending far beyond it is cut off.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        reject(new FrameError('TOO_LARGE', `the request body exceeds ${limit} bytes`));
-        req.destroy();
+      if (size <= limit) {
+        chunks.push(chunk);
         return;
       }
-      chunks.push(chunk);
+      if (size - chunk.length <= limit) {
+        chunks = [];
+        reject(new FrameError('TOO_LARGE', `the request body exceeds maxFrameBytes (${limit} bytes); split it into smaller requests`));
+      }
+      if (size > Math.max(16 * limit, DISCARD_BYTES)) req.destroy();
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
@@ -128,19 +144,6 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
-/** `from=earliest|latest|<seq>|time:<ms or ISO>`. */
-function parseFrom(value: string | null): From | undefined {
-  if (value === null || value === '') return undefined;
-  if (value === 'earliest' || value === 'latest') return value;
-  if (value.startsWith('time:')) {
-    const raw = value.slice(5);
-    const time = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
-    if (Number.isNaN(time)) throw new FrameError('BAD_FRAME', `from=${value}: not a time (milliseconds or ISO 8601)`);
-    return { time };
-  }
-  return { seq: value };
-}
-
 export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
   const buckets = new ClientBuckets(host.limits.publishRate);
   return async (req, res) => {
@@ -158,7 +161,7 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
       else if (route === 'GET /v1/messages') await history(host, principal, url, res);
       else if (route === 'GET /v1/stream') await stream(host, principal, url, req, res);
       else if (route === 'GET /metrics') await metrics(host, principal, res);
-      else json(res, 200, { topics: host.topics().filter((t) => principal!.canSubscribe(t.topic)) });
+      else json(res, 200, { topics: host.topics.visibleTo(principal) });
     } catch (error) {
       if (!res.headersSent) fail(res, error, principal);
       else res.end(`event: error\ndata: ${JSON.stringify(describeError(error, 'INTERNAL', principal))}\n\n`);
@@ -181,43 +184,23 @@ async function metrics(host: HttpHost, principal: Principal, res: ServerResponse
 async function publish(host: HttpHost, principal: Principal, req: IncomingMessage, res: ServerResponse, buckets: ClientBuckets): Promise<void> {
   const body = await readBody(req, host.limits.maxFrameBytes);
   const { entries, batch } = entriesOf(req, body);
-  const client = principal.name === ANONYMOUS ? `address ${req.socket.remoteAddress}` : `principal ${principal.name}`;
-  if (!buckets.take(client, entries.length)) {
+  if (!buckets.take(clientOf(principal, req), entries.length)) {
     const { perSecond } = host.limits.publishRate;
     throw new FrameError('RATE_LIMITED', `publish rate above ${perSecond} messages per second for this client; slow down and retry`);
   }
-  const items: PublishItem[] = publishItems(principal, entries, host.limits);
+  const items = publishItems(principal, entries, host.limits);
   const results = await publishToBus(host.bus, items, batch);
-  host.published(entries[0].topic, entries.length);
+  host.topics.count(items);
   const out = results.map((r) => ({ messageId: r.id, seq: r.seq }));
   json(res, 200, batch ? { results: out } : out[0]);
 }
 
 async function history(host: HttpHost, principal: Principal, url: URL, res: ServerResponse): Promise<void> {
-  const pattern = url.searchParams.get('topic') ?? url.searchParams.get('pattern');
-  if (pattern === null) throw new FrameError('BAD_FRAME', 'topic= is required (a topic or pattern)');
-  if (!busReplays(host.bus)) throw new FrameError('UNSUPPORTED', 'the driver behind this gateway keeps no history');
-  const limit = Math.min(10_000, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100));
-  const after = url.searchParams.get('after') ?? undefined;
-  const from = parseFrom(url.searchParams.get('from')) ?? 'earliest';
-  const messages: Record<string, unknown>[] = [];
-  let finish: () => void = () => {};
-  const done = new Promise<void>((resolve) => (finish = resolve));
-  let idle: ReturnType<typeof setTimeout> | undefined;
-  const opened = await openSubscription(host.bus, principal, { pattern, from, after }, (message, topic) => {
-    if (messages.length >= limit) return message.nack({ delayMs: 0 });
-    messages.push(messageFields(message, topic));
-    void message.ack();
-    clearTimeout(idle);
-    if (messages.length >= limit) finish();
-    else idle = setTimeout(finish, host.historyIdleMs);
-  });
-  idle = setTimeout(finish, host.historyIdleMs * 5);
-  opened.start();
-  await done;
-  clearTimeout(idle);
-  await opened.subscription.close();
-  json(res, 200, { messages, next: messages.length > 0 ? messages[messages.length - 1].seq : after });
+  const query = historyQuery(url);
+  const aborter = new AbortController();
+  // 'close' also follows a complete answer, when aborting no longer matters.
+  res.once('close', () => aborter.abort());
+  await writeHistoryPage(res, query, { bus: host.bus, principal, limits: host.limits, signal: aborter.signal });
 }
 
 async function stream(host: HttpHost, principal: Principal, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -237,6 +220,9 @@ async function stream(host: HttpHost, principal: Principal, url: URL, req: Incom
     res.end();
   };
   checkPattern(principal, { pattern });
+  const release = host.connections.claim(clientOf(principal, req));
+  if (release === undefined) throw new FrameError('TOO_MANY_CONNECTIONS', host.connections.refusal());
+  req.once('close', release);
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.flushHeaders();
   const beat = setInterval(() => res.write(': ping\n\n'), host.heartbeatMs);

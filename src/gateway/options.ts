@@ -21,6 +21,14 @@ import type { AuthOptions } from './auth.js';
  *   wait for acks (flow control, like JetStream's max ack pending). Default 1,000.
  * - `authTimeoutMs`: how long a connection may stay unauthenticated when auth is required.
  *   Default 10 s.
+ * - `maxConnectionsPerClient`: WebSocket connections and SSE streams open at once for one
+ *   client: one token's principal, or one address for connections without a token (behind a
+ *   proxy, anonymous clients share its address). Beyond it an upgrade or stream gets HTTP 429
+ *   `TOO_MANY_CONNECTIONS`. Default 256.
+ * - `maxHistoryBytes`: bytes of messages in one history page (`GET /v1/messages`); a page
+ *   that would grow past it ends early with `more: true`. Default 8 MiB.
+ * - `historyTimeoutMs`: how long one history page may take; at the deadline it ends with
+ *   what it has and `more: true`. Default 10 s.
  */
 export interface GatewayLimits {
   maxFrameBytes?: number;
@@ -31,6 +39,9 @@ export interface GatewayLimits {
   maxSendBufferBytes?: number;
   maxUnacked?: number;
   authTimeoutMs?: number;
+  maxConnectionsPerClient?: number;
+  maxHistoryBytes?: number;
+  historyTimeoutMs?: number;
 }
 
 export interface GatewayOptions {
@@ -43,8 +54,6 @@ export interface GatewayOptions {
   heartbeatMs?: number;
   /** WebSocket path. Default '/v1/ws'. */
   path?: string;
-  /** HTTP history reads end after this long without a new message. Default 200 ms. */
-  historyIdleMs?: number;
   /** Where problems are reported. Default: console, errors and warnings only. */
   logger?: Logger;
 }
@@ -62,5 +71,8 @@ export function resolveLimits(limits: GatewayLimits = {}): ResolvedLimits {
     maxSendBufferBytes: limits.maxSendBufferBytes ?? 8 * 1024 * 1024,
     maxUnacked: limits.maxUnacked ?? 1_000,
     authTimeoutMs: limits.authTimeoutMs ?? 10_000,
+    maxConnectionsPerClient: limits.maxConnectionsPerClient ?? 256,
+    maxHistoryBytes: limits.maxHistoryBytes ?? 8 * 1024 * 1024,
+    historyTimeoutMs: limits.historyTimeoutMs ?? 10_000,
   };
 }

@@ -10,7 +10,7 @@ import { FrameError, payloadBytes, type ErrorCode, type PublishEntry } from './f
 import type { ResolvedLimits } from './options.js';
 
 /** Turns client entries into bus items, or throws FrameError naming the first problem. */
-export function publishItems(principal: Principal, entries: PublishEntry[], limits: ResolvedLimits): PublishItem[] {
+export function publishItems(principal: Principal, entries: PublishEntry[], limits: ResolvedLimits): Array<PublishItem & { topic: string }> {
   if (entries.length === 0) throw new FrameError('BAD_FRAME', 'a batch needs at least one message');
   if (entries.length > limits.maxBatch) {
     throw new FrameError('TOO_LARGE', `a batch holds at most ${limits.maxBatch} messages, got ${entries.length}; split it`);
@@ -38,14 +38,22 @@ export function publishToBus(bus: Bus, items: PublishItem[], batch: boolean): Pr
   return bus.publish(item.topic, item.data, item).then((result) => [result]);
 }
 
+export interface ErrorDescription {
+  code: ErrorCode;
+  message: string;
+  topic?: string;
+  retriable?: boolean;
+}
+
 /** An error frame's fields for anything a publish or subscribe threw. */
-export function describeError(error: unknown, fallback: ErrorCode, principal?: Principal): { code: ErrorCode; message: string; topic?: string; retriable?: boolean } {
+export function describeError(error: unknown, fallback: ErrorCode, principal?: Principal): ErrorDescription {
   if (error instanceof FrameError) return { code: error.code, message: error.message, topic: error.topic };
   if (error instanceof OmnibusError) {
     const code: ErrorCode =
       error.code === 'INVALID_TOPIC' ? 'INVALID_TOPIC'
       : error.code === 'PAYLOAD_TOO_LARGE' ? 'TOO_LARGE'
       : error.code === 'CLOSED' ? 'SHUTTING_DOWN'
+      : error.code === 'INVALID_POSITION' ? 'INVALID_POSITION'
       : error.code === 'INVALID_CONFIGURATION' ? 'UNSUPPORTED'
       : fallback;
     const topic = error.topic === undefined || principal === undefined ? error.topic : principal.fromBus(error.topic);

@@ -6,12 +6,15 @@ import type { Bus } from '../core/bus.js';
 import type { Logger } from '../core/logger.js';
 import type { Message } from '../core/message.js';
 import type { Subscription } from '../core/subscription.js';
+import { PublishError } from '../core/errors.js';
 import { AuthError, type Authenticator, type Principal } from './auth.js';
+import { tokenClient, type ConnectionCounter } from './connections.js';
 import { messageFrame, parseFrames, type ClientFrame, type ErrorCode } from './frames.js';
 import type { ResolvedLimits } from './options.js';
 import { describeError, publishItems, publishToBus } from './publishing.js';
 import { TokenBucket } from './rate.js';
 import { openSubscription } from './subscriptions.js';
+import type { TopicCounts } from './topics.js';
 
 /** What a session needs from its gateway. */
 export interface SessionHost {
@@ -21,8 +24,9 @@ export interface SessionHost {
   heartbeatMs: number;
   logger: Logger;
   welcome: Record<string, unknown>;
-  /** Counts a published topic for `omnibus topics`. */
-  published(topic: string, count: number): void;
+  /** Counts published topics for `GET /v1/topics`. */
+  topics: TopicCounts;
+  connections: ConnectionCounter;
   forget(session: Session): void;
 }
 
@@ -33,6 +37,7 @@ export const CLOSE = {
   heartbeat: 4000,
   unauthorized: 4001,
   slowConsumer: 4008,
+  tooManyConnections: 4029,
 } as const;
 
 interface ClientSubscription {
@@ -69,11 +74,16 @@ export class Session {
    * `batches`: the client asked for batch envelopes (`?frames=batch`), so the frames of one
    * event-loop turn go out as one JSON array in one write; otherwise each is sent at once.
    */
+  /**
+   * `releaseConnection`: frees this connection's place among its client's connections; a token given
+   * later in an `auth` frame moves the connection to that token's client.
+   */
   constructor(
     private readonly ws: WebSocket,
     private readonly host: SessionHost,
     principal: Principal | undefined,
-    private readonly batches = false,
+    private readonly batches: boolean,
+    private releaseConnection: () => void,
   ) {
     this.principal = principal ?? host.auth.anonymousPrincipal();
     this.bucket = new TokenBucket(host.limits.publishRate);
@@ -147,6 +157,17 @@ export class Session {
       if (this.principal !== undefined && this.principal.tenant !== principal.tenant && this.subscriptions.size > 0) {
         throw new AuthError('cannot switch tenants while subscribed; reconnect instead');
       }
+      if (principal.client !== this.principal?.client) {
+        const release = this.host.connections.claim(tokenClient(principal));
+        if (release === undefined) {
+          const message = this.host.connections.refusal();
+          this.error(id, 'TOO_MANY_CONNECTIONS', message);
+          this.closeSocket(CLOSE.tooManyConnections, 'too many connections for this client');
+          return;
+        }
+        this.releaseConnection();
+        this.releaseConnection = release;
+      }
       this.principal = principal;
       clearTimeout(this.authTimer);
       this.send({ type: 'reply', id, ...principal.grants });
@@ -169,7 +190,7 @@ export class Session {
     publishToBus(this.host.bus, items, frame.batch).then(
       (results) => {
         this.pending--;
-        this.host.published(frame.messages[0].topic, count);
+        this.host.topics.count(items);
         if (frame.batch) this.send({ type: 'reply', id: frame.id, results: results.map((r) => ({ messageId: r.id, seq: r.seq })) });
         else this.send({ type: 'reply', id: frame.id, messageId: results[0].id, seq: results[0].seq });
       },
@@ -191,7 +212,9 @@ export class Session {
     this.subscriptions.set(entry.id, entry);
     try {
       const time = Date.now();
-      const opened = await openSubscription(this.host.bus, principal, frame, (message, topic) => this.forward(entry, message, topic));
+      const opened = await openSubscription(this.host.bus, principal, { ...frame, beforeDeadLetter: (topic) => this.chargeDeadLetter(topic) }, (message, topic) =>
+        this.forward(entry, message, topic),
+      );
       entry.core = opened.subscription;
       if (this.closed || entry.closed) {
         opened.start(); // held deliveries go through forward(), which hands them back
@@ -204,6 +227,13 @@ export class Session {
       this.subscriptions.delete(entry.id);
       this.error(frame.id, ...errorFields(error, 'SUBSCRIBE_FAILED', principal));
     }
+  }
+
+  /** A dead letter made for this client's subscription is a publish of this client's. */
+  private chargeDeadLetter(topic: string): void {
+    if (this.bucket.take(1)) return;
+    const { perSecond } = this.host.limits.publishRate;
+    throw new PublishError(`dead letter refused: the client's publish rate (${perSecond} messages per second) is spent; the message is retried later`, { topic });
   }
 
   private forward(entry: ClientSubscription, message: Message, topic: string): void | Promise<void> {
@@ -328,6 +358,7 @@ export class Session {
     this.closed = true;
     clearInterval(this.heartbeat);
     clearTimeout(this.authTimer);
+    this.releaseConnection();
     this.host.forget(this);
     const subscriptions = [...this.subscriptions.values()];
     this.subscriptions.clear();

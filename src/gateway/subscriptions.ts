@@ -6,7 +6,7 @@ import type { Bus } from '../core/bus.js';
 import type { From } from '../core/driver.js';
 import { errorMessage } from '../core/errors.js';
 import type { Message } from '../core/message.js';
-import type { Subscription } from '../core/subscription.js';
+import { deadLetterLoop, type Subscription } from '../core/subscription.js';
 import { assertPattern, assertTopic, matchesPattern } from '../core/topic.js';
 import type { Principal } from './auth.js';
 import { FrameError } from './frames.js';
@@ -20,6 +20,8 @@ export interface SubscribeRequest {
   maxAttempts?: number;
   deadLetter?: string;
   ackDeadlineMs?: number;
+  /** Charges a dead-letter publish to the client; throwing refuses it (see SubscribeOptions). */
+  beforeDeadLetter?: (topic: string) => void;
 }
 
 export interface Opened {
@@ -62,6 +64,8 @@ export function checkPattern(principal: Principal, request: SubscribeRequest): v
   if (request.deadLetter !== undefined && !principal.canPublish(request.deadLetter)) {
     throw new FrameError('FORBIDDEN', `not allowed to publish dead letters to '${request.deadLetter}'`, request.deadLetter);
   }
+  const loop = request.deadLetter === undefined ? undefined : deadLetterLoop(request.pattern, request.deadLetter);
+  if (loop !== undefined) throw new FrameError('BAD_FRAME', loop, request.pattern);
 }
 
 export async function openSubscription(bus: Bus, principal: Principal, request: SubscribeRequest, receive: Receive): Promise<Opened> {
@@ -106,6 +110,7 @@ export async function openSubscription(bus: Bus, principal: Principal, request: 
       ack: 'manual',
       maxAttempts: request.maxAttempts,
       deadLetter: request.deadLetter === undefined ? undefined : principal.toBus(request.deadLetter),
+      beforeDeadLetter: request.beforeDeadLetter,
       ackDeadlineMs: request.ackDeadlineMs,
     },
   );

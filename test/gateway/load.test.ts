@@ -12,7 +12,8 @@ const MESSAGES = 20;
 describe('gateway load', () => {
   let running: Running;
   before(async () => {
-    running = await startGateway();
+    // Every client comes from one address here.
+    running = await startGateway({ limits: { maxConnectionsPerClient: CLIENTS } });
   });
   after(() => running.close());
 
