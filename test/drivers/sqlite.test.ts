@@ -12,6 +12,7 @@ import { createDriver } from '../../src/config/index.js';
 import { Bus } from '../../src/core/bus.js';
 import type { Message } from '../../src/core/message.js';
 import { sqlite, type SqliteOptions } from '../../src/drivers/sqlite.js';
+import { MessageLog } from '../../src/drivers/sqlite/message-log.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omnibus-sqlite-'));
@@ -258,6 +259,38 @@ describe('sqlite driver', () => {
     await sleep(100);
     assert.deepEqual(seen, [2, 3, 4, 5]);
     await bus.close();
+  });
+
+  it('subscriptions that match nothing cost a publish nothing: caught-up readers share one read of the log', async () => {
+    const bus = busOn({ path: freshFile() });
+    const reads = { count: 0 };
+    const read = MessageLog.prototype.read;
+    MessageLog.prototype.read = function (this: MessageLog, ...args: Parameters<typeof read>) {
+      reads.count++;
+      return read.apply(this, args);
+    };
+    try {
+      for (let n = 0; n < 1_000; n++) await bus.subscribe(`nothing.${n}.>`, () => {});
+      const seen: number[] = [];
+      await bus.subscribe('live.t', (message) => void seen.push(message.data as number));
+      // A slow subscriber whose buffer fills reads on its own, then rejoins: it gets everything.
+      const slow: number[] = [];
+      await bus.subscribe('live.*', async (message) => {
+        await sleep(1);
+        slow.push(message.data as number);
+      }, { bufferSize: 2 });
+      // On an empty log each subscription caught up (and joined the shared read) as it subscribed.
+      reads.count = 0;
+      for (let n = 0; n < 20; n++) await bus.publish('live.t', n);
+      await eventually(() => seen.length === 20 && slow.length === 20, 'the twenty messages at both live subscriptions');
+      assert.deepEqual(seen, Array.from({ length: 20 }, (_, n) => n));
+      assert.deepEqual(slow, seen);
+      // One read per commit for everyone caught up, plus the slow reader's own: not one per subscription (20,040).
+      assert.ok(reads.count < 100, `${reads.count} reads of the log for 20 publishes with 1,002 subscriptions`);
+    } finally {
+      MessageLog.prototype.read = read;
+      await bus.close();
+    }
   });
 
   it('is built from configuration by type and by sqlite: URL', async () => {
