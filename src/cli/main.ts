@@ -51,13 +51,12 @@ program
 
 program
   .command('replay')
-  .description('print retained messages as JSON lines, then exit once no more arrive')
+  .description('print the retained messages as JSON lines, up to the newest when it started, then exit')
   .argument('<pattern>', 'topic pattern')
   .addOption(url())
   .addOption(token())
   .option('--from <position>', "'earliest' (default), a seq, or an ISO time")
   .option('--limit <n>', 'stop after n messages')
-  .option('--idle <ms>', 'exit after this long without a message', '500')
   .action((pattern, options) => replay(pattern, options));
 
 program

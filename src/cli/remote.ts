@@ -85,20 +85,13 @@ function parseFrom(from: string | undefined): 'earliest' | 'latest' | { seq: str
   return { seq: from };
 }
 
-/** Prints messages until `count` were printed, the idle time passed (replay), or SIGINT. */
-export async function sub(pattern: string, options: RemoteOptions & { group?: string; from?: string; count?: string; idle?: string }): Promise<void> {
+/** Prints messages until `count` were printed, or SIGINT. */
+export async function sub(pattern: string, options: RemoteOptions & { group?: string; from?: string; count?: string }): Promise<void> {
   const client = connect(options);
   const count = options.count === undefined ? Infinity : Number(options.count);
-  const idleMs = options.idle === undefined ? undefined : Number(options.idle);
   let printed = 0;
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
-  let idle: ReturnType<typeof setTimeout> | undefined;
-  const touch = () => {
-    if (idleMs === undefined) return;
-    clearTimeout(idle);
-    idle = setTimeout(finish, idleMs);
-  };
   try {
     await ready(client, options.url);
     client.on('connectionLost', ({ reason }) => {
@@ -110,30 +103,70 @@ export async function sub(pattern: string, options: RemoteOptions & { group?: st
       if (printed >= count) return;
       process.stdout.write(`${line(message)}\n`);
       printed++;
-      touch();
       if (printed >= count) finish();
     }, { group: options.group, from: parseFrom(options.from) });
     console.error(`subscribed to '${pattern}'${options.group ? ` in group '${options.group}'` : ''}`);
-    touch();
     process.once('SIGINT', finish);
     process.once('SIGTERM', finish);
     await finished;
   } finally {
-    clearTimeout(idle);
     await client.close();
   }
 }
 
-export async function replay(pattern: string, options: RemoteOptions & { from?: string; limit?: string; idle?: string }): Promise<void> {
-  await sub(pattern, { ...options, from: options.from ?? 'earliest', count: options.limit, idle: options.idle ?? '500' });
+interface HistoryPage {
+  messages: Array<Record<string, unknown>>;
+  next?: string;
+  more: boolean;
+  error?: { message: string };
+}
+
+/** Prints retained messages page by page from `GET /v1/messages`, then exits. */
+export async function replay(pattern: string, options: RemoteOptions & { from?: string; limit?: string }): Promise<void> {
+  const limit = options.limit === undefined ? Infinity : Number(options.limit);
+  if (!(limit >= 1)) throw new UsageError(`--limit takes a positive number, not '${options.limit}'`);
+  const from = parseFrom(options.from) ?? 'earliest';
+  let position: [string, string] = ['from', typeof from === 'string' ? from : 'seq' in from ? from.seq : `time:${from.time}`];
+  let printed = 0;
+  for (;;) {
+    const url = gatewayUrl(options.url, '/v1/messages');
+    url.searchParams.set('topic', pattern);
+    url.searchParams.set(...position);
+    url.searchParams.set('limit', String(Math.min(1_000, limit - printed)));
+    const page = await getJson<HistoryPage>(url, options);
+    for (const message of page.messages) {
+      const { messageId, ...fields } = message;
+      process.stdout.write(`${JSON.stringify({ id: messageId, ...fields })}\n`);
+    }
+    printed += page.messages.length;
+    if (page.error !== undefined) throw new Error(`the gateway stopped the replay: ${page.error.message}`);
+    if (!page.more || printed >= limit || page.next === undefined) return;
+    position = ['after', page.next];
+  }
 }
 
 export async function topics(options: RemoteOptions): Promise<void> {
-  const url = new URL(options.url);
+  const body = await getJson<{ topics: unknown[] }>(gatewayUrl(options.url, '/v1/topics'), options);
+  for (const topic of body.topics) process.stdout.write(`${JSON.stringify(topic)}\n`);
+}
+
+/** The gateway's HTTP address for `path`, from its WebSocket URL. */
+function gatewayUrl(wsUrl: string, path: string): URL {
+  const url = new URL(wsUrl);
   url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
-  url.pathname = '/v1/topics';
-  const response = await fetch(url, { headers: options.token ? { authorization: `Bearer ${options.token}` } : {} });
-  const body = (await response.json()) as { topics?: unknown[]; error?: { message: string } };
+  url.pathname = path;
+  url.search = '';
+  return url;
+}
+
+async function getJson<T>(url: URL, options: RemoteOptions): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(url, { headers: options.token ? { authorization: `Bearer ${options.token}` } : {} });
+  } catch (error) {
+    throw new Error(`no gateway answered at ${url.origin} (${(error as Error).message}); start one with: omnibus serve`);
+  }
+  const body = (await response.json()) as T & { error?: { message: string } };
   if (!response.ok) throw new Error(`the gateway answered ${response.status}: ${body.error?.message ?? ''}`);
-  for (const topic of body.topics ?? []) process.stdout.write(`${JSON.stringify(topic)}\n`);
+  return body;
 }

@@ -5,19 +5,26 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { eventually } from '../../src/testing/wait.js';
 import { freePort } from '../support/gateway.js';
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const TSX = new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'omnibus-cli-'));
 
-function omnibus(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
+type Run = Promise<{ code: number; stdout: string; stderr: string }> & { stderrSoFar(): string };
+
+function omnibus(args: string[], input?: string): Run {
+  let stderrSoFar = '';
+  const run = new Promise((resolve) => {
     const child = execFile(process.execPath, ['--import', TSX, CLI, ...args], { cwd: dir, timeout: 20_000 }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
     });
+    child.stderr!.on('data', (chunk) => (stderrSoFar += chunk));
     if (input !== undefined) child.stdin!.end(input);
-  });
+  }) as Run;
+  run.stderrSoFar = () => stderrSoFar;
+  return run;
 }
 
 describe('omnibus CLI', () => {
@@ -44,7 +51,7 @@ describe('omnibus CLI', () => {
 
   it('pub takes JSON, @file and stdin and prints the id and seq; sub and replay print JSON lines', async () => {
     const subscribing = omnibus(['sub', 'cli.>', '--url', url, '--count', '3']);
-    await new Promise((r) => setTimeout(r, 1_500));
+    await eventually(() => subscribing.stderrSoFar().includes("subscribed to 'cli.>'"), 'the subscriber ready', 20_000);
     const first = await omnibus(['pub', 'cli.orders', '{"n":1}', '--url', url, '--key', 'k', '--header', 'x-a=b']);
     assert.equal(first.code, 0, first.stderr);
     assert.ok(JSON.parse(first.stdout).seq);
@@ -58,7 +65,13 @@ describe('omnibus CLI', () => {
     assert.equal(lines[0].key, 'k');
     assert.equal(lines[0].headers['x-a'], 'b');
     const replay = await omnibus(['replay', 'cli.orders', '--url', url, '--from', lines[1].seq]);
+    assert.equal(replay.code, 0, replay.stderr);
     assert.deepEqual(replay.stdout.trim().split('\n').map((line) => JSON.parse(line).data.n), [2, 3]);
+    const replayed = JSON.parse(replay.stdout.trim().split('\n')[0]);
+    assert.equal(replayed.id, lines[1].id);
+    assert.equal(replayed.seq, lines[1].seq);
+    const limited = await omnibus(['replay', 'cli.>', '--url', url, '--limit', '2']);
+    assert.deepEqual(limited.stdout.trim().split('\n').map((line) => JSON.parse(line).data.n), [1, 2]);
     const topics = await omnibus(['topics', '--url', url]);
     assert.equal(JSON.parse(topics.stdout.trim().split('\n')[0]).topic, 'cli.orders');
   });
