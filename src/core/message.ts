@@ -25,11 +25,11 @@ export interface StoredMessage<T = unknown> {
   readonly topic: string;
   readonly data: T;
   readonly headers: Readonly<Headers>;
-  readonly key?: string;
+  readonly key?: string | undefined;
   /** Publish time, milliseconds since the epoch. */
   readonly time: number;
-  readonly ttlMs?: number;
-  readonly seq?: string;
+  readonly ttlMs?: number | undefined;
+  readonly seq?: string | undefined;
 }
 
 /** A delivered message, with the calls that settle it. */

@@ -4,7 +4,7 @@
 import { SqliteDriver } from './sqlite/driver.js';
 import type { SqliteOptions } from './sqlite/options.js';
 
-export type { RetentionRule, SqliteOptions } from './sqlite/options.js';
+export type { RetentionRule, SqliteDatabase, SqliteOptions } from './sqlite/options.js';
 export type { SqliteDriver } from './sqlite/driver.js';
 
 /**

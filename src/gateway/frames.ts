@@ -6,6 +6,16 @@ import type { Message, StoredMessage } from '../core/message.js';
 
 export const PROTOCOL_VERSION = 1;
 
+/** Close codes the gateway uses besides the standard ones (docs/protocol.md). */
+export const CLOSE = {
+  goingAway: 1001,
+  tooBig: 1009,
+  heartbeat: 4000,
+  unauthorized: 4001,
+  slowConsumer: 4008,
+  tooManyConnections: 4029,
+} as const;
+
 /** Error codes an error frame carries. */
 export type ErrorCode =
   | 'BAD_FRAME'

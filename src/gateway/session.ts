@@ -9,7 +9,7 @@ import type { Subscription } from '../core/subscription.js';
 import { PublishError } from '../core/errors.js';
 import { AuthError, type Authenticator, type Principal } from './auth.js';
 import { tokenClient, type ConnectionCounter } from './connections.js';
-import { messageFrame, parseFrames, type ClientFrame, type ErrorCode } from './frames.js';
+import { CLOSE, messageFrame, parseFrames, type ClientFrame, type ErrorCode } from './frames.js';
 import type { ResolvedLimits } from './options.js';
 import { describeError, publishItems, publishToBus } from './publishing.js';
 import { TokenBucket } from './rate.js';
@@ -29,16 +29,6 @@ export interface SessionHost {
   connections: ConnectionCounter;
   forget(session: Session): void;
 }
-
-/** Close codes the gateway uses besides the standard ones (docs/protocol.md). */
-export const CLOSE = {
-  goingAway: 1001,
-  tooBig: 1009,
-  heartbeat: 4000,
-  unauthorized: 4001,
-  slowConsumer: 4008,
-  tooManyConnections: 4029,
-} as const;
 
 interface ClientSubscription {
   id: string;

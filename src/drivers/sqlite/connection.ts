@@ -29,7 +29,8 @@ async function loadLibrary(): Promise<new (file: string, options?: object) => Da
 }
 
 export async function openConnection(options: ResolvedOptions): Promise<Connection> {
-  const given = options.database;
+  // A better-sqlite3 Database: the public type names only what the options need.
+  const given = options.database as Database | undefined;
   const file = given === undefined ? resolve(options.path) : given.name;
   let db: Database | undefined = given;
   try {

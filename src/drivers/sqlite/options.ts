@@ -1,6 +1,5 @@
 // The options of the embedded SQLite driver, each with its default, and their checking.
 
-import type { Database } from 'better-sqlite3';
 import { ConfigurationError } from '../../core/errors.js';
 import { assertPattern } from '../../core/topic.js';
 
@@ -40,9 +39,20 @@ export interface RetentionRule {
  *   settles, so a slow member leaves the backlog to the others. Ack deadlines start at the
  *   claim. Default 512.
  */
+/**
+ * A better-sqlite3 `Database`, described by the little the driver's options need, so a
+ * project using the driver needs no @types/better-sqlite3.
+ */
+export interface SqliteDatabase {
+  readonly name: string;
+  readonly memory: boolean;
+  readonly readonly: boolean;
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+}
+
 export interface SqliteOptions {
   path?: string;
-  database?: Database;
+  database?: SqliteDatabase;
   synchronous?: 'full' | 'normal' | 'off';
   retention?: RetentionRule[];
   retentionIntervalMs?: number;
@@ -52,7 +62,7 @@ export interface SqliteOptions {
   claimBatch?: number;
 }
 
-export type ResolvedOptions = Required<Omit<SqliteOptions, 'database'>> & { database: Database | undefined };
+export type ResolvedOptions = Required<Omit<SqliteOptions, 'database'>> & { database: SqliteDatabase | undefined };
 
 export function resolveOptions(options: SqliteOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {

@@ -1,0 +1,91 @@
+// The package as a user gets it: packed, installed into a fresh ESM project, every subpath
+// export imported, the `omnibus` bin run, and a strict TypeScript project compiled against
+// the shipped declarations (skipLibCheck off).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+
+const run = promisify(execFile);
+const root = resolve('.');
+const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { name: string; exports: Record<string, unknown> };
+const dir = mkdtempSync(join(tmpdir(), 'omnibus-consumer-'));
+const subpaths = Object.keys(pkg.exports).filter((subpath) => subpath !== './package.json');
+const specifier = (subpath: string) => (subpath === '.' ? pkg.name : `${pkg.name}/${subpath.slice(2)}`);
+
+describe('the packed package in a fresh project', { timeout: 300_000 }, () => {
+  before(async () => {
+    // npm pack runs `prepare`, which builds dist/ from the sources as they are.
+    const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--silent'], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
+    const tarball = join(dir, stdout.trim().split('\n').at(-1)!);
+    const project = join(dir, 'app');
+    mkdirSync(project);
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+    await run('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: project, maxBuffer: 16 * 1024 * 1024 });
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const project = join(dir, 'app');
+
+  it('imports every subpath export, without any optional broker client installed', async () => {
+    const lines = subpaths.map((subpath, n) => `import * as m${n} from '${specifier(subpath)}';\nconsole.log('${subpath}', Object.keys(m${n}).length);`);
+    writeFileSync(join(project, 'imports.js'), lines.join('\n'));
+    const { stdout } = await run(process.execPath, ['imports.js'], { cwd: project });
+    for (const subpath of subpaths) assert.match(stdout, new RegExp(`^${subpath.replace(/[./]/g, '\\$&')} [1-9]`, 'm'), `${subpath} exports something`);
+  });
+
+  it('runs the omnibus bin', async () => {
+    const { stdout } = await run(join(project, 'node_modules', '.bin', 'omnibus'), ['--help'], { cwd: project });
+    assert.match(stdout, /Usage: omnibus/);
+    assert.match(stdout, /serve/);
+  });
+
+  it('type-checks a strict consumer against the shipped declarations', async () => {
+    // Only Node's own types come along, as in a user's project (no @types/ws, no @types/better-sqlite3).
+    mkdirSync(join(project, 'node_modules', '@types'), { recursive: true });
+    symlinkSync(join(root, 'node_modules', '@types', 'node'), join(project, 'node_modules', '@types', 'node'));
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          noUncheckedIndexedAccess: true,
+          skipLibCheck: false,
+          noEmit: true,
+          types: ['node'],
+        },
+        include: ['consumer.ts'],
+      }),
+    );
+    writeFileSync(
+      join(project, 'consumer.ts'),
+      [
+        "import { z } from 'zod';",
+        "import { createBus, defineEvent, type Message } from 'omnibus';",
+        "import { memory } from 'omnibus/drivers/memory';",
+        "import { sqlite } from 'omnibus/drivers/sqlite';",
+        "import { createGateway } from 'omnibus/gateway';",
+        "import { createClient } from 'omnibus/client';",
+        "import { createTestBus } from 'omnibus/testing';",
+        "import { collectMetrics } from 'omnibus/metrics';",
+        "const Placed = defineEvent('orders.placed', z.object({ id: z.string() }));",
+        'const bus = createBus({ driver: memory() });',
+        "await bus.subscribe(Placed, (message: Message<{ id: string }>) => void message.data.id.toUpperCase());",
+        "await bus.publish(Placed, { id: 'o-1' }, { key: 'k' });",
+        'const gateway = createGateway({ bus });',
+        "const client = createClient({ url: 'ws://127.0.0.1:4000/v1/ws' });",
+        "void [gateway, client, createTestBus, collectMetrics, sqlite({ path: 'app.db' })];",
+        'await bus.close();',
+      ].join('\n'),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const result = await run(process.execPath, [tsc, '-p', project], { cwd: project }).catch((error: { stdout: string }) => error);
+    assert.equal(result.stdout, '', `the strict consumer does not compile:\n${result.stdout}`);
+  });
+});
