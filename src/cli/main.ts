@@ -2,13 +2,19 @@
 // The `omnibus` command. Exit codes: 0 success, 1 runtime failure (gateway unreachable,
 // refused, publish failed), 2 usage error.
 
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { ConfigurationError } from '../core/errors.js';
 import { relay } from './outbox.js';
 import { pub, replay, sub, topics } from './remote.js';
 import { serve, UsageError } from './serve.js';
 
+// Two levels below the package root, in src/cli as in dist/cli.
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command('omnibus')
   .description('One publish/subscribe API over every broker: serve the gateway, or publish and subscribe through it.')
+  .version(version)
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 
@@ -19,17 +25,19 @@ program
   .command('serve')
   .description('start the gateway: HTTP, WebSocket and SSE on one port, over ./omnibus.db (SQLite) or the configured driver')
   .addOption(new Option('--port <port>', 'port to listen on').env('PORT').default('4000'))
-  .option('--host <host>', 'address to bind', '0.0.0.0')
+  .option('--host <host>', 'address to bind (another than loopback needs gateway.auth, or --insecure)', '127.0.0.1')
   .option('--config <file>', 'config file (default: ./omnibus.config.json if present, or OMNIBUS_CONFIG)')
   .option('--db <file>', 'SQLite file (the default driver)', undefined)
   .option('--memory', 'use the in-memory driver (nothing survives a restart)')
+  .option('--insecure', 'allow a non-loopback --host without gateway.auth: anyone who reaches it may read and publish everything')
   .action(serve);
 
 program
   .command('pub')
-  .description('publish one message; prints {"id","seq"}')
+  .description('publish one message; prints {"messageId","seq"}')
   .argument('<topic>', 'topic, e.g. orders.placed')
   .argument('<data>', "JSON text, @file holding JSON, or - for stdin")
+  .option('--raw', 'send <data> (or the file, or stdin) as a string instead of parsing it as JSON')
   .addOption(url())
   .addOption(token())
   .option('--key <key>', 'ordering key')
@@ -83,7 +91,8 @@ try {
   if (error instanceof CommanderError) {
     process.exit(error.exitCode === 0 ? 0 : 2);
   }
-  const usage = error instanceof UsageError;
+  // Bad options or configuration are the caller's to fix, like bad arguments.
+  const usage = error instanceof UsageError || error instanceof ConfigurationError;
   console.error(`omnibus: ${(error as Error).message}`);
   process.exit(usage ? 2 : 1);
 }

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { WebSocket } from 'ws';
 import { createClient, type ClientMessage, type OmnibusClient } from '../client/client.js';
 import type { WebSocketConstructor } from '../client/connection.js';
+import { ConnectionError } from '../core/errors.js';
 import { UsageError } from './serve.js';
 
 export interface RemoteOptions {
@@ -12,21 +13,26 @@ export interface RemoteOptions {
   token?: string;
 }
 
+/** What to do about a gateway that does not answer. */
+const HINT = 'is `omnibus serve` running?';
+
 function connect(options: RemoteOptions): OmnibusClient {
-  const client = createClient({ url: options.url, token: options.token, WebSocket: WebSocket as unknown as WebSocketConstructor, reconnect: false });
+  const client = createClient({
+    url: options.url,
+    token: options.token,
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    reconnect: false,
+    connectTimeoutMs: 5_000,
+  });
   client.on('error', () => {});
   return client;
 }
 
-async function ready(client: OmnibusClient, url: string): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+async function ready(client: OmnibusClient): Promise<void> {
   try {
-    await Promise.race([
-      client.ready(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no gateway answered at ${url} within 5 s; start one with: omnibus serve`)), 5_000))),
-    ]);
-  } finally {
-    clearTimeout(timer);
+    await client.ready();
+  } catch (error) {
+    throw error instanceof ConnectionError ? new Error(`${error.message}; ${HINT}`) : error;
   }
 }
 
@@ -36,15 +42,24 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** `<json|@file|->`: JSON text, a file holding JSON, or stdin. Text that is not JSON is sent as a string. */
-async function payload(argument: string): Promise<unknown> {
+/** `<json|@file|->`: JSON text, a file holding JSON, or stdin; with `raw`, the text itself as a string. */
+async function payload(argument: string, raw: boolean): Promise<unknown> {
   const text = argument === '-' ? await readStdin() : argument.startsWith('@') ? await readFile(argument.slice(1), 'utf8') : argument;
+  if (raw) return text;
   try {
     return JSON.parse(text);
   } catch {
-    if (argument.startsWith('@') || argument === '-') throw new UsageError(`${argument === '-' ? 'stdin' : argument.slice(1)} does not hold valid JSON`);
-    return text;
+    const source = argument === '-' ? 'stdin' : argument.startsWith('@') ? argument.slice(1) : `'${argument}'`;
+    throw new UsageError(`${source} is not valid JSON; quote a string as JSON ('"text"') or pass --raw to send the text as it is`);
   }
+}
+
+/** A whole number >= 1 given to `flag`. */
+export function positiveInteger(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const number = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(number >= 1)) throw new UsageError(`${flag} takes a whole number of at least 1, not '${value}'`);
+  return number;
 }
 
 function headers(pairs: string[] = []): Record<string, string> | undefined {
@@ -58,13 +73,14 @@ function headers(pairs: string[] = []): Record<string, string> | undefined {
   return out;
 }
 
-export async function pub(topic: string, data: string, options: RemoteOptions & { key?: string; id?: string; header?: string[]; ttl?: string }): Promise<void> {
-  const value = await payload(data);
+export async function pub(topic: string, data: string, options: RemoteOptions & { key?: string; id?: string; header?: string[]; ttl?: string; raw?: boolean }): Promise<void> {
+  const value = await payload(data, options.raw === true);
+  const ttlMs = positiveInteger(options.ttl, '--ttl');
   const client = connect(options);
   try {
-    await ready(client, options.url);
-    const result = await client.publish(topic, value, { key: options.key, id: options.id, headers: headers(options.header), ttlMs: options.ttl === undefined ? undefined : Number(options.ttl) });
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    await ready(client);
+    const result = await client.publish(topic, value, { key: options.key, id: options.id, headers: headers(options.header), ttlMs });
+    process.stdout.write(`${JSON.stringify({ messageId: result.id, seq: result.seq })}\n`);
   } finally {
     await client.close();
   }
@@ -72,9 +88,10 @@ export async function pub(topic: string, data: string, options: RemoteOptions & 
 
 function line(message: ClientMessage): string {
   const data = message.data instanceof Uint8Array ? { data_base64: Buffer.from(message.data).toString('base64') } : { data: message.data };
-  return JSON.stringify({ id: message.id, topic: message.topic, ...data, headers: message.headers, key: message.key, time: message.time, seq: message.seq, attempt: message.attempt });
+  return JSON.stringify({ messageId: message.id, topic: message.topic, ...data, headers: message.headers, key: message.key, time: message.time, seq: message.seq, attempt: message.attempt });
 }
 
+/** `--from`: 'earliest', 'latest', an ISO time, or a seq as a publish printed it (it starts with a digit). */
 function parseFrom(from: string | undefined): 'earliest' | 'latest' | { seq: string } | { time: number } | undefined {
   if (from === undefined || from === 'earliest' || from === 'latest') return from;
   if (/^\d{4}-\d\d-\d\d/.test(from)) {
@@ -82,18 +99,22 @@ function parseFrom(from: string | undefined): 'earliest' | 'latest' | { seq: str
     if (Number.isNaN(time)) throw new UsageError(`--from '${from}' is not a valid time`);
     return { time };
   }
+  if (!/^\d[\w:-]*$/.test(from)) {
+    throw new UsageError(`--from takes 'earliest', 'latest', an ISO time (2026-01-31T12:00:00Z) or a seq, not '${from}'`);
+  }
   return { seq: from };
 }
 
 /** Prints messages until `count` were printed, or SIGINT. */
 export async function sub(pattern: string, options: RemoteOptions & { group?: string; from?: string; count?: string }): Promise<void> {
+  const count = positiveInteger(options.count, '--count') ?? Infinity;
+  const from = parseFrom(options.from);
   const client = connect(options);
-  const count = options.count === undefined ? Infinity : Number(options.count);
   let printed = 0;
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   try {
-    await ready(client, options.url);
+    await ready(client);
     client.on('connectionLost', ({ reason }) => {
       process.exitCode = 1;
       console.error(`connection lost${reason ? `: ${reason}` : ''}`);
@@ -104,7 +125,7 @@ export async function sub(pattern: string, options: RemoteOptions & { group?: st
       process.stdout.write(`${line(message)}\n`);
       printed++;
       if (printed >= count) finish();
-    }, { group: options.group, from: parseFrom(options.from) });
+    }, { group: options.group, from });
     console.error(`subscribed to '${pattern}'${options.group ? ` in group '${options.group}'` : ''}`);
     process.once('SIGINT', finish);
     process.once('SIGTERM', finish);
@@ -123,8 +144,7 @@ interface HistoryPage {
 
 /** Prints retained messages page by page from `GET /v1/messages`, then exits. */
 export async function replay(pattern: string, options: RemoteOptions & { from?: string; limit?: string }): Promise<void> {
-  const limit = options.limit === undefined ? Infinity : Number(options.limit);
-  if (!(limit >= 1)) throw new UsageError(`--limit takes a positive number, not '${options.limit}'`);
+  const limit = positiveInteger(options.limit, '--limit') ?? Infinity;
   const from = parseFrom(options.from) ?? 'earliest';
   let position: [string, string] = ['from', typeof from === 'string' ? from : 'seq' in from ? from.seq : `time:${from.time}`];
   let printed = 0;
@@ -134,10 +154,7 @@ export async function replay(pattern: string, options: RemoteOptions & { from?: 
     url.searchParams.set(...position);
     url.searchParams.set('limit', String(Math.min(1_000, limit - printed)));
     const page = await getJson<HistoryPage>(url, options);
-    for (const message of page.messages) {
-      const { messageId, ...fields } = message;
-      process.stdout.write(`${JSON.stringify({ id: messageId, ...fields })}\n`);
-    }
+    for (const message of page.messages) process.stdout.write(`${JSON.stringify(message)}\n`);
     printed += page.messages.length;
     if (page.error !== undefined) throw new Error(`the gateway stopped the replay: ${page.error.message}`);
     if (!page.more || printed >= limit || page.next === undefined) return;
@@ -164,7 +181,9 @@ async function getJson<T>(url: URL, options: RemoteOptions): Promise<T> {
   try {
     response = await fetch(url, { headers: options.token ? { authorization: `Bearer ${options.token}` } : {} });
   } catch (error) {
-    throw new Error(`no gateway answered at ${url.origin} (${(error as Error).message}); start one with: omnibus serve`);
+    const { cause } = error as { cause?: { code?: string; message?: string } };
+    const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+    throw new Error(`cannot reach the gateway at ${url.origin} (${reason}); ${HINT}`);
   }
   const body = (await response.json()) as T & { error?: { message: string } };
   if (!response.ok) throw new Error(`the gateway answered ${response.status}: ${body.error?.message ?? ''}`);

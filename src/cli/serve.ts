@@ -17,6 +17,7 @@ export interface ServeOptions {
   config?: string;
   db?: string;
   memory?: boolean;
+  insecure?: boolean;
 }
 
 const stderrLogger: Logger = {
@@ -50,10 +51,11 @@ async function openBus(options: ServeOptions, env: NodeJS.ProcessEnv): Promise<{
 }
 
 export async function serve(options: ServeOptions): Promise<void> {
-  const port = Number(options.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, not '${options.port}'`);
+  const port = /^\d+$/.test(options.port) ? Number(options.port) : NaN;
+  if (!(port >= 0 && port <= 65535)) throw new UsageError(`--port must be a port number, not '${options.port}'`);
+  if (options.memory && options.db !== undefined) throw new UsageError('--memory and --db each choose the driver; give one of them');
   const { bus, described, gateway: settings } = await openBus(options, process.env);
-  const gateway = createGateway({ ...(settings as Partial<GatewayOptions>), bus, logger: stderrLogger });
+  const gateway = createGateway({ ...(settings as Partial<GatewayOptions>), bus, logger: stderrLogger, insecure: options.insecure === true });
   bus.on('error', ({ error, topic }) => stderrLogger.error({ err: error, topic }, 'bus error'));
   let stopping = false;
   const stop = async (signal: string) => {

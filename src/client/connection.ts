@@ -29,6 +29,9 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
  *   with full jitter; `false` never reconnects.
  * - `maxBufferedPublishes`: messages `publish` may hold while disconnected; beyond it publish
  *   rejects with `BufferFullError`. Default 1,000.
+ * - `connectTimeoutMs`: how long the first connection may take; then `ready()` and every
+ *   request made so far reject with `ConnectionError` (the client keeps trying to connect).
+ *   Default 10 s.
  */
 export interface ConnectionOptions {
   url: string;
@@ -36,10 +39,12 @@ export interface ConnectionOptions {
   WebSocket?: WebSocketConstructor;
   reconnect?: { initialMs?: number; maxMs?: number } | false;
   maxBufferedPublishes?: number;
+  connectTimeoutMs?: number;
 }
 
 export interface ConnectionEvents {
-  connectionLost: { code?: number; reason?: string };
+  /** The connection dropped, or the first one could not be made; `error` is the cause where the WebSocket gave one. */
+  connectionLost: { code?: number; reason?: string; error?: unknown };
   reconnected: { attempts: number };
   error: { error: unknown };
   /** A resumed subscription could not get everything it missed: the position is gone or the driver keeps no history. */
@@ -198,6 +203,11 @@ export class Connection {
   private flushScheduled = false;
   private readonly WebSocketClass: WebSocketConstructor;
   private readonly url: string;
+  /** The address as the user gave it, for messages (without our query parameters). */
+  private readonly address: string;
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** What the last failed socket said, for the error that reports it. */
+  private lastError: unknown;
   private firstOpen: { resolve(): void; reject(error: unknown): void; promise: Promise<void> };
   /** The gateway's welcome frame: its capabilities and limits. */
   welcome: Record<string, any> | undefined;
@@ -210,6 +220,7 @@ export class Connection {
     this.WebSocketClass = WebSocketClass;
     const url = new URL(options.url);
     if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/ws';
+    this.address = url.toString();
     // Ask for the frames of one turn in one batch envelope (docs/protocol.md).
     url.searchParams.set('frames', 'batch');
     this.url = url.toString();
@@ -218,6 +229,8 @@ export class Connection {
     const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
     promise.catch(() => {});
     this.firstOpen = { resolve, reject, promise };
+    const timeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.connectTimer = setTimeout(() => this.giveUpFirstConnect(timeoutMs), timeoutMs);
     this.connect();
   }
 
@@ -292,6 +305,7 @@ export class Connection {
     this.closed = true;
     this.ready = false;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.connectTimer);
     clearInterval(this.heartbeat);
     const error = new ClosedError('the client was closed before the gateway answered');
     for (const entry of this.pending.values()) entry.reject(error);
@@ -341,7 +355,9 @@ export class Connection {
         else this.handle(frame);
       }
     };
-    socket.onerror = () => {};
+    socket.onerror = (event) => {
+      this.lastError = (event as { error?: unknown })?.error ?? event;
+    };
     socket.onclose = (event) => {
       if (settled) return;
       settled = true;
@@ -387,6 +403,8 @@ export class Connection {
     const attempts = this.attempts;
     this.attempts = 0;
     if (reconnected) this.emit('reconnected', { attempts });
+    clearTimeout(this.connectTimer);
+    this.lastError = undefined;
     this.firstOpen.resolve();
   }
 
@@ -520,14 +538,33 @@ export class Connection {
       this.fail(new GatewayError('UNAUTHORIZED', `the gateway refused the connection: ${reason || 'unauthorized'}`));
       return;
     }
-    if (wasReady) this.emit('connectionLost', { code, reason });
+    // Once per outage: when an open connection drops, and when the very first attempt fails.
+    if (wasReady || (!this.everOpened && this.attempts === 0)) this.emit('connectionLost', { code, reason, error: this.lastError });
     this.scheduleReconnect();
+  }
+
+  /** The first connection did not open in time: say so to everything waiting on it. */
+  private giveUpFirstConnect(timeoutMs: number): void {
+    if (this.closed || this.everOpened) return;
+    const error = new ConnectionError(`cannot reach the gateway at ${this.address} within ${timeoutMs} ms${this.cause()}`, { cause: this.lastError });
+    for (const [id, entry] of this.pending) {
+      this.pending.delete(id);
+      entry.reject(error);
+    }
+    this.firstOpen.reject(error);
+  }
+
+  /** ` (ECONNREFUSED ...)` from the last socket error, or nothing. */
+  private cause(): string {
+    const error = this.lastError as { message?: unknown } | undefined;
+    return typeof error?.message === 'string' && error.message !== '' ? ` (${error.message})` : '';
   }
 
   private scheduleReconnect(): void {
     const { reconnect } = this.options;
     if (reconnect === false) {
-      this.fail(new ConnectionError(`the connection to ${this.url} closed and reconnect is off`));
+      const what = this.everOpened ? `the connection to the gateway at ${this.address} closed and reconnect is off` : `cannot reach the gateway at ${this.address}`;
+      this.fail(new ConnectionError(`${what}${this.cause()}`, { cause: this.lastError }));
       return;
     }
     const initial = reconnect?.initialMs ?? 100;
@@ -545,6 +582,7 @@ export class Connection {
     this.ready = false;
     clearInterval(this.heartbeat);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.connectTimer);
     for (const entry of this.pending.values()) entry.reject(error);
     this.pending.clear();
     this.firstOpen.reject(error);

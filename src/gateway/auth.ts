@@ -123,9 +123,14 @@ export class Authenticator {
     if (this.anonymous !== undefined) checkGrant(this.anonymous, 'the anonymous grant');
   }
 
-  /** Whether a client without a token may do anything. */
+  /** Whether a client without a token may do nothing. */
   get required(): boolean {
     return this.anonymous === undefined;
+  }
+
+  /** Whether API keys or JWTs are configured at all. */
+  get configured(): boolean {
+    return this.keys.size > 0 || this.jwtKey !== undefined;
   }
 
   anonymousPrincipal(): Principal | undefined {

@@ -8,6 +8,8 @@ import { WebSocketServer } from 'ws';
 import { consoleLogger, type Logger } from '../core/logger.js';
 import { AuthError, Authenticator, type Principal } from './auth.js';
 import { clientOf, ConnectionCounter } from './connections.js';
+import { ConfigurationError } from '../core/errors.js';
+import { isLoopback, OriginCheck } from './origins.js';
 import { PROTOCOL_VERSION } from './frames.js';
 import { httpHandler } from './http.js';
 import { metricsRegistry } from './metrics.js';
@@ -28,6 +30,8 @@ export class Gateway {
   private readonly streams = new Set<() => void>();
   private readonly topics = new TopicCounts();
   private readonly connectionCounter: ConnectionCounter;
+  private readonly origins: OriginCheck;
+  private readonly insecure: boolean;
   private readonly handleHttp: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
   private readonly welcome: Record<string, unknown>;
   private server: Server | undefined;
@@ -45,6 +49,8 @@ export class Gateway {
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxFrameBytes, perMessageDeflate: false });
     this.connectionCounter = new ConnectionCounter(this.limits.maxConnectionsPerClient);
+    this.origins = new OriginCheck(options.allowedOrigins);
+    this.insecure = options.insecure ?? false;
     const capabilities = this.capabilities();
     this.welcome = {
       type: 'welcome',
@@ -70,6 +76,7 @@ export class Gateway {
       limits: this.limits,
       heartbeatMs: this.heartbeatMs,
       connections: this.connectionCounter,
+      origins: this.origins,
       topics: this.topics,
       health: () => this.health(),
       metrics: () => this.metrics(),
@@ -91,6 +98,7 @@ export class Gateway {
       res.end(JSON.stringify({ error: { code: 'SHUTTING_DOWN', message: 'the gateway is shutting down' } }));
       return;
     }
+
     this.handleHttp(req, res).then(
       (handled) => {
         if (handled) return;
@@ -111,6 +119,10 @@ export class Gateway {
     socket.on('error', () => {});
     if (this.closing !== undefined) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+      return true;
+    }
+    if (!this.origins.admits(req)) {
+      refuse(socket, 403, 'Forbidden', 'FORBIDDEN', this.origins.refusal(req));
       return true;
     }
     const header = req.headers.authorization;
@@ -139,8 +151,16 @@ export class Gateway {
     });
   }
 
-  /** Starts a standalone server; resolves with the port it listens on. */
-  async listen(port = 4000, host = '0.0.0.0'): Promise<number> {
+  /**
+   * Starts a standalone server on `host` (default loopback); resolves with the port it
+   * listens on. Without auth it refuses any other address unless `insecure` is set.
+   */
+  async listen(port = 4000, host = '127.0.0.1'): Promise<number> {
+    if (!this.auth.configured && !this.insecure && !isLoopback(host)) {
+      throw new ConfigurationError(
+        `the gateway has no auth, so on ${host} anyone who can reach it could read and publish everything; configure auth (API keys or JWT), bind 127.0.0.1, or set insecure: true (omnibus serve --insecure)`,
+      );
+    }
     const server = createServer((req, res) => this.handleRequest(req, res));
     this.attach(server);
     this.server = server;

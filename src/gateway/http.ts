@@ -10,6 +10,7 @@ import { AuthError, type Authenticator, type Principal } from './auth.js';
 import { clientOf, type ConnectionCounter } from './connections.js';
 import { FrameError, messageFields, publishEntry, type PublishEntry } from './frames.js';
 import { historyQuery, parseFrom, writeHistoryPage } from './history.js';
+import type { OriginCheck } from './origins.js';
 import type { ResolvedLimits } from './options.js';
 import { ClientBuckets } from './rate.js';
 import { describeError, publishItems, publishToBus } from './publishing.js';
@@ -22,6 +23,7 @@ export interface HttpHost {
   limits: ResolvedLimits;
   heartbeatMs: number;
   connections: ConnectionCounter;
+  origins: OriginCheck;
   topics: TopicCounts;
   health(): Record<string, unknown>;
   metrics(): Promise<{ contentType: string; text: string }>;
@@ -156,6 +158,7 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
     if (!['POST /v1/publish', 'GET /v1/messages', 'GET /v1/stream', 'GET /v1/topics', 'GET /metrics'].includes(route)) return false;
     let principal: Principal | undefined;
     try {
+      if (!host.origins.admits(req)) throw new FrameError('FORBIDDEN', host.origins.refusal(req));
       principal = await principalOf(req, url, host.auth);
       if (route === 'POST /v1/publish') await publish(host, principal, req, res, buckets);
       else if (route === 'GET /v1/messages') await history(host, principal, url, res);

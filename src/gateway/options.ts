@@ -56,6 +56,15 @@ export interface GatewayOptions {
   path?: string;
   /** Where problems are reported. Default: console, errors and warnings only. */
   logger?: Logger;
+  /**
+   * Origins of web pages that may open WebSockets and make requests, e.g.
+   * `['https://app.example.com']`, or `['*']` for any. Requests without an `Origin` header
+   * (not from a browser) are always served. Default: the gateway's own origin and loopback
+   * origins (`http://localhost:*`, `http://127.0.0.1:*`).
+   */
+  allowedOrigins?: string[];
+  /** Lets `listen()` bind a non-loopback address without auth configured. Default false. */
+  insecure?: boolean;
 }
 
 export type ResolvedLimits = Required<Omit<GatewayLimits, 'publishRate'>> & { publishRate: { perSecond: number; burst: number } };

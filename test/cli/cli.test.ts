@@ -1,7 +1,7 @@
 // The `omnibus` command as scripts use it: real processes, JSON lines on stdout, exit codes.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -68,7 +68,8 @@ describe('omnibus CLI', () => {
     assert.equal(replay.code, 0, replay.stderr);
     assert.deepEqual(replay.stdout.trim().split('\n').map((line) => JSON.parse(line).data.n), [2, 3]);
     const replayed = JSON.parse(replay.stdout.trim().split('\n')[0]);
-    assert.equal(replayed.id, lines[1].id);
+    assert.equal(replayed.messageId, lines[1].messageId);
+    assert.equal(JSON.parse(first.stdout).messageId, lines[0].messageId, 'pub and sub name the id as the HTTP API does');
     assert.equal(replayed.seq, lines[1].seq);
     const limited = await omnibus(['replay', 'cli.>', '--url', url, '--limit', '2']);
     assert.deepEqual(limited.stdout.trim().split('\n').map((line) => JSON.parse(line).data.n), [1, 2]);
@@ -85,10 +86,44 @@ describe('omnibus CLI', () => {
     assert.match(badTopic.stderr, /empty token at position 2/);
     const down = await omnibus(['pub', 'a.b', '1', '--url', 'ws://127.0.0.1:1/v1/ws']);
     assert.equal(down.code, 1);
-    assert.match(down.stderr, /omnibus: /);
+    assert.match(down.stderr, /^omnibus: cannot reach the gateway at ws:\/\/127\.0\.0\.1:1\/v1\/ws .*is `omnibus serve` running\?/);
+    assert.doesNotMatch(down.stderr, /frames=batch/);
+    const closed = await freePort();
+    const downHttp = await omnibus(['topics', '--url', `ws://127.0.0.1:${closed}/v1/ws`]);
+    assert.equal(downHttp.code, 1);
+    assert.match(downHttp.stderr, new RegExp(`cannot reach the gateway at http://127\\.0\\.0\\.1:${closed} \\(ECONNREFUSED\\); is \`omnibus serve\` running\\?`));
     const help = await omnibus(['sub', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--group/);
+  });
+
+  it('refuses bad arguments with exit code 2 and the reason, before doing anything', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['pub', 'a.b', '{bad', '--url', url], /'\{bad' is not valid JSON; .* --raw/],
+      [['sub', 'a.b', '--count', 'abc', '--url', url], /--count takes a whole number of at least 1, not 'abc'/],
+      [['sub', 'a.b', '--count', '0', '--url', url], /--count takes a whole number of at least 1, not '0'/],
+      [['replay', 'a.b', '--limit', '-3', '--url', url], /--limit takes a whole number of at least 1, not '-3'/],
+      [['sub', 'a.b', '--from', 'yesterday', '--url', url], /--from takes 'earliest', 'latest', an ISO time .* not 'yesterday'/],
+      [['pub', 'a.b', '1', '--ttl', 'abc', '--url', url], /--ttl takes a whole number of at least 1, not 'abc'/],
+      [['serve', '--memory', '--db', 'x.db'], /--memory and --db each choose the driver/],
+      [['serve', '--memory', '--host', '0.0.0.0', '--port', '0'], /no auth, so on 0\.0\.0\.0 anyone .* --insecure/],
+    ];
+    for (const [args, reason] of cases) {
+      const result = await omnibus(args);
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, reason, args.join(' '));
+    }
+    const version = await omnibus(['--version']);
+    assert.equal(version.code, 0);
+    assert.equal(version.stdout.trim(), JSON.parse(readFileSync('package.json', 'utf8')).version);
+  });
+
+  it('pub --raw sends the text as a string', async () => {
+    const subscribing = omnibus(['sub', 'raw.>', '--url', url, '--count', '1']);
+    await eventually(() => subscribing.stderrSoFar().includes("subscribed to 'raw.>'"), 'the subscriber ready', 20_000);
+    assert.equal((await omnibus(['pub', 'raw.t', '{not json', '--raw', '--url', url])).code, 0);
+    const { stdout } = await subscribing;
+    assert.equal(JSON.parse(stdout).data, '{not json');
   });
 
   it("serve takes the driver and the gateway's auth from omnibus.config.json", async () => {

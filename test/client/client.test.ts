@@ -8,7 +8,8 @@ import { createBus } from '../../src/create-bus.js';
 import { memory } from '../../src/drivers/memory.js';
 import { createGateway } from '../../src/gateway/index.js';
 import { eventually } from '../../src/testing/wait.js';
-import { NodeWebSocket, quietLogger, startGateway, type Running } from '../support/gateway.js';
+import { ConnectionError } from '../../src/core/errors.js';
+import { freePort, NodeWebSocket, quietLogger, startGateway, type Running } from '../support/gateway.js';
 
 describe('client', () => {
   let running: Running;
@@ -16,6 +17,24 @@ describe('client', () => {
     running = await startGateway();
   });
   after(() => running.close());
+
+  it('pointed at an unreachable gateway: emits connectionLost with the cause, and ready, subscribe and publish reject after connectTimeoutMs', async () => {
+    const port = await freePort();
+    const client = createClient({ url: `ws://127.0.0.1:${port}/v1/ws`, WebSocket: NodeWebSocket, connectTimeoutMs: 300 });
+    const lost: Array<{ error?: unknown }> = [];
+    client.on('connectionLost', (event) => lost.push(event));
+    client.on('error', () => {});
+    const publishing = client.publish('a.b', 1);
+    const subscribing = client.subscribe('a.b', () => {});
+    const unreachable = (error: unknown) =>
+      error instanceof ConnectionError && new RegExp(`^cannot reach the gateway at ws://127\\.0\\.0\\.1:${port}/v1/ws within 300 ms \\(.*ECONNREFUSED`).test(error.message);
+    await assert.rejects(client.ready(), unreachable);
+    await assert.rejects(publishing, unreachable);
+    await assert.rejects(subscribing, unreachable);
+    assert.equal(lost.length, 1, 'one connectionLost for the outage');
+    assert.match(String((lost[0].error as Error | undefined)?.message), /ECONNREFUSED/);
+    await client.close();
+  });
 
   it('publishes, subscribes and streams with the Bus shape; bytes and headers round-trip', async () => {
     const client = createClient({ url: running.url, WebSocket: NodeWebSocket });
