@@ -8,6 +8,7 @@ import type { Bus } from '../core/bus.js';
 import { createBus } from '../create-bus.js';
 import type { Driver } from '../core/driver.js';
 import { ConfigurationError } from '../core/errors.js';
+import { gatewaySettings } from '../gateway/options-schema.js';
 import { driverRegistry, urlSchemes } from './driver-registry.js';
 
 const driverConfig = z
@@ -26,8 +27,8 @@ const configSchema = z
     drivers: z.record(z.string(), driverConfig).optional(),
     routes: z.array(z.object({ topics: z.array(z.string()).min(1), driver: z.string() })).optional(),
     closeTimeoutMs: z.number().int().positive().optional(),
-    /** Options of `omnibus serve` (auth, limits, heartbeatMs); checked by the gateway. */
-    gateway: z.record(z.string(), z.unknown()).optional(),
+    /** Options of `omnibus serve`: auth, limits, heartbeatMs, path, allowedOrigins, insecure. */
+    gateway: gatewaySettings.optional(),
   })
   .strict();
 
@@ -57,8 +58,7 @@ export async function loadConfig(source: ConfigSource = {}): Promise<OmnibusConf
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-    throw new ConfigurationError(`invalid Omnibus config ${path}: ${problems.join('; ')}`);
+    throw new ConfigurationError(`invalid Omnibus config ${path}: ${describeIssues(parsed.error.issues)}`);
   }
   const config = parsed.data;
   if (env.OMNIBUS_URL) {
@@ -101,4 +101,24 @@ export async function createBusFromConfig(source: ConfigSource = {}): Promise<Bu
     drivers[driver.name] = driver;
   }
   return createBus({ drivers, routes: config.routes, closeTimeoutMs: config.closeTimeoutMs });
+}
+
+/** Every problem zod found, each with its path: `gateway.auth.apiKeys: expected array, received string`. */
+function describeIssues(issues: z.core.$ZodIssue[], base: PropertyKey[] = []): string {
+  return issues
+    .map((issue) => {
+      const path = [...base, ...issue.path];
+      if (issue.code === 'invalid_union') {
+        // The alternative that got furthest says what was meant: `anonymous` is false or a grant.
+        const closest = issue.errors.reduce((best, branch) => (depth(branch) > depth(best) ? branch : best));
+        if (depth(closest) > 0) return describeIssues(closest, path);
+      }
+      const problem = issue.code === 'unrecognized_keys' ? `unknown option ${issue.keys.map((key) => `'${key}'`).join(', ')}` : issue.message;
+      return `${path.join('.') || '(root)'}: ${problem.replace(/^Invalid input: /, '')}`;
+    })
+    .join('; ');
+}
+
+function depth(issues: z.core.$ZodIssue[]): number {
+  return Math.max(0, ...issues.map((issue) => issue.path.length));
 }

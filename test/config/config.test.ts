@@ -57,4 +57,30 @@ describe('createBusFromConfig', () => {
     await assert.rejects(createBusFromConfig({ path, env: {} }), /unknown driver type 'carrier-pigeon'; known types: memory/);
     await assert.rejects(loadConfig({ path: join(dir, 'missing.json'), env: {} }), /cannot read Omnibus config/);
   });
+
+  it('checks the gateway section and reports every problem with its path', async () => {
+    const path = join(dir, 'gateway.json');
+    await writeFile(path, JSON.stringify({
+      gateway: {
+        auth: { apiKeys: 'k1', anonymous: { publish: 'orders.>' } },
+        heartbeatMs: -5,
+        limits: { maxFrameBytes: 'big', publishRate: { perSecnd: 10 } },
+        paht: '/ws',
+      },
+    }));
+    const error = await loadConfig({ path, env: {} }).then(() => undefined, (caught: unknown) => caught);
+    assert.ok(error instanceof ConfigurationError);
+    for (const expected of [
+      /gateway\.auth\.apiKeys: expected array, received string/,
+      /gateway\.auth\.anonymous\.publish: expected array, received string/,
+      /gateway\.heartbeatMs: Too small: expected number to be >0/,
+      /gateway\.limits\.maxFrameBytes: expected number, received string/,
+      /gateway\.limits\.publishRate: unknown option 'perSecnd'/,
+      /gateway: unknown option 'paht'/,
+    ]) {
+      assert.match(error.message, expected);
+    }
+    await writeFile(path, JSON.stringify({ gateway: { auth: { apiKeys: [{ key: 'k1', subscribe: ['orders.>'] }] }, allowedOrigins: ['https://app.example.com'], limits: { maxHistoryBytes: 1024 } } }));
+    assert.deepEqual((await loadConfig({ path, env: {} })).gateway?.allowedOrigins, ['https://app.example.com']);
+  });
 });
