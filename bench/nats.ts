@@ -1,6 +1,8 @@
 // The NATS driver (JetStream mode) beside the raw @nats-io client doing the same work in the
 // same run: async publish, consume + ack for one durable consumer, and publish-to-handler
-// latency, all with 100-byte payloads on one stream. Needs nats-server -js on NATS_URL.
+// latency, all with 100-byte payloads on one stream. The driver's acks are confirmed by the
+// server, so consume + ack is set beside the raw client both sending acks blind (`ack()`) and
+// confirming each (`ackAck()`). Needs nats-server -js on NATS_URL.
 
 import { randomUUID } from 'node:crypto';
 import { jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
@@ -43,9 +45,9 @@ function omnibusConsume(round: number): Promise<number> {
   return groupConsumeRate(newBus(), `${root}.work`, COUNT, `omnibus${round}`);
 }
 
-async function rawConsume(nc: NatsConnection, jsm: JetStreamManager, round: number): Promise<number> {
+async function rawConsume(nc: NatsConnection, jsm: JetStreamManager, round: number, confirm: boolean): Promise<number> {
   const stream = `${streamPrefix}_${root}`;
-  const durable = `raw${round}`;
+  const durable = `raw${confirm ? 'confirmed' : ''}${round}`;
   const js = jsm.jetstream();
   const start = performance.now();
   await jsm.consumers.add(stream, { durable_name: durable, ack_policy: 'explicit', filter_subject: `${root}.work`, deliver_policy: 'all' });
@@ -53,7 +55,8 @@ async function rawConsume(nc: NatsConnection, jsm: JetStreamManager, round: numb
   const messages = await consumer.consume({ max_messages: 100 });
   let handled = 0;
   for await (const m of messages) {
-    m.ack();
+    if (confirm) void m.ackAck().catch(() => false);
+    else m.ack();
     if (++handled === COUNT) break;
   }
   const elapsed = performance.now() - start;
@@ -119,12 +122,17 @@ export default async function bench(): Promise<void> {
       raw: () => rate(COUNT, () => windowed(COUNT, () => js.publish(`${root}.pub.raw`, payload))),
     });
     await fill(bus, `${root}.work`);
-    const consume = await interleaved(RUNS, { omnibus: omnibusConsume, raw: (round) => rawConsume(nc, jsm, round) });
+    const consume = await interleaved(RUNS, {
+      omnibus: omnibusConsume,
+      raw: (round) => rawConsume(nc, jsm, round, false),
+      confirmed: (round) => rawConsume(nc, jsm, round, true),
+    });
     const latencyOmnibus = await omnibusLatency();
     const latencyRaw = await rawLatency(jsm);
     const rows: Row[] = [
       { scenario: `publish, ${WINDOW} in flight (JetStream)`, omnibus: publish.omnibus, baseline: publish.raw, baselineName: 'raw js.publish', unit: 'msg/s' },
       { scenario: 'consume + ack, one group (durable pull)', omnibus: consume.omnibus, baseline: consume.raw, baselineName: 'raw consume+ack', unit: 'msg/s' },
+      { scenario: 'consume + ack, one group (durable pull)', omnibus: consume.omnibus, baseline: consume.confirmed, baselineName: 'raw consume+ackAck', unit: 'msg/s' },
       { scenario: 'publish-to-handler latency p50', omnibus: percentile(latencyOmnibus, 50), baseline: percentile(latencyRaw, 50), baselineName: 'raw', unit: 'ms' },
       { scenario: 'publish-to-handler latency p99', omnibus: percentile(latencyOmnibus, 99), baseline: percentile(latencyRaw, 99), baselineName: 'raw', unit: 'ms' },
     ];

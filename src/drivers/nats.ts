@@ -16,11 +16,14 @@ import {
   type Driver,
   type DriverEvent,
   type DriverSubscription,
+  type ReadSpec,
   type SubscribeSpec,
   type WireMessage,
 } from '../core/index.js';
 import { CoreGroups, publishCore, subscribeCore, type CoreLink } from './nats/core.js';
-import { AckBatch, publishJetStream, subscribeJetStream, type JetStreamLink } from './nats/jetstream.js';
+import { ConfirmedAcks } from './nats/acks.js';
+import { readJetStream } from './nats/history.js';
+import { inboxFor, publishJetStream, subscribeJetStream, type JetStreamLink } from './nats/jetstream.js';
 import { StreamCatalog } from './nats/streams.js';
 
 export { NATS_HEADER } from './nats/wire.js';
@@ -63,8 +66,13 @@ export interface NatsOptions {
   maxAckPending?: number;
   /** How long the server keeps a non-group subscription's consumer after its client vanished. Default 60,000 ms. */
   ephemeralInactiveMs?: number;
-  /** `ack()` waits for the server to confirm the acknowledgement (`ackAck`). Default false: acks are sent together once per event-loop turn. */
-  confirmAcks?: boolean;
+  /**
+   * How long `ack()` waits for the server to confirm that it recorded the ack (JetStream's
+   * acknowledged ack; the acks of one event-loop turn go out together). Without a confirmation
+   * in time, `ack()` rejects with ConnectionError and the message is delivered again after its
+   * ack deadline, unless the ack did reach the server. Default 5,000 ms.
+   */
+  ackTimeoutMs?: number;
   /** Largest payload accepted. Default 1 MiB (nats-server's default `max_payload`) less 8 KiB for headers. */
   maxPayloadBytes?: number;
 }
@@ -151,6 +159,20 @@ class NatsDriver implements Driver {
     return subscription;
   }
 
+  /** JetStream mode only; see `readJetStream` for the snapshot and the order across streams. */
+  async *read(spec: ReadSpec): AsyncGenerator<WireMessage> {
+    if (this.closed) throw new ClosedError('the nats driver is closed', { topic: spec.pattern });
+    if (this.mode === 'core') {
+      throw new ConfigurationError("nats core mode keeps no history to read; use mode: 'jetstream', or subscribe", { topic: spec.pattern });
+    }
+    const link = await (this.linking ?? this.link(spec.pattern));
+    try {
+      yield* readJetStream(link, spec);
+    } catch (error) {
+      throw error instanceof OmnibusError ? error : this.fail(error, spec.pattern);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -159,9 +181,10 @@ class NatsDriver implements Driver {
     const link = await linking.catch(() => undefined);
     if (link === undefined) return;
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+    // Acks of handlers that just finished are confirmed (or time out) before the connection goes.
+    await link.acks?.close();
     if (this.options.connection !== undefined) return;
-    // Acks and naks sent by handlers that just finished must reach the server first.
-    link.acks?.flush();
+    // Naks and the like are sent blind: they must reach the server first.
     await link.nc.flush().catch(() => undefined);
     await link.nc.close().catch(() => undefined);
   }
@@ -217,7 +240,6 @@ class NatsDriver implements Driver {
         pullExpiresMs: Math.max(1_000, this.options.pullExpiresMs ?? 5_000),
         maxAckPending: this.options.maxAckPending ?? 1_000,
         ephemeralInactiveMs: this.options.ephemeralInactiveMs ?? 60_000,
-        confirmAcks: this.options.confirmAcks ?? false,
       },
     } as Link;
     if (this.mode === 'jetstream') {
@@ -233,9 +255,7 @@ class NatsDriver implements Driver {
         );
       }
       link.js = link.jsm.jetstream();
-      link.acks = new AckBatch((error) => {
-        if (!this.closed) link.report(error);
-      });
+      link.acks = new ConfirmedAcks(nc, inboxFor(nc), this.options.ackTimeoutMs ?? 5_000, link.fail);
       link.streams = new StreamCatalog(link.jsm, {
         subjectPrefix: this.subjectPrefix,
         streamPrefix: this.options.streamPrefix ?? 'OMNIBUS',

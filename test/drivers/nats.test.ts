@@ -1,8 +1,8 @@
 // The NATS driver against a real nats-server: stream and consumer layout, interop with plain
-// NATS clients both ways, core mode, configuration, and a server restart mid-stream.
+// NATS clients both ways, core mode, configuration, closing, history reads, and restarts
+// mid-stream, which run on a private nats-server each (the shared one is never stopped).
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -10,12 +10,12 @@ import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { createDriver } from '../../src/config/index.js';
 import { Bus } from '../../src/core/bus.js';
 import type { Driver } from '../../src/core/driver.js';
-import { ClosedError, ConfigurationError, ConnectionError } from '../../src/core/errors.js';
-import type { Message } from '../../src/core/message.js';
+import { ClosedError, ConfigurationError, ConnectionError, InvalidPositionError } from '../../src/core/errors.js';
+import type { Message, StoredMessage } from '../../src/core/message.js';
 import { nats, type NatsOptions } from '../../src/drivers/nats.js';
 import { durableName } from '../../src/drivers/nats/jetstream.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
-import { deleteStreams, NATS_URL, natsSkip } from '../support/nats.js';
+import { deleteStreams, NATS_URL, natsSkip, startPrivateNats } from '../support/nats.js';
 
 const skip = await natsSkip();
 const run = randomUUID().slice(0, 8);
@@ -40,14 +40,6 @@ function collect() {
 async function raw(): Promise<NatsConnection> {
   return connect({ servers: NATS_URL });
 }
-
-const NATS_SERVER = '/usr/sbin/nats-server';
-const startServer = () =>
-  execFileSync('start-stop-daemon', [
-    '--start', '--oknodo', '--background', '--exec', NATS_SERVER, '--',
-    '-a', '127.0.0.1', '-p', '4222', '-js', '-sd', '/var/lib/nats-server', '-l', '/var/log/nats-server.log',
-  ]);
-const stopServer = () => execFileSync('start-stop-daemon', ['--stop', '--oknodo', '--retry', '10', '--exec', NATS_SERVER]);
 
 describe('nats driver', { skip }, () => {
   after(async () => {
@@ -178,6 +170,9 @@ describe('nats driver', { skip }, () => {
     await bus.subscribe(`${root}.>`, all.handler);
     for (const member of members) await bus.subscribe(`${root}.jobs`, member.handler, { group: 'workers' });
     await assert.rejects(bus.subscribe(`${root}.jobs`, () => {}, { from: 'earliest' }), ConfigurationError);
+    await assert.rejects(async () => {
+      for await (const _ of bus.read(`${root}.jobs`)) assert.fail('core mode keeps nothing to read');
+    }, /core mode keeps no history/);
     const nc = await raw();
     try {
       const seen: string[] = [];
@@ -299,18 +294,200 @@ describe('nats driver', { skip }, () => {
     await eventually(() => seen.size === count, `all ${count} messages`, 10_000);
   });
 
+  it('bus.close() on a group member hands back at once what it never started, and what it acked never comes back', async () => {
+    const root = fresh();
+    const topic = `${root}.leaving`;
+    const ackDeadlineMs = 3_000;
+    const leaving = busOver();
+    const staying = busOver();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const started: number[] = [];
+    await leaving.subscribe(topic, async (m) => {
+      started.push(m.data as number);
+      await gate;
+    }, { group: 'g', ackDeadlineMs });
+    const count = 50;
+    await leaving.publishMany(Array.from({ length: count }, (_, n) => ({ topic, data: n })));
+    await eventually(() => started.length === 1, 'the leaving member at work', 5_000);
+    const seen: number[] = [];
+    await staying.subscribe(topic, (m) => void seen.push(m.data as number), { group: 'g', ackDeadlineMs });
+    const closedAt = Date.now();
+    const closing = leaving.close();
+    release();
+    await closing;
+    const rest = [...Array(count).keys()].filter((n) => !started.includes(n));
+    await eventually(() => rest.every((n) => seen.includes(n)), 'what the leaving member never started', ackDeadlineMs - 1_000);
+    // Past the ack deadline: the message the leaving member acked while closing stays acked.
+    await sleep(Math.max(0, closedAt + ackDeadlineMs + 1_000 - Date.now()));
+    assert.deepEqual(started, [0]);
+    assert.ok(!seen.includes(0), 'the message acked by the member that left was delivered again');
+    assert.equal(new Set(seen).size, seen.length, 'nothing delivered twice');
+  });
+
+  it('read() returns exactly what was stored when it began, in chunks, while a publisher keeps publishing', async () => {
+    const root = fresh();
+    const topic = `${root}.history`;
+    // Chunks of 50: the read asks the server again and again while new messages land.
+    const bus = busOver({ pullBatch: 50 });
+    const before = 300;
+    await bus.publishMany(Array.from({ length: before }, (_, n) => ({ topic, data: n })));
+    const read: StoredMessage[] = [];
+    let published = before;
+    for await (const message of bus.read(`${root}.>`)) {
+      read.push(message);
+      // A read that followed the publisher would never end; stop it well past the snapshot.
+      if (read.length > 2 * before) break;
+      await bus.publish(topic, published++);
+    }
+    assert.deepEqual(read.map((m) => m.data), [...Array(before).keys()]);
+    assert.deepEqual(read.map((m) => m.seq), read.map((_, i) => String(i + 1)));
+    assert.equal(read[0].topic, topic);
+    // From a position, inclusive: the seq a publish returned.
+    const from: StoredMessage[] = [];
+    for await (const message of bus.read(topic, { from: { seq: '251' } })) from.push(message);
+    assert.deepEqual(from.map((m) => m.data), [...Array(published - 250).keys()].map((i) => 250 + i));
+    const empty: StoredMessage[] = [];
+    for await (const message of bus.read(topic, { from: { seq: String(published + 10) } })) empty.push(message);
+    assert.deepEqual(empty, []);
+  });
+
+  it('read() over several streams gives their messages oldest first, by the time each was stored', async () => {
+    const root = fresh();
+    const nc = await raw();
+    try {
+      const jsm = await jetstreamManager(nc);
+      // Two streams an operator made, both under the pattern read below.
+      await jsm.streams.add({ name: `${streamPrefix}_${root}_A`, subjects: [`${root}.a.>`] });
+      await jsm.streams.add({ name: `${streamPrefix}_${root}_B`, subjects: [`${root}.b.>`] });
+      const bus = busOver({ pullBatch: 7 });
+      for (let n = 0; n < 40; n++) await bus.publish(`${root}.${n % 3 === 0 ? 'a' : 'b'}.x`, n);
+      const read: StoredMessage[] = [];
+      for await (const message of bus.read(`${root}.>`)) read.push(message);
+      assert.deepEqual(read.map((m) => m.data), [...Array(40).keys()]);
+      assert.ok(read.every((m) => m.topic === `${root}.${(m.data as number) % 3 === 0 ? 'a' : 'b'}.x`));
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('breaking off a read() deletes its consumer on the server at once', async () => {
+    const root = fresh();
+    const topic = `${root}.history`;
+    const bus = busOver({ pullBatch: 20 });
+    await bus.publishMany(Array.from({ length: 200 }, (_, n) => ({ topic, data: n })));
+    const nc = await raw();
+    try {
+      const jsm = await jetstreamManager(nc);
+      const consumers = async () => {
+        const names: string[] = [];
+        for await (const info of jsm.consumers.list(`${streamPrefix}_${root}`)) names.push(info.name);
+        return names;
+      };
+      let read = 0;
+      for await (const message of bus.read(topic)) {
+        assert.equal(message.data, read);
+        if (++read === 10) {
+          assert.equal((await consumers()).length, 1, 'the read holds one consumer while it runs');
+          break;
+        }
+      }
+      assert.deepEqual(await consumers(), []);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('refuses a from that is no position with InvalidPositionError, in read() and subscribe(), before creating anything', async () => {
+    const root = fresh();
+    const topic = `${root}.positions`;
+    const bus = busOver();
+    const bad = [{ seq: 'abc' }, { seq: '0' }, { seq: '-3' }, { seq: '1.5' }, { seq: '' }, { time: NaN }, { time: new Date('no date') }];
+    for (const from of bad) {
+      await assert.rejects(bus.subscribe(topic, () => {}, { from }), InvalidPositionError, `subscribe from ${JSON.stringify(from)}`);
+      await assert.rejects(bus.subscribe(topic, () => {}, { from, group: 'g' }), InvalidPositionError);
+      await assert.rejects(async () => {
+        for await (const _ of bus.read(topic, { from })) assert.fail('nothing to read');
+      }, InvalidPositionError);
+    }
+    await assert.rejects(bus.subscribe(topic, () => {}, { from: { seq: 'abc' } }), /seq: "abc".*positive integer/);
+    const nc = await raw();
+    try {
+      const jsm = await jetstreamManager(nc);
+      const names: string[] = [];
+      for await (const name of jsm.streams.names(`${root}.>`)) names.push(name);
+      assert.deepEqual(names, [], 'no stream was created for the refused subscriptions');
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('never delivers again a message whose ack() resolved, across broker restarts mid-consumption', async () => {
+    const server = await startPrivateNats();
+    const root = fresh();
+    const topic = `${root}.acked`;
+    const group = 'acked';
+    // Longer than a restart and an ack timeout together, so only an ack the server never
+    // recorded can bring a message back.
+    const ackDeadlineMs = 8_000;
+    const bus = busOver({ servers: server.url, ackTimeoutMs: 2_000 });
+    bus.on('error', () => {});
+    const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    try {
+      const count = 20_000;
+      for (let from = 0; from < count; from += 1_000) {
+        await bus.publishMany(Array.from({ length: Math.min(1_000, count - from) }, (_, i) => ({ topic, data: from + i })));
+      }
+      const resolved = new Set<number>();
+      const seen = new Set<number>();
+      const againAfterAck: number[] = [];
+      let handled = 0;
+      let rejected = 0;
+      let restarting: Promise<void> = Promise.resolve();
+      const restarts = [count / 4, count / 2];
+      await bus.subscribe(topic, (m) => {
+        const n = m.data as number;
+        if (resolved.has(n)) againAfterAck.push(n);
+        seen.add(n);
+        m.ack().then(() => resolved.add(n), () => rejected++);
+        // The server gets SIGTERM here, while acks stream out.
+        if (restarts.includes(++handled)) restarting = restarting.then(() => server.stop()).then(() => server.start());
+      }, { group, from: 'earliest', ack: 'manual', ackDeadlineMs });
+      await eventually(() => handled >= restarts[1], 'the consumption to reach the second restart', 20_000);
+      await restarting;
+      await eventually(() => seen.size === count, `all ${count} messages handled`, 20_000);
+      // Done when the server holds an ack for every message: what it lost comes back meanwhile.
+      const jsm = await jetstreamManager(nc);
+      const deadline = Date.now() + 3 * ackDeadlineMs;
+      for (;;) {
+        const info = await jsm.consumers.info(`${streamPrefix}_${root}`, durableName(group, topic)).catch(() => undefined);
+        if (info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0) break;
+        assert.ok(Date.now() < deadline, `the server still waits for acks: ${JSON.stringify(info && { pending: info.num_pending, ackPending: info.num_ack_pending })}`);
+        await sleep(100);
+      }
+      assert.deepEqual(
+        [...new Set(againAfterAck)].sort((a, b) => a - b),
+        [],
+        `delivered again after their ack() resolved (${rejected} acks rejected, ${resolved.size} resolved)`,
+      );
+    } finally {
+      await bus.close();
+      await nc.close();
+      await server.dispose();
+    }
+  });
+
   it('survives a server restart: subscribers resume by themselves, publishers get ConnectionError, nothing acknowledged is lost', async () => {
+    const server = await startPrivateNats();
     const root = fresh();
     const topic = `${root}.restart`;
-    const bus = busOver({ publishTimeoutMs: 1_000 });
+    const bus = busOver({ servers: server.url, publishTimeoutMs: 1_000 });
     const events: string[] = [];
     bus.on('connectionLost', () => events.push('lost'));
     bus.on('reconnected', () => events.push('back'));
     bus.on('error', () => {});
     const grouped = new Set<number>();
     const fanout = new Set<number>();
-    await bus.subscribe(topic, (m) => void grouped.add(m.data as number), { group: 'survivors' });
-    await bus.subscribe(topic, (m) => void fanout.add(m.data as number));
     const acknowledged: number[] = [];
     const publish = async (n: number) => {
       // A publisher that retries on ConnectionError; the id keeps a retry from storing twice.
@@ -327,12 +504,14 @@ describe('nats driver', { skip }, () => {
       }
     };
     try {
+      await bus.subscribe(topic, (m) => void grouped.add(m.data as number), { group: 'survivors' });
+      await bus.subscribe(topic, (m) => void fanout.add(m.data as number));
       for (let n = 0; n < 30; n++) await publish(n);
       await eventually(() => grouped.size === 30 && fanout.size === 30, 'the first 30', 5_000);
-      stopServer();
+      await server.stop();
       await eventually(() => events.includes('lost'), 'connectionLost', 5_000);
       await assert.rejects(bus.publish(topic, -1, { id: `${root}-down` }), ConnectionError);
-      startServer();
+      await server.start();
       for (let n = 30; n < 60; n++) await publish(n);
       await eventually(() => events.includes('back'), 'reconnected', 10_000);
       // The refused publish may still land once the server is back; count only the numbered ones.
@@ -340,7 +519,8 @@ describe('nats driver', { skip }, () => {
       await eventually(() => counted(grouped) === 60 && counted(fanout) === 60, 'all 60 after the restart', 15_000);
       assert.deepEqual([...grouped].filter((n) => n >= 0).sort((a, b) => a - b), acknowledged.sort((a, b) => a - b));
     } finally {
-      startServer();
+      await bus.close();
+      await server.dispose();
     }
   });
 });

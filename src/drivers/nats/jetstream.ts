@@ -5,8 +5,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { ConsumerConfig, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
-import type { Deliver, Delivery, DriverSubscription, From, SubscribeSpec, WireMessage } from '../../core/driver.js';
+import type { Deliver, Delivery, DriverSubscription, SubscribeSpec, WireMessage } from '../../core/driver.js';
+import type { AckTarget, ConfirmedAcks } from './acks.js';
 import { JetStreamMessage } from './message.js';
+import { startAt } from './position.js';
 import { Puller } from './pull.js';
 import type { StreamCatalog } from './streams.js';
 import { expired, fromNats, toNatsHeaders, type MakeHeaders } from './wire.js';
@@ -17,7 +19,7 @@ export interface JetStreamLink {
   jsm: JetStreamManager;
   makeHeaders: MakeHeaders;
   streams: StreamCatalog;
-  acks: AckBatch;
+  acks: ConfirmedAcks;
   subject(topic: string): string;
   topic(subject: string): string;
   /** Turns a client error into an Omnibus one. */
@@ -31,7 +33,6 @@ export interface JetStreamLink {
     pullExpiresMs: number;
     maxAckPending: number;
     ephemeralInactiveMs: number;
-    confirmAcks: boolean;
   };
 }
 
@@ -70,13 +71,6 @@ async function publishOne(link: JetStreamLink, wire: WireMessage): Promise<void>
   }
 }
 
-function startAt(from: From | undefined): Partial<ConsumerConfig> {
-  if (from === undefined || from === 'latest') return { deliver_policy: 'new' };
-  if (from === 'earliest') return { deliver_policy: 'all' };
-  if ('seq' in from) return { deliver_policy: 'by_start_sequence', opt_start_seq: Math.max(1, Number(from.seq)) };
-  return { deliver_policy: 'by_start_time', opt_start_time: new Date(from.time).toISOString() };
-}
-
 /** Durable names cannot hold '.', '*' or '>': the group plus a digest of its pattern. */
 export function durableName(group: string, pattern: string): string {
   const digest = createHash('sha256').update(pattern).digest('hex').slice(0, 10);
@@ -84,9 +78,11 @@ export function durableName(group: string, pattern: string): string {
 }
 
 export async function subscribeJetStream(link: JetStreamLink, spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
+  // Before anything is created: a bad position fails the call alone.
+  const start = startAt(spec.from, spec.pattern);
   const filter = link.subject(spec.pattern);
   const streams = await link.streams.forPattern(filter);
-  const parts = await Promise.all(streams.map((stream) => consume(link, stream, filter, spec, deliver)));
+  const parts = await Promise.all(streams.map((stream) => consume(link, stream, filter, start, spec, deliver)));
   return { close: async () => void (await Promise.all(parts.map((part) => part.close()))) };
 }
 
@@ -94,6 +90,7 @@ async function consume(
   link: JetStreamLink,
   stream: string,
   filter: string,
+  start: Partial<ConsumerConfig>,
   spec: SubscribeSpec,
   deliver: Deliver,
 ): Promise<DriverSubscription> {
@@ -105,7 +102,7 @@ async function consume(
     max_deliver: -1,
     max_ack_pending: settings.maxAckPending,
     filter_subject: filter,
-    ...startAt(spec.from),
+    ...start,
   };
   let name: string;
   if (spec.group !== undefined) {
@@ -122,13 +119,15 @@ async function consume(
     config.inactive_threshold = settings.ephemeralInactiveMs * 1_000_000;
     name = (await link.jsm.consumers.add(stream, config)).name;
   }
+  /** A fan-out subscription's consumer is deleted on close: its late acks have nothing left to settle. */
+  const consumer: AckTarget = { pattern: spec.pattern, deleted: false };
   let lastReport = 0;
   const next = `${apiPrefix(link.jsm)}.CONSUMER.MSG.NEXT.${stream}.${name}`;
   // The server refuses a pull for more than max_ack_pending (when set) at once.
   const limit = settings.maxAckPending > 0 ? settings.maxAckPending : Infinity;
   const pulling = { batch: Math.max(1, Math.min(settings.pullBatch, limit)), expiresMs: settings.pullExpiresMs };
   const puller = new Puller(link.nc, inboxFor(link.nc), next, pulling, {
-    receive: (m) => receive(link, m, deliver),
+    receive: (m) => receive(link, m, consumer, deliver),
     handBack: (m) => {
       try {
         m.respond('-NAK');
@@ -150,13 +149,15 @@ async function consume(
       if (closed) return;
       closed = true;
       await puller.close();
-      if (spec.group === undefined) await link.jsm.consumers.delete(stream, name).catch(() => undefined);
+      if (spec.group !== undefined) return;
+      consumer.deleted = true;
+      await link.jsm.consumers.delete(stream, name).catch(() => undefined);
     },
   };
 }
 
-function receive(link: JetStreamLink, msg: Msg, deliver: Deliver): void | Promise<void> {
-  const m = new JetStreamMessage(msg, link.nc, link.settings.publishTimeoutMs);
+function receive(link: JetStreamLink, msg: Msg, consumer: AckTarget, deliver: Deliver): void | Promise<void> {
+  const m = new JetStreamMessage(msg);
   const wire = fromNats({
     topic: link.topic(msg.subject),
     body: msg.data,
@@ -169,66 +170,35 @@ function receive(link: JetStreamLink, msg: Msg, deliver: Deliver): void | Promis
     m.term('expired');
     return;
   }
-  return deliver(new JetStreamDelivery(wire, m, link.settings.confirmAcks ? undefined : link.acks));
+  return deliver(new JetStreamDelivery(wire, m, link.acks, consumer));
 }
 
 /** The API prefix of the manager (`$JS.API`, or another for a domain). */
-function apiPrefix(jsm: JetStreamManager): string {
+export function apiPrefix(jsm: JetStreamManager): string {
   return (jsm as { prefix?: string }).prefix ?? '$JS.API';
 }
 
-function inboxFor(nc: NatsConnection): string {
+/** A fresh inbox subject under the connection's inbox prefix. */
+export function inboxFor(nc: NatsConnection): string {
   const prefix = (nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix || '_INBOX';
   return `${prefix}.${randomUUID().replaceAll('-', '')}`;
-}
-
-/**
- * Acks gathered over one turn of the event loop and sent together: the client writes to the
- * socket once per microtask checkpoint, so acking one by one costs a write per message.
- */
-export class AckBatch {
-  private pending: JetStreamMessage[] = [];
-  private scheduled = false;
-
-  constructor(private readonly report: (error: unknown) => void) {}
-
-  add(m: JetStreamMessage): void {
-    this.pending.push(m);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
-  }
-
-  /** Sends what is gathered; the driver calls it before closing its connection. */
-  flush(): void {
-    this.scheduled = false;
-    const pending = this.pending;
-    this.pending = [];
-    try {
-      for (const m of pending) m.ack();
-    } catch (error) {
-      // The connection closed under us: unsent acks mean redelivery, never loss.
-      this.report(error);
-    }
-  }
 }
 
 class JetStreamDelivery implements Delivery {
   constructor(
     readonly message: WireMessage,
     private readonly m: JetStreamMessage,
-    /** Undefined when acks are confirmed one by one. */
-    private readonly acks: AckBatch | undefined,
+    private readonly acks: ConfirmedAcks,
+    private readonly consumer: AckTarget,
   ) {}
 
   get attempt(): number {
     return this.m.deliveryCount;
   }
 
+  /** Resolves when the server confirmed it: the message is then never delivered again. */
   ack(): Promise<void> {
-    if (this.acks === undefined) return this.m.ackAck();
-    this.acks.add(this.m);
-    return DONE;
+    return this.acks.ack(this.m, this.consumer);
   }
 
   nack(delayMs = 0): Promise<void> {

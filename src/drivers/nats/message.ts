@@ -1,7 +1,7 @@
 // A JetStream message as the pull loop receives it: its delivery facts read from the reply
 // subject, and the settle calls the server understands, written to that subject.
 
-import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import type { Msg } from '@nats-io/transport-node';
 
 const ACK = '+ACK';
 const NAK = '-NAK';
@@ -11,15 +11,12 @@ export class JetStreamMessage {
   readonly stream: string;
   readonly seq: number;
   readonly deliveryCount: number;
+  /** Messages left for the consumer after this one when it was sent. */
+  readonly pending: number;
   private readonly timestampNanos: string;
-  private settled = false;
+  private done = false;
 
-  constructor(
-    readonly msg: Msg,
-    /** For `ackAck`, which needs a request. */
-    private readonly nc: NatsConnection,
-    private readonly ackTimeoutMs: number,
-  ) {
+  constructor(readonly msg: Msg) {
     // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<nanos>.<pending>, or the
     // longer form with domain and account hash after ACK (and a token at the end).
     const tokens = (msg.reply ?? '').split('.');
@@ -28,6 +25,7 @@ export class JetStreamMessage {
     this.deliveryCount = Number(tokens[at + 2]);
     this.seq = Number(tokens[at + 3]);
     this.timestampNanos = tokens[at + 5] ?? '0';
+    this.pending = Number(tokens[at + 6]);
   }
 
   /** When the stream stored it, in milliseconds since the epoch. */
@@ -35,15 +33,25 @@ export class JetStreamMessage {
     return /^\d+$/.test(this.timestampNanos) ? Number(BigInt(this.timestampNanos) / 1_000_000n) : Date.now();
   }
 
+  /** When the stream stored it, in nanoseconds since the epoch (0 when the subject does not say). */
+  storedAtNanos(): bigint {
+    return /^\d+$/.test(this.timestampNanos) ? BigInt(this.timestampNanos) : 0n;
+  }
+
+  /** Acked, nacked or terminated already. */
+  get settled(): boolean {
+    return this.done;
+  }
+
+  /** Acknowledges, without waiting for an answer. */
   ack(): void {
     this.settle(ACK);
   }
 
-  /** Acknowledges and waits for the server to confirm it. */
-  async ackAck(): Promise<void> {
-    if (this.settled || !this.msg.reply) return;
-    this.settled = true;
-    await this.nc.request(this.msg.reply, ACK, { timeout: this.ackTimeoutMs });
+  /** Acknowledges (again, if acked already: that is harmless) asking the server to answer on `reply` once it recorded it. */
+  confirm(reply: string): void {
+    this.done = true;
+    this.msg.respond(ACK, { reply });
   }
 
   nak(delayMs?: number): void {
@@ -51,7 +59,7 @@ export class JetStreamMessage {
   }
 
   working(): void {
-    if (!this.settled) this.msg.respond(WORKING);
+    if (!this.done) this.msg.respond(WORKING);
   }
 
   term(reason = ''): void {
@@ -59,8 +67,8 @@ export class JetStreamMessage {
   }
 
   private settle(payload: string): void {
-    if (this.settled) return;
-    this.settled = true;
+    if (this.done) return;
+    this.done = true;
     this.msg.respond(payload);
   }
 }

@@ -73,10 +73,18 @@ export class Puller {
     clearInterval(this.watchdog);
     this.statuses.stop?.();
     if (this.retry !== undefined) clearTimeout(this.retry);
-    for (const m of this.queue.splice(0)) this.hooks.handBack(m);
     // Drain unsubscribes, then waits for the server's reply to a ping: whatever the server
-    // routed here before it dropped the interest arrives first, and is handed back above.
-    await this.subscription.drain().catch(() => undefined);
+    // routed here before it dropped the interest arrives first (and `arrive` hands it back).
+    // Only then are the held ones handed back: sooner, the server could redeliver one to this
+    // inbox's own open pull request, where it would be dropped and wait out the deadline.
+    // Bounded, as a server that is down answers no ping; its pull requests expire meanwhile.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.subscription.drain().catch(() => undefined),
+      new Promise((resolve) => (timer = setTimeout(resolve, this.settings.expiresMs))),
+    ]);
+    clearTimeout(timer);
+    for (const m of this.queue.splice(0)) this.hooks.handBack(m);
   }
 
   private arrive(m: Msg): void {

@@ -69,7 +69,8 @@ export class StreamCatalog {
     return names.length > 0 ? names : [await this.createFor(subject, false)];
   }
 
-  private async capturing(subject: string): Promise<string[]> {
+  /** The streams whose subjects overlap `subject` (a topic or a pattern), without creating any. */
+  async capturing(subject: string): Promise<string[]> {
     const names: string[] = [];
     for await (const name of this.jsm.streams.names(subject)) names.push(name);
     return names;
