@@ -1,6 +1,7 @@
 // The Redis Streams driver: one stream per topic (or per topic prefix), XADD to publish,
-// consumer groups with XREADGROUP/XACK/XAUTOCLAIM for groups, XREAD for fan-out and replay.
-// The stored layout is documented in docs/redis.md; ioredis is loaded only when used.
+// consumer groups with XREADGROUP/XACK/XAUTOCLAIM for groups, one shared XREAD for fan-out,
+// XRANGE for history reads. The stored layout is documented in docs/redis.md; ioredis is
+// loaded only when used.
 
 import type { Redis, RedisOptions as IORedisOptions } from 'ioredis';
 import {
@@ -14,15 +15,19 @@ import {
   type Driver,
   type DriverEvent,
   type DriverSubscription,
+  type ReadSpec,
   type SubscribeSpec,
   type WireMessage,
 } from '../core/index.js';
+import { AckQueue } from './redis/acks.js';
 import { DEFAULT_URL, duplicateConnection, isConnectionError, openConnection, redact } from './redis/connection.js';
 import { FanOutReader } from './redis/fan-out-reader.js';
 import { GroupReader } from './redis/group-reader.js';
-import { Keys } from './redis/layout.js';
+import { readHistory } from './redis/history.js';
+import { firstPosition, Keys, positionBeforeStart } from './redis/layout.js';
 import { Publisher, PublishFailure } from './redis/publisher.js';
 import type { ReaderHost, StreamReader } from './redis/reader.js';
+import { Tail } from './redis/tail.js';
 
 export interface RedisOptions {
   /** Server address, `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. Default `redis://127.0.0.1:6379`. */
@@ -50,7 +55,7 @@ export interface RedisOptions {
   retention?: { maxLength?: number; maxAgeMs?: number };
   /** Publishing an id again within this window stores it once (a key per id, set with the XADD). Default 0 (off). */
   dedupeWindowMs?: number;
-  /** Entries per XREAD/XREADGROUP/XAUTOCLAIM call. Default 100. */
+  /** Entries per XREAD/XREADGROUP/XAUTOCLAIM call, and per stream per XRANGE chunk of a history read. Default 100. */
   batchSize?: number;
   /**
    * Unsettled entries one group member holds at most; it reads more only as they settle, so
@@ -70,6 +75,7 @@ class RedisDriver implements Driver, ReaderHost {
   readonly batchSize: number;
   readonly blockMs: number;
   readonly prefetch: number;
+  readonly tail: Tail;
   private readonly publisher: Publisher;
   private connection: Redis | undefined;
   private connecting: Promise<Redis> | undefined;
@@ -83,7 +89,7 @@ class RedisDriver implements Driver, ReaderHost {
   private readonly readerConnections = new Set<Redis>();
   private readonly listeners: Array<(event: DriverEvent) => void> = [];
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
-  private readonly acks = new Map<string, { key: string; group: string; ids: string[] }>();
+  private readonly acks: AckQueue;
   private readonly sending = new Set<Promise<unknown>>();
   private readonly detach: Array<() => void> = [];
   private closed = false;
@@ -98,6 +104,8 @@ class RedisDriver implements Driver, ReaderHost {
     this.batchSize = options.batchSize ?? 100;
     this.blockMs = options.blockMs ?? 5_000;
     this.prefetch = Math.max(1, options.prefetch ?? 100);
+    this.tail = new Tail(this);
+    this.acks = new AckQueue(this.keys, () => this.connection);
     const dedupeWindowMs = options.dedupeWindowMs ?? 0;
     this.publisher = new Publisher(this.keys, dedupeWindowMs, options.retention ?? { maxLength: 100_000 });
     this.capabilities = {
@@ -138,6 +146,8 @@ class RedisDriver implements Driver, ReaderHost {
 
   async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
     if (this.closed) throw new ClosedError('the redis driver is closed', { topic: spec.pattern });
+    // A bad position fails here, before anything is created in Redis.
+    if (spec.from !== undefined && spec.from !== 'latest') positionBeforeStart(spec.from);
     await this.connect(spec.pattern);
     const reader = spec.group === undefined ? new FanOutReader(this, spec, deliver) : new GroupReader(this, spec, deliver);
     this.readers.add(reader);
@@ -155,6 +165,18 @@ class RedisDriver implements Driver, ReaderHost {
       });
     }
     return reader;
+  }
+
+  /** A snapshot of what the matching streams hold from `spec.from` on, taken at the call; see redis/history.ts. */
+  read(spec: ReadSpec): AsyncIterable<WireMessage> {
+    const { pattern } = spec;
+    if (this.closed) throw new ClosedError('the redis driver is closed', { topic: pattern });
+    const start = firstPosition(spec.from);
+    const client = () => {
+      if (this.closed) throw new ClosedError('the redis driver closed during a history read', { topic: pattern });
+      return this.client;
+    };
+    return readHistory({ keys: this.keys, batchSize: this.batchSize, client }, pattern, start, this.connect(pattern));
   }
 
   close(): Promise<void> {
@@ -176,20 +198,11 @@ class RedisDriver implements Driver, ReaderHost {
   }
 
   ack(key: string, group: string, id: string): Promise<void> {
-    const batchKey = `${key}\u0000${group}`;
-    const batch = this.acks.get(batchKey);
-    if (batch !== undefined) batch.ids.push(id);
-    else {
-      // One XACK for everything settled in this turn of the event loop.
-      if (this.acks.size === 0) setImmediate(() => void this.flushAcks());
-      this.acks.set(batchKey, { key, group, ids: [id] });
-    }
-    // Resolved once queued: a lost XACK means a redelivery, never a lost message.
-    return Promise.resolve();
+    return this.acks.add(key, group, id);
   }
 
   wake(key: string, group: string): void {
-    this.track(this.client.publish(this.keys.events, `claim ${group}\u0000${key}`));
+    this.track(this.client.publish(this.keys.events, `claim ${group}\u0000${key}`).catch((error) => this.quietly(error)));
   }
 
   later(ms: number, work: () => void): void {
@@ -294,20 +307,19 @@ class RedisDriver implements Driver, ReaderHost {
   }
 
   async flushAcks(): Promise<void> {
-    const batches = [...this.acks.values()];
-    this.acks.clear();
-    if (this.connection !== undefined) {
-      for (const { key, group, ids } of batches) this.track(this.connection.call('XACK', key, group, ...ids));
-    }
+    await this.acks.flush();
     await Promise.all(this.sending);
   }
 
+  /** Background work whose failure has no caller: reported, unless the server is only unreachable. */
+  private quietly(error: unknown): void {
+    if (!isConnectionError(error) && !this.closed) this.report(error);
+  }
+
+  /** Keeps `sent` until it settles, so close waits for it; it must not reject. */
   private track(sent: Promise<unknown>): void {
-    const tracked = sent.catch((error) => {
-      if (!isConnectionError(error) && !this.closed) this.report(error);
-    });
-    this.sending.add(tracked);
-    void tracked.finally(() => this.sending.delete(tracked));
+    this.sending.add(sent);
+    void sent.finally(() => this.sending.delete(sent));
   }
 
   private emit(event: DriverEvent): void {
@@ -319,6 +331,7 @@ class RedisDriver implements Driver, ReaderHost {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     await Promise.all([...this.readers].map((reader) => reader.close()));
+    this.tail.close();
     const connection = this.connection;
     if (connection === undefined) return;
     // What this process still holds goes back to its groups at once, rather than after the deadline.

@@ -1,6 +1,7 @@
 // The Redis driver against a real redis-server: the stored layout as redis-cli shows it,
-// consumer groups and their pending lists, retention, shared streams, configuration, and a
-// server restart mid-stream.
+// consumer groups and their pending lists, acks, hand-back on close, the shared fan-out read,
+// history reads, positions, retention, shared streams, configuration, and a server restart
+// mid-stream (on a private server).
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -10,11 +11,12 @@ import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { createDriver } from '../../src/config/index.js';
 import { Bus } from '../../src/core/bus.js';
-import { ConnectionError } from '../../src/core/errors.js';
+import type { From, WireMessage } from '../../src/core/driver.js';
+import { ConnectionError, InvalidPositionError } from '../../src/core/errors.js';
 import type { Message } from '../../src/core/message.js';
 import { redis, type RedisOptions } from '../../src/drivers/redis.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
-import { deleteKeys, REDIS_URL, redisSkip, startRedis, stopRedis } from '../support/redis.js';
+import { deleteKeys, REDIS_URL, redisSkip, startPrivateRedis } from '../support/redis.js';
 
 const skip = await redisSkip();
 const run = randomUUID().slice(0, 8);
@@ -282,12 +284,277 @@ describe('redis driver', { skip }, () => {
     assert.match((await bus.publish(`${fresh()}.configured`, 1)).seq!, /^\d+-\d+$/);
   });
 
+  it('await ack() resolves once Redis answered the XACK: the entry has left the pending list by then', async () => {
+    const topic = `${fresh()}.acked`;
+    const bus = busOver();
+    const pendingAfterAck: number[] = [];
+    await bus.subscribe(topic, async (m) => {
+      await m.ack();
+      // Asked on another connection right away: only an answered XACK can have taken it off the list.
+      pendingAfterAck.push(((await raw!.xpending(`${keyPrefix}${topic}`, `g|${topic}`, m.seq!, m.seq!, 1)) as unknown[]).length);
+    }, { group: 'g', ack: 'manual' });
+    for (let n = 0; n < 5; n++) await bus.publish(topic, n);
+    await eventually(() => pendingAfterAck.length === 5, 'five acks');
+    assert.deepEqual(pendingAfterAck, [0, 0, 0, 0, 0]);
+  });
+
+  it('an ack Redis never answers rejects with ConnectionError', async () => {
+    const server = await startPrivateRedis();
+    const bus = busOver({ url: server.url, connection: { maxRetriesPerRequest: 0 } });
+    bus.on('error', () => {});
+    try {
+      const held: Message[] = [];
+      await bus.subscribe('acks.lost', (m) => void held.push(m), { group: 'g', ack: 'manual' });
+      await bus.publish('acks.lost', 1);
+      await eventually(() => held.length === 1, 'the delivery');
+      await server.stop();
+      await assert.rejects(held[0].ack(), (error: ConnectionError) => {
+        assert.ok(error instanceof ConnectionError, `rejected with ${(error as Error).name}`);
+        assert.match(error.message, /XACK of 1 entry of stream 'acks\.lost'.*delivers them again after the ack deadline/);
+        return true;
+      });
+    } finally {
+      await bus.close();
+      await server.dispose();
+    }
+  });
+
+  it('close() hands each unstarted message once, at once, even to a member with a longer ack deadline', async () => {
+    const topic = `${fresh()}.handback`;
+    const bus = busOver();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const started: number[] = [];
+    // A one-message buffer: the reader is blocked on core with more read than core holds.
+    const leaving = await bus.subscribe(topic, async (m) => {
+      started.push(m.data as number);
+      await gate;
+    }, { group: 'g', bufferSize: 1, ackDeadlineMs: 3_000 });
+    const count = 30;
+    await bus.publishMany(Array.from({ length: count }, (_, n) => ({ topic, data: n })));
+    await eventually(() => started.length === 1, 'the first message started');
+    const seen: number[] = [];
+    // It claims only what has been idle for its own deadline: a hand-back must not be measured by the leaver's.
+    await bus.subscribe(topic, (m) => void seen.push(m.data as number), { group: 'g', ackDeadlineMs: 30_000 });
+    const closing = leaving.close();
+    release();
+    await closing;
+    await eventually(() => seen.length >= count - 1, `the ${count - 1} messages never started`, 5_000);
+    // Wait for the hand-back's wake-ups to settle: a second copy would come within a sweep.
+    await sleep(300);
+    assert.deepEqual([...seen].sort((a, b) => a - b), Array.from({ length: count }, (_, n) => n).filter((n) => n !== started[0]));
+  });
+
+  it('fan-out subscriptions share one blocking read: idle ones open no connection, a topic is read once for all', async () => {
+    const root = fresh();
+    const connectionName = `omnibus-test-${run}-${root}`;
+    const bus = busOver({ connection: { connectionName } });
+    const connections = async () =>
+      String(await raw!.call('CLIENT', 'LIST')).split('\n').filter((line) => line.includes(`name=${connectionName}`)).length;
+    // Commands, pub/sub notices, the group's blocking read, and the two shared fan-out reads (busy and quiet).
+    const expected = 5;
+    const settled = async () => {
+      for (let i = 0; i < 200 && (await connections()) !== expected; i++) await sleep(10);
+      return connections();
+    };
+    const everyone = Array.from({ length: 100 }, () => collect());
+    const grouped = collect();
+    await bus.subscribe(`${root}.live`, everyone[0].handler);
+    await bus.subscribe(`${root}.live`, grouped.handler, { group: 'g' });
+    await bus.publish(`${root}.live`, 0);
+    await eventually(() => everyone[0].messages.length === 1 && grouped.messages.length === 1, 'the first message');
+    assert.equal(await settled(), expected, 'the connections of one fan-out and one group subscription');
+    for (let n = 0; n < 100; n++) await bus.subscribe(`${root}.nothing.${n}.>`, () => {});
+    for (let n = 0; n < 100; n++) await bus.subscribe(`${root}.absent.${n}`, () => {});
+    for (const { handler } of everyone.slice(1)) await bus.subscribe(`${root}.live`, handler);
+    for (let n = 1; n <= 10; n++) await bus.publish(`${root}.live`, n);
+    await eventually(() => everyone.slice(1).every(({ messages }) => messages.length === 10), 'ten messages to each of 99 subscribers');
+    assert.equal(await connections(), expected, '300 more fan-out subscriptions, not one more connection');
+    assert.deepEqual(everyone[0].messages.map((m) => m.data), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    for (const { messages } of everyone.slice(1)) assert.deepEqual(messages.map((m) => m.data), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('a fan-out subscriber with a full buffer holds up no one on its stream, and still gets everything in order', async () => {
+    const topic = `${fresh()}.slow`;
+    const bus = busOver({ batchSize: 10 });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow: number[] = [];
+    await bus.subscribe(topic, async (m) => {
+      await gate;
+      slow.push(m.data as number);
+    }, { bufferSize: 2 });
+    const fast = collect();
+    await bus.subscribe(topic, fast.handler);
+    const count = 100;
+    for (let n = 0; n < count; n++) await bus.publish(topic, n);
+    await eventually(() => fast.messages.length === count, 'the fast subscriber gets all while the slow one is stuck');
+    assert.equal(slow.length, 0);
+    release();
+    await eventually(() => slow.length === count, 'the slow subscriber catches up');
+    assert.deepEqual(slow, Array.from({ length: count }, (_, n) => n));
+    assert.deepEqual(fast.messages.map((m) => m.data), slow);
+  });
+
+  it('subscribers joining while a publisher publishes each get every message from their start, no gap, no repeat', async () => {
+    const topic = `${fresh()}.joining`;
+    const bus = busOver();
+    const total = 300;
+    let published = 0;
+    const subscribers: Array<{ calledAt: number; resolvedAt: number; seen: number[] }> = [];
+    const publishing = (async () => {
+      for (let n = 0; n < total; n++) {
+        await bus.publish(topic, n);
+        published = n + 1;
+      }
+    })();
+    while (published < total - 20) {
+      const subscriber = { calledAt: published, resolvedAt: 0, seen: [] as number[] };
+      await bus.subscribe(topic, (m) => void subscriber.seen.push(m.data as number));
+      subscriber.resolvedAt = published;
+      subscribers.push(subscriber);
+      await eventually(() => published > subscriber.resolvedAt + 5 || published === total, 'the publisher moving on');
+    }
+    await publishing;
+    await eventually(() => subscribers.every(({ seen }) => seen.at(-1) === total - 1), 'every subscriber at the last message');
+    assert.ok(subscribers.length >= 10, `${subscribers.length} subscribers joined`);
+    for (const { calledAt, resolvedAt, seen } of subscribers) {
+      const first = seen[0];
+      assert.ok(first >= calledAt && first <= resolvedAt, `first ${first}, subscribed between ${calledAt} and ${resolvedAt}`);
+      assert.deepEqual(seen, Array.from({ length: total - first }, (_, i) => first + i), `from ${first} on, each once, in order`);
+    }
+  });
+
+  it('a stream that went quiet while another stayed busy is still read at once when it receives again', async () => {
+    const root = fresh();
+    // A long block: only a working hand-over between the shared reads delivers within seconds.
+    const bus = busOver({ blockMs: 30_000 });
+    const hot = collect();
+    const calm = collect();
+    await bus.subscribe(`${root}.hot`, hot.handler);
+    await bus.subscribe(`${root}.calm`, calm.handler);
+    await bus.publish(`${root}.calm`, 1);
+    await eventually(() => calm.messages.length === 1, 'the calm topic once');
+    // The hot topic keeps the busy read returning past the 1 s of silence after which the calm one leaves it.
+    let sent = 0;
+    for (const until = Date.now() + 1_500; Date.now() < until; sent++) {
+      await bus.publish(`${root}.hot`, sent);
+      await sleep(20);
+    }
+    await eventually(() => hot.messages.length === sent, 'the hot topic');
+    const again = Date.now();
+    await bus.publish(`${root}.calm`, 2);
+    await eventually(() => calm.messages.length === 2, 'the calm topic again', 5_000);
+    assert.ok(Date.now() - again < 2_000, `took ${Date.now() - again} ms`);
+  });
+
+  describe('history reads (Driver.read)', () => {
+    async function all(iterable: AsyncIterable<WireMessage>): Promise<WireMessage[]> {
+      const out: WireMessage[] = [];
+      for await (const wire of iterable) out.push(wire);
+      return out;
+    }
+    const data = (wire: WireMessage) => JSON.parse(Buffer.from(wire.body).toString()) as number;
+
+    it('returns exactly what was stored before the call, in chunks, across streams, while a publisher keeps publishing', async () => {
+      const root = fresh();
+      const driver = redis({ url: REDIS_URL, keyPrefix, batchSize: 7 });
+      const bus = new Bus({ drivers: { redis: driver } });
+      buses.push(bus);
+      const topics = ['a', 'b', 'c.d'].map((leaf) => `${root}.${leaf}`);
+      await bus.publish(`${fresh()}.elsewhere`, -1);
+      let published = 0;
+      let stop = false;
+      let reading: AsyncIterable<WireMessage> | undefined;
+      const publishing = (async () => {
+        while (!stop) {
+          await bus.publish(topics[published % 3], published);
+          published++;
+          // Called between two publishes: exactly 60 messages are stored.
+          if (published === 60) reading = driver.read!({ pattern: `${root}.>`, from: 'earliest' });
+        }
+      })();
+      await eventually(() => reading !== undefined, 'sixty messages published');
+      const read: WireMessage[] = [];
+      for await (const wire of reading!) {
+        read.push(wire);
+        // Each step waits for another publish, so the read runs while the streams grow.
+        const now = published;
+        await eventually(() => published > now, 'the publisher moving on');
+      }
+      stop = true;
+      await publishing;
+      assert.ok(published > 120, `${published} published meanwhile`);
+      assert.deepEqual(read.map(data).sort((x, y) => x - y), Array.from({ length: 60 }, (_, n) => n));
+      for (const topic of topics) {
+        const ofTopic = read.filter((wire) => wire.topic === topic).map(data);
+        assert.deepEqual(ofTopic, [...ofTopic].sort((x, y) => x - y), `${topic} in publish order`);
+      }
+      const seqs = read.map((wire) => wire.seq!);
+      const byId = (x: string, y: string) => {
+        const [xm, xn] = x.split('-').map(BigInt);
+        const [ym, yn] = y.split('-').map(BigInt);
+        return xm === ym ? Number(xn - yn) : Number(xm - ym);
+      };
+      assert.deepEqual(seqs, [...seqs].sort(byId), 'merged across streams by entry id');
+      assert.ok(read.every((wire) => wire.id && wire.time > 0 && wire.headers['content-type'] === 'application/json'));
+    });
+
+    it('starts at a seq (inclusive) or a time, filters a shared stream by pattern, and stops on break', async () => {
+      const root = fresh();
+      const driver = redis({ url: REDIS_URL, keyPrefix, batchSize: 3, streamTokens: 1 });
+      const bus = new Bus({ drivers: { redis: driver } });
+      buses.push(bus);
+      const seqs: string[] = [];
+      for (let n = 0; n < 20; n++) seqs.push((await bus.publish(`${root}.${n % 2 === 0 ? 'even' : 'odd'}`, n)).seq!);
+      const even = (await all(driver.read!({ pattern: `${root}.even`, from: { seq: seqs[4] } }))).map(data);
+      assert.deepEqual(even, [4, 6, 8, 10, 12, 14, 16, 18]);
+      const time = Number(seqs[10].split('-')[0]);
+      const fromTime = (await all(driver.read!({ pattern: `${root}.*`, from: { time } }))).map(data);
+      assert.equal(fromTime.at(-1), 19);
+      assert.ok(fromTime.includes(10) && fromTime[0] <= 10, `from the first message at or after ${time}: ${fromTime}`);
+      const some: number[] = [];
+      for await (const wire of driver.read!({ pattern: `${root}.>`, from: 'earliest' })) {
+        some.push(data(wire));
+        if (some.length === 4) break;
+      }
+      assert.deepEqual(some, [0, 1, 2, 3]);
+      assert.deepEqual(await all(driver.read!({ pattern: `${fresh()}.none.>`, from: 'earliest' })), []);
+    });
+  });
+
+  it('a position that is not a stream id, or a time that is no time, throws InvalidPositionError', async () => {
+    const driver = redis({ url: REDIS_URL, keyPrefix });
+    const bus = new Bus({ drivers: { redis: driver } });
+    buses.push(bus);
+    const topic = `${fresh()}.positions`;
+    await bus.publish(topic, 1);
+    const bad: From[] = [{ seq: 'abc' }, { seq: '-1' }, { seq: '1-2-3' }, { seq: '' }, { seq: '99999999999999999999999-0' }, { time: NaN }, { time: new Date('not a date') }];
+    for (const from of bad) {
+      const what = JSON.stringify(from);
+      const invalid = (error: Error) => {
+        assert.ok(error instanceof InvalidPositionError, `${what}: ${error.name}: ${error.message}`);
+        assert.equal(error.code, 'INVALID_POSITION');
+        return true;
+      };
+      await assert.rejects(async () => {
+        for await (const _ of driver.read!({ pattern: topic, from: from as Exclude<From, 'latest'> })) break;
+      }, invalid);
+      await assert.rejects(bus.subscribe(topic, () => {}, { from }), invalid);
+      await assert.rejects(bus.subscribe(topic, () => {}, { from, group: 'positions' }), invalid);
+    }
+    // Refused before anything was stored for the group.
+    assert.equal(await raw!.hget(`${keyPrefix}@groups`, `positions|${topic}`), null);
+  });
+
   it('survives a server restart: subscribers resume by themselves, publishers are retried or get ConnectionError', async () => {
     const root = fresh();
     const topic = `${root}.restart`;
-    const bus = busOver();
+    // A server of its own: the shared one on 6379 is never stopped.
+    const server = await startPrivateRedis();
+    const bus = busOver({ url: server.url });
     // A publisher that does not wait for reconnects: it must get ConnectionError while the server is down.
-    const impatient = busOver({ connection: { maxRetriesPerRequest: 0 } });
+    const impatient = busOver({ url: server.url, connection: { maxRetriesPerRequest: 0 } });
     impatient.on('error', () => {});
     const events: string[] = [];
     bus.on('connectionLost', () => events.push('lost'));
@@ -314,12 +581,12 @@ describe('redis driver', { skip }, () => {
     try {
       for (let n = 0; n < 20; n++) await publish(n);
       await eventually(() => grouped.size === 20 && fanout.size === 20 && wildcard.size === 21, 'the first 20');
-      await stopRedis();
+      await server.stop();
       await eventually(() => events.includes('lost'), 'connectionLost', 5_000);
       await assert.rejects(impatient.publish(`${root}.warm`, -2), ConnectionError);
       // Published while the server is down: held and retried by the client once it is back.
       const during = publish(20);
-      await startRedis();
+      await server.start();
       await during;
       for (let n = 21; n < 40; n++) await publish(n);
       await eventually(() => events.includes('back'), 'reconnected', 10_000);
@@ -330,7 +597,8 @@ describe('redis driver', { skip }, () => {
         throw error;
       });
     } finally {
-      await startRedis();
+      await Promise.all([bus.close(), impatient.close()]);
+      await server.dispose();
     }
   });
 });

@@ -6,11 +6,12 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { matchesPattern, type Delivery, type WireMessage } from '../../core/index.js';
-import { expired, parseEntry, positionBefore, positionBeforeTime } from './layout.js';
+import { BlockingReader, type ReadSource } from './blocking-reader.js';
+import { expired, parseEntry, positionBeforeStart } from './layout.js';
 import { StreamReader, type Entry } from './reader.js';
-import { claimScript, dropConsumerScript, ensureGroupScript, groupStartScript } from './scripts.js';
+import { claimScript, dropConsumerScript, ensureGroupScript, groupStartScript, ownIdleScript } from './scripts.js';
 
-/** Idle time given to entries released on close: far past any ack deadline, so the next sweep takes them. */
+/** Idle time given to entries handed back: far past any member's ack deadline, so the next sweep of any takes them. */
 const RELEASED_IDLE_MS = 24 * 60 * 60 * 1000;
 
 class GroupDelivery implements Delivery {
@@ -54,7 +55,7 @@ class GroupDelivery implements Delivery {
   }
 }
 
-export class GroupReader extends StreamReader {
+export class GroupReader extends StreamReader implements ReadSource {
   /** The consumer group's name in Redis: the Omnibus group and the pattern, like the memory driver's groups. */
   get group(): string {
     return `${this.spec.group}|${this.pattern}`;
@@ -69,17 +70,11 @@ export class GroupReader extends StreamReader {
   private waitingForRoom: (() => void) | undefined;
   /** Entries nacked with a delay (`<key> <id>`), until this subscription closes. */
   private readonly postponed = new Set<string>();
+  private readonly loop = new BlockingReader(this.host, this, this.streams);
 
   protected async open(names: string[]): Promise<void> {
     const { from } = this.spec;
-    const start =
-      from === undefined || from === 'latest'
-        ? 'now'
-        : from === 'earliest'
-          ? '0'
-          : 'seq' in from
-            ? positionBefore(from.seq)
-            : positionBeforeTime(new Date(from.time).getTime());
+    const start = from === undefined || from === 'latest' ? 'now' : positionBeforeStart(from);
     const [startId, created] = (await groupStartScript.run(this.host.client, [this.host.keys.groups], [this.group, start])) as [
       string,
       number,
@@ -94,15 +89,17 @@ export class GroupReader extends StreamReader {
     this.sweeper.unref?.();
     // Entries a crashed or closed member left behind are claimable now.
     this.sweep();
+    this.loop.start();
   }
 
   protected async add(name: string): Promise<void> {
     await this.ensure(name, this.startId);
     this.streams.set(this.host.keys.stream(name), '>');
     this.sweep(this.host.keys.stream(name));
+    this.loop.interrupt();
   }
 
-  protected read(connection: Redis, keys: string[], positions: string[]): Promise<unknown> {
+  read(connection: Redis, keys: string[], positions: string[]): Promise<unknown> {
     const { batchSize, blockMs, prefetch } = this.host;
     const count = Math.max(1, Math.min(batchSize, prefetch - this.held()));
     return connection.callBuffer('XREADGROUP', 'GROUP', this.group, this.consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...keys, ...positions);
@@ -113,7 +110,7 @@ export class GroupReader extends StreamReader {
    * members leave work to idle ones; once full, it waits until half are settled, so it
    * reads in batches rather than one entry per settle.
    */
-  protected override async room(): Promise<void> {
+  async room(): Promise<void> {
     if (this.held() < this.host.prefetch) return;
     while (this.held() > this.lowWater && !this.closed) {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -148,7 +145,7 @@ export class GroupReader extends StreamReader {
     if (this.sweepAgain.size > 0 && this.sweeping === undefined) this.sweep(undefined, true);
   }
 
-  protected async handle(key: string, entries: Entry[], attempts?: number[]): Promise<void> {
+  async handle(key: string, entries: Entry[], attempts?: number[]): Promise<void> {
     const now = Date.now();
     const name = this.nameOf(key);
     for (let i = 0; i < entries.length; i++) {
@@ -160,8 +157,9 @@ export class GroupReader extends StreamReader {
       }
       const wire = fields === null ? undefined : parseEntry(id, fields, name);
       if (wire === undefined || expired(wire, now) || (this.host.keys.shared && !matchesPattern(this.pattern, wire.topic))) {
-        // Trimmed, not a message, past its TTL, or another topic sharing the stream: nothing to deliver.
-        await this.acknowledge(key, id);
+        // Trimmed, not a message, past its TTL, or another topic sharing the stream: nothing to
+        // deliver. Not awaited: a lost XACK only brings the entry back to be skipped again.
+        void this.acknowledge(key, id).catch(() => undefined);
         continue;
       }
       this.postponed.delete(`${key} ${id}`);
@@ -172,7 +170,7 @@ export class GroupReader extends StreamReader {
     }
   }
 
-  protected async recover(error: unknown): Promise<boolean> {
+  async recover(error: unknown): Promise<boolean> {
     if (!(error instanceof Error) || !error.message.startsWith('NOGROUP')) return false;
     // The stream or its group is gone (a server restarted without persistence, or a key was deleted).
     await Promise.all([...this.streams.keys()].map((key) => this.ensure(this.nameOf(key), this.startId)));
@@ -185,6 +183,7 @@ export class GroupReader extends StreamReader {
    * will see. What core holds stays settle-able (core nacks what it never started).
    */
   protected async stop(): Promise<void> {
+    this.loop.close();
     this.freed();
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
     const { client } = this.host;
@@ -221,11 +220,10 @@ export class GroupReader extends StreamReader {
       if (this.postponed.size > 10_000) this.postponed.delete(this.postponed.values().next().value!);
     }
     const deadline = this.spec.ackDeadlineMs;
-    const { client } = this.host;
+    if (delayMs === 0) return this.release(key, [id]);
     if (delayMs <= deadline) {
-      await client.call('XCLAIM', key, this.group, this.consumer, 0, id, 'IDLE', deadline - delayMs + 5, 'JUSTID');
-      if (delayMs === 0) this.host.wake(key, this.group);
-      else this.host.later(delayMs, () => this.host.wake(key, this.group));
+      await this.setIdle(key, [id], deadline - delayMs + 5);
+      this.host.later(delayMs, () => this.host.wake(key, this.group));
       return;
     }
     await this.touch(key, id);
@@ -233,16 +231,21 @@ export class GroupReader extends StreamReader {
     this.host.later(step, () => void this.postpone(key, id, delayMs - step).catch((error) => this.host.report(error)));
   }
 
-  /** Resets an entry's idle time, without counting a delivery (JUSTID). */
+  /** Resets an entry's idle time, without counting a delivery. */
   async touch(key: string, id: string): Promise<void> {
-    await this.host.client.call('XCLAIM', key, this.group, this.consumer, 0, id, 'JUSTID');
+    await this.setIdle(key, [id], 0);
   }
 
-  /** Hands entries back to the group at once: claimable by the next sweep of any member. */
+  /** Hands entries back to the group at once, and wakes its members to claim them. */
   async release(key: string, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.host.client.call('XCLAIM', key, this.group, this.consumer, 0, ...ids, 'IDLE', RELEASED_IDLE_MS, 'JUSTID');
+    await this.setIdle(key, ids, RELEASED_IDLE_MS);
     this.host.wake(key, this.group);
+  }
+
+  /** Sets the idle time of the entries this member still holds; what another member took is theirs. */
+  private setIdle(key: string, ids: string[], idleMs: number): Promise<unknown> {
+    return ownIdleScript.run(this.host.client, [key], [this.group, this.consumer, Math.max(0, Math.round(idleMs)), ...ids]);
   }
 
   /** Releases what this member still holds; called when the driver closes. */

@@ -1,7 +1,7 @@
 // How the Redis driver lays its data out: key names, stream positions, and the fields of
 // one stream entry. docs/redis.md documents the same layout for people using redis-cli.
 
-import { matchesPattern, patternsOverlap, type WireMessage } from '../../core/index.js';
+import { InvalidPositionError, matchesPattern, patternsOverlap, type From, type WireMessage } from '../../core/index.js';
 
 /** The largest sequence part of a stream id, so `${ms - 1}-${MAX_SEQUENCE}` sits just before `${ms}-0`. */
 const MAX_SEQUENCE = 18446744073709551615n;
@@ -54,19 +54,69 @@ export class Keys {
   }
 }
 
+/** A stream id's two parts, or InvalidPositionError naming what is wrong with `seq`. */
+function streamId(seq: string): [bigint, bigint] {
+  const match = typeof seq === 'string' ? STREAM_ID.exec(seq) : null;
+  const ms = match === null ? undefined : BigInt(match[1]);
+  const n = match === null ? undefined : BigInt(match[2] ?? 0);
+  if (ms === undefined || n === undefined || ms > MAX_SEQUENCE || n > MAX_SEQUENCE) {
+    throw new InvalidPositionError(
+      `redis: from { seq: ${JSON.stringify(seq)} } is not a Redis stream id ('<ms>-<n>' such as '1700000000000-0', ` +
+        "each part at most 2^64-1); pass a seq this driver gave a message, or from { time }",
+    );
+  }
+  return [ms, n];
+}
+
+/** Milliseconds since the epoch of a `{ time }` position, or InvalidPositionError. */
+function timeOf(time: unknown): number {
+  // Through Date, so numbers beyond its range (±8.64e15 ms) are no time either.
+  const ms = typeof time === 'number' || time instanceof Date ? new Date(time).getTime() : NaN;
+  if (Number.isNaN(ms)) {
+    throw new InvalidPositionError(`redis: from { time: ${String(time)} } is not a time; pass a Date or milliseconds since the epoch`);
+  }
+  return Math.max(0, Math.floor(ms));
+}
+
 /** The stream id just before `seq`, for commands that start after an id (XREAD, XGROUP CREATE). */
 export function positionBefore(seq: string): string {
-  const match = STREAM_ID.exec(seq);
-  if (match === null) throw new RangeError(`'${seq}' is not a Redis stream id ('<ms>-<n>' or '<ms>')`);
-  const ms = BigInt(match[1]);
-  const n = BigInt(match[2] ?? 0);
+  return idBefore(...streamId(seq));
+}
+
+function idBefore(ms: bigint, n: bigint): string {
   if (n > 0n) return `${ms}-${n - 1n}`;
   return ms > 0n ? `${ms - 1n}-${MAX_SEQUENCE}` : '0-0';
 }
 
-/** The stream id just before the first entry stored at or after `time` (ms since the epoch). */
-export function positionBeforeTime(time: number): string {
-  return positionBefore(String(Math.max(0, Math.floor(time))));
+/**
+ * The stream id just before where `from` starts: XREAD and XGROUP CREATE start after an id.
+ * Throws InvalidPositionError for a seq that is no stream id or a time that is no time.
+ */
+export function positionBeforeStart(from: Exclude<From, 'latest'>): string {
+  if (from === 'earliest') return '0-0';
+  if (typeof from === 'object' && from !== null && 'seq' in from) return positionBefore(from.seq);
+  if (typeof from === 'object' && from !== null && 'time' in from) return idBefore(BigInt(timeOf(from.time)), 0n);
+  throw new InvalidPositionError(`redis: from ${JSON.stringify(from)} is not a position; use 'earliest', 'latest', { seq } or { time }`);
+}
+
+/** Where `from` starts, inclusive, as XRANGE takes it: '-' for the oldest entry. */
+export function firstPosition(from: Exclude<From, 'latest'>): string {
+  if (from === 'earliest') return '-';
+  if (typeof from === 'object' && from !== null && 'seq' in from) return streamId(from.seq).join('-');
+  if (typeof from === 'object' && from !== null && 'time' in from) return `${timeOf(from.time)}-0`;
+  throw new InvalidPositionError(`redis: from ${JSON.stringify(from)} is not a position; use 'earliest', { seq } or { time }`);
+}
+
+/** Orders two stream ids as Redis does; both as Redis writes them ('<ms>-<n>', no leading zeros). */
+export function compareIds(a: string, b: string): number {
+  const dashA = a.indexOf('-');
+  const dashB = b.indexOf('-');
+  return compareNumbers(a.slice(0, dashA), b.slice(0, dashB)) || compareNumbers(a.slice(dashA + 1), b.slice(dashB + 1));
+}
+
+function compareNumbers(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 const FIELD = { id: 'id', topic: 'topic', time: 'time', key: 'key', ttl: 'ttl', headers: 'headers', body: 'body' } as const;

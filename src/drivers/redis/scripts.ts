@@ -1,6 +1,6 @@
 // The Lua the Redis driver runs where several commands must happen as one step: storing a
 // message with its de-duplication mark and stream registration, claiming stuck entries with
-// their delivery counts, and creating consumer groups.
+// their delivery counts, handing back only what a member still holds, and creating groups.
 
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -24,6 +24,11 @@ export class Script {
       return call('EVAL', this.lua, keys.length, ...keys, ...args);
     }
   }
+}
+
+/** EVAL, always: one command, whatever the server's script cache holds (EVALSHA may take two). */
+export function evalOnce(client: Redis, script: Script, keys: Arg[], args: Arg[]): Promise<unknown> {
+  return client.call('EVAL', script.lua, keys.length, ...keys, ...args);
 }
 
 export function isNoScript(error: unknown): boolean {
@@ -118,6 +123,51 @@ for i, key in ipairs(KEYS) do
     for j = 1, #info, 2 do
       if info[j] == 'last-generated-id' then out[i] = info[j + 1] end
     end
+  end
+end
+return out`,
+);
+
+/**
+ * KEYS: stream. ARGV: group, consumer, idle ms, then entry ids.
+ * Sets the idle time of each entry this consumer still holds (XCLAIM … IDLE … JUSTID, which
+ * counts no delivery). An entry another member claimed meanwhile is theirs and left alone:
+ * a plain XCLAIM would take it back and have it delivered twice. Returns how many were set.
+ */
+export const ownIdleScript = new Script(
+  `local set = 0
+for i = 4, #ARGV do
+  local held = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
+  if #held > 0 then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'IDLE', tonumber(ARGV[3]), 'JUSTID')
+    set = set + 1
+  end
+end
+return set`,
+);
+
+/**
+ * KEYS: stream registry. ARGV: key prefix, then 'names' and stream names, or 'prefix' and a
+ * name prefix. The last entry id of each named stream, or of every registered stream whose
+ * name starts with the prefix (the caller matches the pattern itself). One command, so that
+ * nothing the same connection sends later can land inside a history read's snapshot.
+ * Returns [name, last id, ...], leaving out streams without entries.
+ */
+export const snapshotScript = new Script(
+  `local names = {}
+if ARGV[2] == 'names' then
+  for i = 3, #ARGV do names[#names + 1] = ARGV[i] end
+else
+  for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+    if string.sub(name, 1, #ARGV[3]) == ARGV[3] then names[#names + 1] = name end
+  end
+end
+local out = {}
+for _, name in ipairs(names) do
+  local top = redis.call('XREVRANGE', ARGV[1] .. name, '+', '-', 'COUNT', 1)
+  if top[1] then
+    out[#out + 1] = name
+    out[#out + 1] = top[1][1]
   end
 end
 return out`,
