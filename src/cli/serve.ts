@@ -57,6 +57,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const { bus, described, gateway: settings } = await openBus(options, process.env);
   const gateway = createGateway({ ...(settings as Partial<GatewayOptions>), bus, logger: stderrLogger, insecure: options.insecure === true });
   bus.on('error', ({ error, topic }) => stderrLogger.error({ err: error, topic }, 'bus error'));
+  bus.on('connectionLost', ({ driver, error }) => stderrLogger.error({ driver, err: error }, 'driver connection lost; /healthz answers 503 until it is back'));
+  bus.on('reconnected', ({ driver }) => console.error(`driver '${driver}' reconnected`));
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -74,6 +76,10 @@ export async function serve(options: ServeOptions): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   const listening = await gateway.listen(port, options.host);
   console.error(`omnibus gateway listening on http://${options.host}:${listening} (WebSocket ${gateway.path}) over ${described}`);
+  // A broker that is down at start is said at once, not at the first failed publish.
+  for (const driver of (await bus.health()).drivers) {
+    if (!driver.connected) stderrLogger.error({ driver: driver.driver, error: driver.error }, 'driver is not connected; /healthz answers 503 until it is');
+  }
 }
 
 export class UsageError extends Error {

@@ -2,6 +2,7 @@
 // runs every subscription through the shared delivery machinery.
 
 import { BusEventEmitter, type BusEvents } from './bus-events.js';
+import { DriverState, type BusHealth } from './health.js';
 import { decodePayload, encodePayload, jsonCodec, type Codec } from './codec.js';
 import { causalHeaders } from './context.js';
 import type { Driver, From, WireMessage } from './driver.js';
@@ -67,6 +68,7 @@ export class Bus {
   private readonly tracing: Tracing | undefined;
   private closing: Promise<void> | undefined;
   private readonly host: SubscriptionHost;
+  private readonly driverStates: DriverState[] = [];
 
   constructor(options: BusOptions) {
     this.router = new Router(options.drivers, options.routes);
@@ -75,7 +77,10 @@ export class Bus {
     this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     this.tracing = options.tracing;
     for (const entry of this.router.entries) {
+      const state = new DriverState(entry.name, entry.driver);
+      this.driverStates.push(state);
       entry.driver.observe?.((event) => {
+        state.observe(event);
         if (event.type === 'error') this.reportError(event.error, undefined, event.driver);
         else this.events.emit(event.type, event);
       });
@@ -205,6 +210,12 @@ export class Bus {
     return new Writer<T>(target, (topic, data, options) => this.publishValidated(topic, data, options), (error, topic) =>
       this.reportError(error, topic),
     );
+  }
+
+  /** Per driver: connected or not, since when, and the last connection error. */
+  async health(): Promise<BusHealth> {
+    const drivers = await Promise.all(this.driverStates.map((state) => state.report()));
+    return { ok: drivers.every((driver) => driver.connected), drivers };
   }
 
   stats(): BusStats {

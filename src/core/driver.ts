@@ -110,6 +110,12 @@ export interface Driver {
   read?(spec: ReadSpec): AsyncIterable<WireMessage>;
   /** Reports connection changes and background errors to the bus. */
   observe?(listener: (event: DriverEvent) => void): void;
+  /**
+   * Connects now (otherwise the first publish or subscribe does); resolves once connected,
+   * rejects with a typed error saying why not. `bus.health()` calls it. Optional: a driver
+   * without it has nothing to connect to.
+   */
+  ready?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -6,6 +6,7 @@ export * from './codec.js';
 export * from './driver.js';
 export * from './errors.js';
 export * from './event.js';
+export * from './health.js';
 export * from './local-deliveries.js';
 export * from './logger.js';
 export * from './message.js';

@@ -130,6 +130,13 @@ class NatsDriver implements Driver {
     this.listeners.push(listener);
   }
 
+  /** Connects now; rejects with ConnectionError while NATS cannot be reached. */
+  async ready(): Promise<void> {
+    if (this.closed) throw new ClosedError('the nats driver is closed');
+    await (this.linking ?? this.link(undefined));
+    if (!this.connected) throw new ConnectionError(`the connection to NATS at ${[this.options.servers ?? 'nats://127.0.0.1:4222'].flat().join(', ')} is down; reconnecting`);
+  }
+
   async publish(batch: WireMessage[]): Promise<void> {
     if (this.closed) throw new ClosedError('the nats driver is closed', { topic: batch[0]?.topic });
     const link = await (this.linking ?? this.link(batch[0]?.topic));

@@ -129,6 +129,13 @@ class RedisDriver implements Driver, ReaderHost {
     this.listeners.push(listener);
   }
 
+  /** Connects now; rejects with ConnectionError while Redis cannot be reached. */
+  async ready(): Promise<void> {
+    if (this.closed) throw new ClosedError('the redis driver is closed');
+    await this.connect();
+    if (!this.connected) throw new ConnectionError(`redis: the connection to ${redact(this.options.url ?? DEFAULT_URL)} is down; reconnecting`);
+  }
+
   async publish(batch: WireMessage[]): Promise<void> {
     if (this.closed) throw new ClosedError('the redis driver is closed', { topic: batch[0]?.topic });
     const client = await this.connect(batch[0]?.topic);

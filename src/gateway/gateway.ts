@@ -237,13 +237,11 @@ export class Gateway {
     return { contentType: this.registry.contentType, text: await this.registry.metrics() };
   }
 
-  private health(): Record<string, unknown> {
-    return {
-      status: this.closing === undefined ? 'ok' : 'shutting-down',
-      drivers: this.bus.drivers.map((entry) => entry.name),
-      connections: this.sessions.size,
-      uptimeMs: Date.now() - this.startedAt,
-    };
+  /** `ok` only while every driver is connected and the gateway is not closing. */
+  private async health(): Promise<{ ok: boolean; body: Record<string, unknown> }> {
+    const { ok, drivers } = await this.bus.health();
+    const status = this.closing !== undefined ? 'shutting-down' : ok ? 'ok' : 'driver-down';
+    return { ok: status === 'ok', body: { status, drivers, connections: this.sessions.size, uptimeMs: Date.now() - this.startedAt } };
   }
 }
 

@@ -25,7 +25,7 @@ export interface HttpHost {
   connections: ConnectionCounter;
   origins: OriginCheck;
   topics: TopicCounts;
-  health(): Record<string, unknown>;
+  health(): Promise<{ ok: boolean; body: Record<string, unknown> }>;
   metrics(): Promise<{ contentType: string; text: string }>;
   track(close: () => void): () => void;
 }
@@ -152,7 +152,8 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
     const url = new URL(req.url ?? '/', 'http://gateway');
     const route = `${req.method} ${url.pathname}`;
     if (route === 'GET /healthz') {
-      json(res, 200, host.health());
+      const { ok, body } = await host.health();
+      json(res, ok ? 200 : 503, body);
       return true;
     }
     if (!['POST /v1/publish', 'GET /v1/messages', 'GET /v1/stream', 'GET /v1/topics', 'GET /metrics'].includes(route)) return false;

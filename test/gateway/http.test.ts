@@ -42,9 +42,9 @@ describe('gateway HTTP', () => {
   it('GET /healthz reports ok and the drivers', async () => {
     const response = await fetch(`${running.http}/healthz`);
     assert.equal(response.status, 200);
-    const body = (await response.json()) as { status: string; drivers: string[] };
+    const body = (await response.json()) as { status: string; drivers: Array<{ driver: string; connected: boolean }> };
     assert.equal(body.status, 'ok');
-    assert.deepEqual(body.drivers, ['memory']);
+    assert.deepEqual(body.drivers.map(({ driver, connected }) => ({ driver, connected })), [{ driver: 'memory', connected: true }]);
   });
 
   it('POST /v1/publish accepts JSON, a batch, CloudEvents structured and binary mode; history returns them in order', async () => {
