@@ -36,6 +36,26 @@ describe('the packed package in a fresh project', { timeout: 300_000 }, () => {
     for (const subpath of subpaths) assert.match(stdout, new RegExp(`^${subpath.replace(/[./]/g, '\\$&')} [1-9]`, 'm'), `${subpath} exports something`);
   });
 
+  it('says which package to install when a driver is used without its broker client', async () => {
+    const drivers: Array<[string, string, string]> = [
+      ['sqlite', "sqlite({ path: 'app.db' })", 'better-sqlite3'],
+      ['redis', 'redis()', 'ioredis'],
+      ['nats', 'nats()', '@nats-io/transport-node'],
+      ['postgres', 'postgres()', 'pg'],
+    ];
+    const lines = drivers.map(
+      ([name, make], n) =>
+        `import { ${name} } from 'omnibus/drivers/${name}';\n` +
+        `const bus${n} = createBus({ driver: ${make} });\n` +
+        `await bus${n}.publish('a.b', 1).then(() => console.log('${name} published'), (e) => console.log('${name}', e.name, e.message));`,
+    );
+    writeFileSync(join(project, 'missing.js'), [`import { createBus } from 'omnibus';`, ...lines].join('\n'));
+    const { stdout } = await run(process.execPath, ['missing.js'], { cwd: project });
+    for (const [name, , pkg] of drivers) {
+      assert.match(stdout, new RegExp(`^${name} ConfigurationError .*install it with: npm install ${pkg.replace('/', '\\/')}$`, 'm'), stdout);
+    }
+  });
+
   it('runs the omnibus bin', async () => {
     const { stdout } = await run(join(project, 'node_modules', '.bin', 'omnibus'), ['--help'], { cwd: project });
     assert.match(stdout, /Usage: omnibus/);

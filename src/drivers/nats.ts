@@ -11,6 +11,7 @@ import {
   OmnibusError,
   PublishError,
   defineDriver,
+  loadPeer,
   type Capabilities,
   type Deliver,
   type Driver,
@@ -86,14 +87,6 @@ interface Link extends JetStreamLink, CoreLink {}
 const TRANSIENT = new Set(['TimeoutError', 'NoResponders', 'RequestError', 'ConnectionError', 'JetStreamNotEnabled']);
 
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024 - 8 * 1024;
-
-async function load<T>(name: string, importer: () => Promise<T>): Promise<T> {
-  try {
-    return await importer();
-  } catch (cause) {
-    throw new ConfigurationError(`the nats driver needs the '${name}' package; install it with: npm install ${name}`, { cause });
-  }
-}
 
 class NatsDriver implements Driver {
   readonly name = 'nats';
@@ -207,7 +200,7 @@ class NatsDriver implements Driver {
   }
 
   private async connect(topic: string | undefined): Promise<Link> {
-    const transport = await load<Transport>('@nats-io/transport-node', () => import('@nats-io/transport-node'));
+    const transport = await loadPeer<Transport>('nats', '@nats-io/transport-node', () => import('@nats-io/transport-node'));
     const servers = this.options.servers ?? 'nats://127.0.0.1:4222';
     let nc = this.options.connection;
     if (nc === undefined) {
@@ -250,7 +243,7 @@ class NatsDriver implements Driver {
       },
     } as Link;
     if (this.mode === 'jetstream') {
-      const jetstream = await load<JetStreamModule>('@nats-io/jetstream', () => import('@nats-io/jetstream'));
+      const jetstream = await loadPeer<JetStreamModule>('nats', '@nats-io/jetstream', () => import('@nats-io/jetstream'));
       try {
         link.jsm = await jetstream.jetstreamManager(nc, { timeout: link.settings.publishTimeoutMs });
       } catch (cause) {

@@ -8,6 +8,7 @@ import {
   ClosedError,
   ConfigurationError,
   ConnectionError,
+  OmnibusError,
   PublishError,
   defineDriver,
   type Capabilities,
@@ -235,6 +236,7 @@ class RedisDriver implements Driver, ReaderHost {
   private connect(topic?: string): Promise<Redis> {
     this.connecting ??= this.open().catch((error) => {
       this.connecting = undefined;
+      if (error instanceof OmnibusError) throw error;
       throw new ConnectionError(
         `redis: cannot connect to ${redact(this.options.url ?? DEFAULT_URL)}: ${(error as Error).message}; ` +
           'check the url and that redis-server is running',

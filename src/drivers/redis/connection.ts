@@ -2,6 +2,7 @@
 // application's, ready before the first command, failing fast when nothing answers.
 
 import type { Redis, RedisOptions as IORedisOptions } from 'ioredis';
+import { loadPeer } from '../../core/peer.js';
 
 export const DEFAULT_URL = 'redis://127.0.0.1:6379';
 
@@ -20,7 +21,7 @@ export async function openConnection(options: ConnectionOptions): Promise<{ clie
   let client = options.client;
   if (client?.options.enableAutoPipelining) client = client.duplicate({ enableAutoPipelining: false });
   if (client === undefined) {
-    const { Redis } = await import('ioredis');
+    const { Redis } = await loadPeer('redis', 'ioredis', () => import('ioredis'));
     client = new Redis(options.url ?? DEFAULT_URL, {
       lazyConnect: true,
       connectTimeout: 5_000,

@@ -4,6 +4,7 @@
 import type { Database } from 'better-sqlite3';
 import { resolve } from 'node:path';
 import { ConfigurationError } from '../../core/errors.js';
+import { loadPeer } from '../../core/peer.js';
 import { sqliteError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { ensureSchema } from './schema.js';
@@ -17,15 +18,8 @@ export interface Connection {
 }
 
 async function loadLibrary(): Promise<new (file: string, options?: object) => Database> {
-  try {
-    const module = (await import('better-sqlite3')) as { default: new (file: string, options?: object) => Database };
-    return module.default;
-  } catch (cause) {
-    throw new ConfigurationError(
-      "the sqlite driver needs the 'better-sqlite3' package (>= 12); install it with: npm install better-sqlite3",
-      { cause },
-    );
-  }
+  const module = await loadPeer('sqlite', 'better-sqlite3', () => import('better-sqlite3'), ' (>= 12)');
+  return (module as unknown as { default: new (file: string, options?: object) => Database }).default;
 }
 
 export async function openConnection(options: ResolvedOptions): Promise<Connection> {
