@@ -30,7 +30,7 @@ export default async function bench(): Promise<void> {
   const bus = new Bus({ drivers: { postgres: driver } });
   const rows: Row[] = [];
   try {
-    await driver.connect();
+    await driver.ready();
     // Raw pg gets the same columns, id uniqueness and sequence as the driver's log.
     await pool.query(`CREATE TABLE ${t}.raw (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id text NOT NULL UNIQUE,
       topic text NOT NULL, key text, headers jsonb NOT NULL, body bytea NOT NULL, time timestamptz NOT NULL)`);

@@ -78,11 +78,18 @@ export class PayloadTooLargeError extends PublishError {
   }
 }
 
-/** The broker cannot be reached, or the connection dropped. Retriable. */
+/**
+ * The broker cannot be reached, or the connection dropped: retriable. Not retriable when the
+ * broker refused who we are or where we asked to go (credentials, a missing database).
+ */
 export class ConnectionError extends OmnibusError {
   override name = 'ConnectionError';
   override readonly code = 'CONNECTION_FAILED';
-  override readonly retriable = true;
+  override readonly retriable: boolean;
+  constructor(message: string, details: ErrorDetails & { retriable?: boolean } = {}) {
+    super(message, details);
+    this.retriable = details.retriable ?? true;
+  }
 }
 
 /** The bus, subscription or driver was closed before the call. */

@@ -5,6 +5,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Message } from '../core/message.js';
 import type { Handler } from '../core/subscription.js';
+import { checkout } from '../drivers/postgres/checkout.js';
 import { migrate, quoteIdent } from '../drivers/postgres/migrate.js';
 import { resolveSchema } from './options.js';
 import { DEFAULT_SCHEMA, outboxMigrations } from './schema.js';
@@ -49,8 +50,10 @@ export function inbox<T = unknown>(options: InboxOptions, handler: Transactional
         .query(`DELETE FROM ${table} WHERE processed_at < now() - $1 * interval '1 millisecond'`, [keepMs])
         .catch(() => {});
     }
-    const client = await options.pool.connect();
     let broken: Error | undefined;
+    // The handler holds the client for as long as it runs; a server going away meanwhile is noted, not thrown uncaught.
+    const lost = (error: Error) => void (broken ??= error);
+    const client = await checkout(options.pool, lost);
     try {
       await client.query('BEGIN');
       // A concurrent delivery of the same id waits here until this transaction ends.
@@ -65,9 +68,10 @@ export function inbox<T = unknown>(options: InboxOptions, handler: Transactional
       await handler(message, client);
       await client.query('COMMIT');
     } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken ??= rollbackError));
       throw error;
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   };

@@ -5,6 +5,7 @@
 import type { Pool } from 'pg';
 import type { Bus, PublishItem } from '../core/bus.js';
 import { errorMessage, isRetriable } from '../core/errors.js';
+import { checkout } from '../drivers/postgres/checkout.js';
 import { Listener } from '../drivers/postgres/listener.js';
 import { LOCK_NAMESPACE, migrate, quoteIdent } from '../drivers/postgres/migrate.js';
 import { resolveSchema } from './options.js';
@@ -149,8 +150,10 @@ class Relay implements OutboxRelay {
 
   /** One transaction: lock, read the oldest unsent rows, publish them, mark them. */
   private async pass(): Promise<number> {
-    const client = await this.options.pool.connect();
     let broken: Error | undefined;
+    // The server may go away while the batch is published: the client's error is noted, not thrown uncaught.
+    const lost = (error: Error) => void (broken ??= error);
+    const client = await checkout(this.options.pool, lost);
     try {
       await client.query('BEGIN');
       // One relay at a time, so rows go out in order even with several relays running.
@@ -173,10 +176,11 @@ class Relay implements OutboxRelay {
       this.relayed += sent.length;
       return sent.length + failed.length;
     } catch (error) {
-      broken = error as Error;
+      broken ??= error as Error;
       await client.query('ROLLBACK').catch(() => {});
       throw error;
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   }

@@ -1,15 +1,10 @@
 import { after } from 'node:test';
 import pg from 'pg';
-import { postgres, withDefaultUser } from '../../src/drivers/postgres.js';
+import { postgres } from '../../src/drivers/postgres.js';
 import { runConformance } from '../../src/testing/conformance.js';
-import { brokerSkip } from '../support/broker.js';
+import { PG_URL as url, postgresSkip } from '../support/postgres.js';
 
-const url = withDefaultUser(process.env.PG_URL ?? 'postgres://127.0.0.1:5432/test');
-const skip = await brokerSkip({
-  name: 'PostgreSQL',
-  url,
-  start: 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
-});
+const skip = await postgresSkip();
 // Every factory call is a fresh driver on one schema, so persistence cases can close and reopen.
 const schema = `conformance_${process.pid}_${Date.now().toString(36)}`;
 

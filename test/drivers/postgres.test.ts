@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
-import { exec } from 'node:child_process';
 import { after, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import pg from 'pg';
-import { Bus, ConfigurationError, ConnectionError, type Message } from '../../src/core/index.js';
+import { Bus, ConfigurationError, ConnectionError, InvalidPositionError, type Message, type WireMessage } from '../../src/core/index.js';
 import { createBusFromConfig } from '../../src/config/index.js';
-import { postgres, withDefaultUser, type PostgresOptions } from '../../src/drivers/postgres.js';
+import { postgres, type PostgresOptions } from '../../src/drivers/postgres.js';
+import { LOCK_NAMESPACE } from '../../src/drivers/postgres/migrate.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
-import { brokerSkip } from '../support/broker.js';
+import { PG_URL as url, postgresSkip, privatePostgresSkip, startPostgres } from '../support/postgres.js';
 
-const run = promisify(exec);
-const url = withDefaultUser(process.env.PG_URL ?? 'postgres://127.0.0.1:5432/test');
-const CLUSTER = 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main';
-const skip = await brokerSkip({ name: 'PostgreSQL', url, start: `${CLUSTER} start` });
+const skip = await postgresSkip();
 const schema = `pgtest_${process.pid}_${Date.now().toString(36)}`;
 const admin = new pg.Pool({ connectionString: url, max: 2 });
 admin.on('error', () => {});
@@ -32,23 +28,9 @@ function bus(options: PostgresOptions = {}): Bus {
 
 const topic = (name: string) => `t${topicCount++}.${name}`;
 
-/** Leaves the server running whatever happened, as every other suite needs it. */
-async function ensureRunning(): Promise<void> {
-  await run(`${CLUSTER} start`).catch(() => {});
-  for (let i = 0; i < 50; i++) {
-    try {
-      await admin.query('SELECT 1');
-      return;
-    } catch {
-      await sleep(200);
-    }
-  }
-}
-
 describe('postgres driver', { skip }, () => {
   after(async () => {
     await Promise.all(buses.map((b) => b.close().catch(() => {})));
-    await ensureRunning();
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await admin.end();
   });
@@ -56,11 +38,12 @@ describe('postgres driver', { skip }, () => {
   it('fails fast with a ConnectionError naming the address when nothing listens there', async () => {
     const started = Date.now();
     const d = postgres({ connectionString: 'postgres://127.0.0.1:5999/test', schema });
-    await assert.rejects(d.connect(), (error: ConnectionError) => {
+    await assert.rejects(d.ready(), (error: ConnectionError) => {
       assert.ok(error instanceof ConnectionError);
       assert.match(error.message, /127\.0\.0\.1:5999/);
       assert.match(error.message, /ECONNREFUSED/);
       assert.match(error.message, /server is running/);
+      assert.equal(error.retriable, true, 'a server that is down may come back');
       return true;
     });
     assert.ok(Date.now() - started < 2_000, 'failed within 2 s');
@@ -73,25 +56,26 @@ describe('postgres driver', { skip }, () => {
       assert.ok(error instanceof ConnectionError);
       assert.match(error.message, /role "no_such_role" does not exist/);
       assert.match(error.message, /check the user, password and database/);
+      assert.equal(error.retriable, false, 'retrying cannot create the role');
       return true;
     });
     await role.close();
     const database = postgres({ connectionString: new URL('/no_such_db', url).toString(), schema });
-    await assert.rejects(database.connect(), /database "no_such_db" does not exist/);
+    await assert.rejects(database.ready(), (error: ConnectionError) => /database "no_such_db" does not exist/.test(error.message) && !error.retriable);
     await database.close();
   });
 
   it('creates versioned tables on start, once, and refuses an old schema when told not to migrate', async () => {
     const first = driver();
     const second = driver();
-    await Promise.all([first.connect(), second.connect()]);
+    await Promise.all([first.ready(), second.ready()]);
     const { rows } = await admin.query(`SELECT component, version, name FROM "${schema}".migrations ORDER BY version`);
     assert.deepEqual(rows, [{ component: 'bus', version: 1, name: 'log, groups, leases' }]);
     const tables = await admin.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema]);
     assert.deepEqual(tables.rows.map((r) => r.table_name), ['groups', 'leases', 'messages', 'migrations']);
     await Promise.all([first.close(), second.close()]);
     const untouched = postgres({ connectionString: url, schema: `${schema}_empty`, migrate: false });
-    await assert.rejects(untouched.connect(), (error) => error instanceof ConfigurationError && /migrate: true/.test(error.message));
+    await assert.rejects(untouched.ready(), (error) => error instanceof ConfigurationError && /migrate: true/.test(error.message));
     await untouched.close();
   });
 
@@ -174,7 +158,7 @@ describe('postgres driver', { skip }, () => {
     const kept = await admin.query(`SELECT convert_from(body, 'UTF8') AS n FROM "${schema}".messages ORDER BY seq`);
     assert.deepEqual(kept.rows.map((r) => r.n), ['3', '4', '5']);
     const aged = driver({ retention: { maxAgeMs: 1 } });
-    await aged.connect();
+    await aged.ready();
     await sleep(5);
     await aged.applyRetention();
     const left = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".messages`);
@@ -287,41 +271,210 @@ describe('postgres driver', { skip }, () => {
     await pool.end();
   });
 
-  it('survives a server restart: subscribers recover, publishers retry or get ConnectionError, nothing acked is lost', async () => {
-    const name = topic('restart');
-    const patient = driver();
-    const impatient = driver({ publishRetryMs: 0 });
-    const events: string[] = [];
-    const b = new Bus({ drivers: { postgres: patient }, logger: { error() {}, warn() {}, info() {}, debug() {} } as never });
-    const quick = new Bus({ drivers: { postgres: impatient } });
-    buses.push(b, quick);
-    b.on('connectionLost', () => events.push('lost'));
-    b.on('reconnected', () => events.push('back'));
-    b.on('error', () => {});
-    const acked = new Set<number>();
-    await b.subscribe(name, (message) => void acked.add(message.data as number), { group: 'restarter' });
-    await quick.publish(name, -1).catch(() => {}); // connects the impatient driver
-    const accepted = new Set<number>();
-    for (let n = 0; n < 20; n++) accepted.add((await b.publish(name, n), n));
-    await eventually(() => [...accepted].every((n) => acked.has(n)), 'the first 20');
+  it('resolves ack() only once the ack is committed', async () => {
+    const b = bus();
+    const name = topic('ackcommit');
+    let received: Message | undefined;
+    await b.subscribe(name, (message) => void (received = message), { group: 'committer', ack: 'manual' });
+    const { seq } = await b.publish(name, 'x');
+    await eventually(() => received !== undefined, 'the delivery');
+    // Holding the lease's row lock keeps the ack's DELETE from committing.
+    const blocker = await admin.connect();
     try {
-      await run(`${CLUSTER} stop`);
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT 1 FROM "${schema}".leases WHERE group_name = 'committer' AND seq = $1 FOR UPDATE`, [seq]);
+      let acked = false;
+      const acking = received!.ack().then(() => (acked = true));
+      const waiting = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`;
+      for (let checks = 0; (await admin.query(waiting, [`%"${schema}".leases%`])).rows[0].n === 0; checks++) {
+        assert.ok(checks < 500, 'the ack reached the server');
+        await sleep(10);
+      }
+      assert.equal(acked, false, 'ack() resolved while its DELETE was still waiting');
+      await blocker.query('COMMIT');
+      await acking;
+      const { rows } = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".leases WHERE group_name = 'committer'`);
+      assert.equal(rows[0].n, 0, 'the lease is gone once ack() resolved');
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => {});
+      blocker.release();
+    }
+  });
+
+  it('hands what a closing member never started to a member in another process at once', async () => {
+    const name = topic('handback');
+    // Neither the safety poll nor the ack deadline comes within the wait below.
+    const slow = { pollIntervalMs: 60_000 };
+    const leaving = bus(slow);
+    const staying = bus(slow);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const started: number[] = [];
+    const member = await leaving.subscribe(name, async (message) => {
+      started.push(message.data as number);
+      await gate;
+    }, { group: 'handback', ackDeadlineMs: 60_000, bufferSize: 100 });
+    await leaving.publishMany(Array.from({ length: 20 }, (_, n) => ({ topic: name, data: n })));
+    await eventually(() => started.length === 1, 'the first message started');
+    const seen = new Set<number>();
+    await staying.subscribe(name, (message) => void seen.add(message.data as number), { group: 'handback', ackDeadlineMs: 60_000 });
+    const closing = member.close();
+    release();
+    await closing;
+    await eventually(() => seen.size === 19, 'the 19 messages the closing member never started', 10_000);
+    assert.ok(!seen.has(started[0]), 'the started one was acked, not handed on');
+    assert.equal(started.length, 1);
+  });
+
+  it('reads a snapshot: exactly what was stored before the call, however long a publisher keeps publishing', async () => {
+    const d = driver();
+    const b = new Bus({ drivers: { postgres: d } });
+    buses.push(b);
+    const name = topic('history');
+    const other = topic('history-other');
+    // More than two chunks, with other topics between them that the read must leave out.
+    const stored = await b.publishMany(Array.from({ length: 800 }, (_, n) => ({ topic: n % 5 === 0 ? other : name, data: n })));
+    const expected = stored.filter((_, n) => n % 5 !== 0).map((result) => result.id);
+    const published: string[] = [];
+    let publishing = true;
+    const publisher = (async () => {
+      for (let n = 0; publishing; n++) published.push((await b.publish(name, n, { id: `${name}-late-${n}` })).id);
+    })();
+    await eventually(() => published.length >= 10, 'the publisher under way');
+    // Holding the publish lock, the call sees a known set: every publish that resolved, and
+    // not the one waiting for the lock.
+    const blocker = await admin.connect();
+    let before: string[];
+    let reading: AsyncIterator<WireMessage>;
+    let first: IteratorResult<WireMessage>;
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, `${schema}:publish`]);
+      const waiting = `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                       AND classid = $1 AND objid::bigint = (hashtext($2)::bigint + 4294967296) % 4294967296`;
+      for (let checks = 0; (await admin.query(waiting, [LOCK_NAMESPACE, `${schema}:publish`])).rows[0].n === 0; checks++) {
+        assert.ok(checks < 500, 'the publisher waits for the lock');
+        await sleep(10);
+      }
+      before = [...published];
+      reading = d.read({ pattern: name, from: 'earliest' })[Symbol.asyncIterator]();
+      first = await reading.next();
+    } finally {
+      await blocker.query('COMMIT');
+      blocker.release();
+    }
+    // The publisher goes on while the read is under way: none of that may prolong it.
+    const target = published.length + 300;
+    await eventually(() => published.length >= target, '300 more published during the read', 20_000);
+    const got: WireMessage[] = first.done ? [] : [first.value];
+    for (let next = await reading.next(); !next.done; next = await reading.next()) got.push(next.value);
+    publishing = false;
+    await publisher;
+    assert.ok(got.every((message) => message.topic === name), 'only the pattern');
+    assert.ok(got.every((message, n) => n === 0 || BigInt(message.seq!) > BigInt(got[n - 1].seq!)), 'in seq order');
+    assert.deepEqual(got.map((message) => message.id), [...expected, ...before]);
+  });
+
+  it('reads from a seq (inclusive) or a time, matching wildcards', async () => {
+    const b = bus();
+    const name = topic('historyfrom');
+    const early = await b.publishMany([0, 1, 2].map((n) => ({ topic: `${name}.a`, data: n })));
+    await sleep(5);
+    const at = Date.now();
+    await sleep(5);
+    await b.publishMany([3, 4].map((n) => ({ topic: `${name}.b`, data: n })));
+    await b.publish(`${name}.a.deeper`, 'not one token');
+    const read = async (from: Parameters<Bus['read']>[1]) => {
+      const data: unknown[] = [];
+      for await (const message of b.read(`${name}.*`, from)) data.push(message.data);
+      return data;
+    };
+    assert.deepEqual(await read({}), [0, 1, 2, 3, 4]);
+    assert.deepEqual(await read({ from: { seq: early[1].seq! } }), [1, 2, 3, 4]);
+    assert.deepEqual(await read({ from: { time: at } }), [3, 4]);
+    assert.deepEqual(await read({ from: { time: new Date(at + 60_000) } }), []);
+    assert.deepEqual(await read({ from: { seq: '9223372036854775807' } }), []);
+  });
+
+  it('refuses a position that is no seq or no time with InvalidPositionError, for read and subscribe', async () => {
+    const d = driver();
+    const b = new Bus({ drivers: { postgres: d } });
+    buses.push(b);
+    const bad = [{ seq: 'abc' }, { seq: '-1' }, { seq: '1.5' }, { seq: '9223372036854775808' }, { seq: 12 }, { time: Number.NaN }, { time: 'yesterday' }, {}, 'latest'];
+    for (const from of bad) {
+      assert.throws(() => d.read({ pattern: 'a.b', from: from as never }), InvalidPositionError, `read from ${JSON.stringify(from)}`);
+    }
+    await assert.rejects(b.subscribe(topic('badfrom'), () => {}, { from: { seq: 'abc' } }), (error: InvalidPositionError) => {
+      assert.ok(error instanceof InvalidPositionError && error instanceof ConfigurationError);
+      assert.equal(error.code, 'INVALID_POSITION');
+      assert.match(error.message, /'abc'|"abc"/);
+      return true;
+    });
+    await assert.rejects(b.subscribe(topic('badfrom'), () => {}, { from: { time: new Date('no date') } }), InvalidPositionError);
+  });
+
+  it('returns its connection to the pool when a reader stops early', async () => {
+    // Two connections: one listens for wake-ups, so a read holding the other would be seen at once.
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    const d = postgres({ pool, schema });
+    const b = new Bus({ drivers: { postgres: d } });
+    try {
+      const name = topic('historybreak');
+      await b.publishMany(Array.from({ length: 600 }, (_, n) => ({ topic: name, data: n })));
+      for (let round = 0; round < 3; round++) {
+        let count = 0;
+        for await (const message of d.read({ pattern: name, from: 'earliest' })) {
+          assert.equal(message.topic, name);
+          if (++count === 300) break;
+        }
+        assert.equal(count, 300);
+        assert.equal(pool.totalCount - pool.idleCount, 1, 'only the listening connection is out of the pool');
+      }
+      assert.equal((await pool.query('SELECT 1 AS one')).rows[0].one, 1);
+    } finally {
+      await b.close();
+    }
+    await pool.end(); // Not after a failure: it would wait for the leaked connection.
+  });
+
+  it('survives a server restart: subscribers recover, publishers retry or get ConnectionError, nothing acked is lost', { skip: privatePostgresSkip() }, async () => {
+    // Its own server: the shared one must never be stopped.
+    const server = await startPostgres();
+    const local = (options: PostgresOptions = {}) => postgres({ connectionString: server.url, schema, poolSize: 4, ...options });
+    const quiet = { error() {}, warn() {}, info() {}, debug() {} } as never;
+    const b = new Bus({ drivers: { postgres: local() }, logger: quiet });
+    const quick = new Bus({ drivers: { postgres: local({ publishRetryMs: 0 }) }, logger: quiet });
+    try {
+      const name = topic('restart');
+      const events: string[] = [];
+      b.on('connectionLost', () => events.push('lost'));
+      b.on('reconnected', () => events.push('back'));
+      b.on('error', () => {});
+      quick.on('error', () => {});
+      const acked = new Set<number>();
+      await b.subscribe(name, (message) => void acked.add(message.data as number), { group: 'restarter' });
+      await quick.publish(name, -1); // connects the impatient driver
+      const accepted = new Set<number>();
+      for (let n = 0; n < 20; n++) accepted.add((await b.publish(name, n), n));
+      await eventually(() => [...accepted].every((n) => acked.has(n)), 'the first 20');
+      await server.stop();
       await assert.rejects(quick.publish(name, -2), ConnectionError);
       // A patient publisher waits for the server instead of failing.
       const waiting = b.publish(name, 20).then(() => accepted.add(20));
       await sleep(300);
-      await run(`${CLUSTER} start`);
+      await server.start();
       await waiting;
       for (let n = 21; n < 40; n++) accepted.add((await b.publish(name, n), n));
+      await eventually(() => [...accepted].every((n) => acked.has(n)), 'every accepted message after the restart', 20_000);
+      await eventually(() => events.includes('back'), 'the reconnected event');
+      assert.equal(events[0], 'lost');
+      // A restart mid-delivery: the group resumes where it was, without the server's help in between.
+      await server.restart();
+      for (let n = 40; n < 50; n++) accepted.add((await b.publish(name, n), n));
+      await eventually(() => [...accepted].every((n) => acked.has(n)), 'the messages after the second restart', 20_000);
     } finally {
-      await ensureRunning();
+      await Promise.all([b.close(), quick.close()].map((closing) => closing.catch(() => {})));
+      await server.destroy();
     }
-    await eventually(() => [...accepted].every((n) => acked.has(n)), 'every accepted message after the restart', 20_000);
-    await eventually(() => events.includes('back'), 'the reconnected event');
-    assert.equal(events[0], 'lost');
-    // A restart mid-delivery: the group resumes where it was, without the server's help in between.
-    await run(`${CLUSTER} restart`).finally(ensureRunning);
-    for (let n = 40; n < 50; n++) accepted.add((await b.publish(name, n), n));
-    await eventually(() => [...accepted].every((n) => acked.has(n)), 'the messages after the second restart', 20_000);
   });
 });

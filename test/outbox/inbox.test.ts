@@ -2,17 +2,12 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { Bus, createBus } from '../../src/index.js';
-import { postgres, withDefaultUser } from '../../src/drivers/postgres.js';
+import { postgres } from '../../src/drivers/postgres.js';
 import { inbox } from '../../src/outbox/index.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
-import { brokerSkip } from '../support/broker.js';
+import { PG_URL as url, postgresSkip } from '../support/postgres.js';
 
-const url = withDefaultUser(process.env.PG_URL ?? 'postgres://127.0.0.1:5432/test');
-const skip = await brokerSkip({
-  name: 'PostgreSQL',
-  url,
-  start: 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
-});
+const skip = await postgresSkip();
 const schema = `inboxtest_${process.pid}_${Date.now().toString(36)}`;
 const pool = new pg.Pool({ connectionString: url, max: 6 });
 const buses: Bus[] = [];

@@ -4,8 +4,8 @@
 
 import type { Deliver, Delivery, WireMessage } from '../../core/driver.js';
 
-/** A claimed row as the claim function returns it. */
-export interface ClaimedRow {
+/** A stored message as the statements return it. */
+export interface StoredRow {
   seq: string;
   id: string;
   topic: string;
@@ -14,6 +14,10 @@ export interface ClaimedRow {
   body: Uint8Array;
   time_ms: number;
   expires_ms: number | null;
+}
+
+/** A claimed row as the claim function returns it. */
+export interface ClaimedRow extends StoredRow {
   attempts: number;
 }
 
@@ -27,6 +31,8 @@ export interface Claimed {
 export interface Settle {
   group: string;
   pattern: string;
+  /** The message's topic, for the wake-up a lease made due at once sends. */
+  topic: string;
   seq: string;
   attempt: number;
   delayMs?: number;
@@ -49,7 +55,8 @@ export class Member {
 const DONE = Promise.resolve();
 
 class PostgresDelivery implements Delivery {
-  private settled = false;
+  /** The final settle (ack, reject or nack), once made: later calls answer with it. */
+  private settling: Promise<void> | undefined;
 
   constructor(
     readonly message: WireMessage,
@@ -59,12 +66,12 @@ class PostgresDelivery implements Delivery {
   ) {}
 
   /**
-   * Resolves once the ack is queued; acks are written in batches in the background (and
-   * flushed by close). One lost in a crash only means a redelivery, as at-least-once allows.
+   * Resolves once the lease's deletion is committed, so no member anywhere gets the message
+   * again. Acks that arrive while one is being written go together in the next statement;
+   * core does not wait for them before the next delivery. See docs/postgres.md.
    */
   ack(): Promise<void> {
-    if (!this.settled) this.consumer.settleLater(this.finish(undefined));
-    return DONE;
+    return this.finish(undefined);
   }
 
   reject(): Promise<void> {
@@ -79,19 +86,18 @@ class PostgresDelivery implements Delivery {
   }
 
   inProgress(): Promise<void> {
-    if (this.settled) return DONE;
-    return this.consumer.settle(this, this.ackDeadlineMs);
+    return this.settling ?? this.consumer.settle(this, this.ackDeadlineMs);
   }
 
   private finish(delayMs: number | undefined): Promise<void> {
-    if (this.settled) return DONE;
-    this.settled = true;
+    if (this.settling !== undefined) return this.settling;
     this.consumer.release();
-    return this.consumer.settle(this, delayMs);
+    this.settling = this.consumer.settle(this, delayMs);
+    return this.settling;
   }
 }
 
-export function toWire(row: ClaimedRow): WireMessage {
+export function toWire(row: StoredRow): WireMessage {
   return {
     id: row.id,
     topic: row.topic,
@@ -156,18 +162,8 @@ export class Consumer {
   }
 
   settle(delivery: Delivery, delayMs: number | undefined): Promise<void> {
-    return this.host.settle({
-      group: this.group,
-      pattern: this.pattern,
-      seq: delivery.message.seq!,
-      attempt: delivery.attempt,
-      delayMs,
-    });
-  }
-
-  /** Settles without making the caller wait; a failure is reported, and the message comes back after its deadline. */
-  settleLater(settling: Promise<void>): void {
-    settling.catch((error) => this.host.failed(error));
+    const { topic, seq } = delivery.message;
+    return this.host.settle({ group: this.group, pattern: this.pattern, topic, seq: seq!, attempt: delivery.attempt, delayMs });
   }
 
   /** A delivery was settled: room for more. */
@@ -224,7 +220,10 @@ export class Consumer {
       const member = this.pick();
       if (member === undefined || this.stopped) {
         // Nobody left to take it here: make it due again at once for another member.
-        if (!this.ephemeral) void this.host.settle({ group: this.group, pattern: this.pattern, seq: row.seq, attempt: row.attempts, delayMs: 0 }).catch(() => {});
+        if (!this.ephemeral) {
+          const settle = { group: this.group, pattern: this.pattern, topic: row.topic, seq: row.seq, attempt: row.attempts, delayMs: 0 };
+          void this.host.settle(settle).catch(() => {}); // Else it comes back after its deadline.
+        }
         continue;
       }
       this.inFlight++;

@@ -3,16 +3,17 @@
 // round trip each (SQL in queries.ts, functions in schema.ts); acks are batched.
 
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'pg';
-import type { Capabilities, Deliver, Driver, DriverEvent, DriverSubscription, From, SubscribeSpec, WireMessage } from '../../core/driver.js';
-import { ClosedError, ConfigurationError, OmnibusError } from '../../core/errors.js';
-import { matchesPattern } from '../../core/topic.js';
+import type { Pool, PoolClient } from 'pg';
+import type { Capabilities, Deliver, Driver, DriverEvent, DriverSubscription, ReadSpec, SubscribeSpec, WireMessage } from '../../core/driver.js';
+import { ClosedError, ConfigurationError, ConnectionError, InvalidPositionError, OmnibusError } from '../../core/errors.js';
 import { Batcher } from './batching.js';
 import { Consumer, Member, type Claimed, type ClaimedRow, type ConsumerHost, type Settle } from './consumer.js';
 import { connectionError, isConnectionLoss, publishError, redact } from './errors.js';
+import { readHistory } from './history.js';
 import { Listener } from './listener.js';
 import { LOCK_NAMESPACE, migrate, quoteIdent } from './migrate.js';
 import { resolveOptions, type PostgresOptions, type ResolvedOptions } from './options.js';
+import { positionOf, type Position } from './positions.js';
 import {
   claimStatement,
   createGroupStatement,
@@ -21,14 +22,17 @@ import {
   publishStatement,
   retentionStatements,
   settleStatement,
+  type Statement,
 } from './queries.js';
 import { migrations } from './schema.js';
+import { WakeUps } from './wake-ups.js';
 
 export interface PostgresDriver extends Driver {
-  /** Connects, migrates and starts listening now instead of on first use. Rejects with ConnectionError. */
-  connect(): Promise<void>;
+  /** Connects, migrates and starts listening now instead of on first use. Rejects with ConnectionError, also while the server is unreachable. */
+  ready(): Promise<void>;
   /** Runs retention, TTL expiry and clean-up now (it also runs every `retentionIntervalMs`). */
   applyRetention(): Promise<void>;
+  read(spec: ReadSpec): AsyncIterable<WireMessage>;
 }
 
 const MAX_PUBLISH_ROWS = 1_000;
@@ -72,18 +76,22 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
   private up = true;
   private recovering: Promise<void> | undefined;
   private readonly observers: Array<(event: DriverEvent) => void> = [];
-  private readonly consumers = new Set<Consumer>();
+  private readonly wakeUps: WakeUps;
   private readonly groups = new Map<string, Consumer>();
   private readonly timers: Array<ReturnType<typeof setInterval>> = [];
   private lastHeartbeat = Date.now();
   private readonly publisher: Batcher<WireMessage>;
   private readonly settler: Batcher<Settle>;
   private readonly onPoolError = (error: unknown) => this.lost(error);
+  // A checked-out client has no listener of the pool's; without one, a connection that
+  // drops while a query is on its way out would be an uncaught exception.
+  private readonly onPoolConnect = (client: PoolClient) => client.on('error', (error) => this.failed(error));
 
   constructor(options: PostgresOptions) {
     this.options = resolveOptions(options);
     this.table = quoteIdent(this.options.schema);
     this.where = this.options.pool === undefined ? redact(this.options.connectionString) : 'the given pool';
+    this.wakeUps = new WakeUps(this.options.schema);
     this.capabilities = {
       persistent: true,
       groups: true,
@@ -102,7 +110,12 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
     this.observers.push(listener);
   }
 
-  connect(): Promise<void> {
+  async ready(): Promise<void> {
+    await this.open();
+    if (!this.up) throw new ConnectionError('the connection to PostgreSQL is down; reconnecting');
+  }
+
+  private open(): Promise<void> {
     if (this.closing !== undefined) return Promise.reject(new ClosedError('the postgres driver is closed'));
     this.starting ??= this.start().catch((error) => {
       this.starting = undefined;
@@ -114,13 +127,14 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
   async publish(batch: WireMessage[]): Promise<void> {
     if (this.closing !== undefined) throw new ClosedError('the postgres driver is closed', { topic: batch[0]?.topic });
     if (batch.length === 0) return;
-    await this.connect();
+    await this.open();
     await this.publisher.add(batch);
   }
 
   async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
     if (this.closing !== undefined) throw new ClosedError('the postgres driver is closed', { topic: spec.pattern });
-    await this.connect();
+    const from = positionOf(spec.from ?? 'latest', spec.pattern);
+    await this.open();
     if (this.closing !== undefined) throw new ClosedError('the postgres driver is closed', { topic: spec.pattern });
     const ephemeral = spec.group === undefined;
     const group = spec.group ?? `ephemeral:${randomUUID()}`;
@@ -131,8 +145,8 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
       const created = consumer;
       this.groups.set(key, created);
       // Wake-ups reach it only once its group row exists.
-      created.ready = this.createGroup(group, spec.pattern, spec.from ?? 'latest', ephemeral).then(
-        () => void (this.groups.get(key) === created && this.consumers.add(created)),
+      created.ready = this.createGroup(group, spec.pattern, from, ephemeral).then(
+        () => void (this.groups.get(key) === created && this.wakeUps.add(created)),
         (error) => {
           this.groups.delete(key);
           throw error;
@@ -159,6 +173,15 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
     };
   }
 
+  /** A snapshot of the log from `spec.from`, in chunks; throws InvalidPositionError at the call for a bad position. */
+  read(spec: ReadSpec): AsyncIterable<WireMessage> {
+    const from = positionOf(spec.from, spec.pattern);
+    if ('latest' in from) {
+      throw new InvalidPositionError("postgres: read() starts in history; use from 'earliest', { seq } or { time }", { topic: spec.pattern });
+    }
+    return this.history(spec.pattern, from);
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.all([...this.groups].map(([key, consumer]) => this.retire(key, consumer)));
@@ -170,14 +193,14 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
       this.ended = true;
       if (this.pool !== undefined) {
         if (this.options.pool === undefined) await this.pool.end().catch(() => {});
-        else this.pool.off('error', this.onPoolError);
+        else this.pool.off('error', this.onPoolError).off('connect', this.onPoolConnect);
       }
     })();
     return this.closing;
   }
 
   async applyRetention(): Promise<void> {
-    await this.connect();
+    await this.open();
     const client = await this.pool!.connect();
     let failed: Error | undefined;
     try {
@@ -234,10 +257,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
           connectionTimeoutMillis: this.options.connectTimeoutMs,
           application_name: 'omnibus',
         });
-      this.pool.on('error', this.onPoolError);
-      // A checked-out client has no listener of the pool's; without one, a connection that
-      // drops while a query is on its way out would be an uncaught exception.
-      this.pool.on('connect', (client) => client.on('error', (error) => this.failed(error)));
+      this.pool.on('error', this.onPoolError).on('connect', this.onPoolConnect);
     }
     try {
       await migrate(this.pool, this.options.schema, 'bus', migrations, this.options.migrate);
@@ -256,13 +276,26 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
     setTimeout(() => void (this.closing === undefined && this.applyRetention().catch((error) => this.failed(error))), 1_000).unref();
   }
 
-  private async createGroup(group: string, pattern: string, from: From, ephemeral: boolean): Promise<void> {
+  private history(pattern: string, from: Exclude<Position, { latest: true }>): AsyncIterable<WireMessage> {
+    const query = async <Row>(statement: Statement): Promise<Row[]> => {
+      if (this.closing !== undefined) throw new ClosedError('the postgres driver is closed', { topic: pattern });
+      await this.open();
+      try {
+        return (await this.pool!.query(statement)).rows as Row[];
+      } catch (error) {
+        throw isConnectionLoss(error) ? connectionError(error, this.where, pattern) : error;
+      }
+    };
+    return readHistory(query, this.options.schema, patternRegex(pattern), from);
+  }
+
+  private async createGroup(group: string, pattern: string, from: Position, ephemeral: boolean): Promise<void> {
     await this.pool!.query(createGroupStatement(this.options.schema, group, pattern, from, ephemeral));
   }
 
   private async retire(key: string, consumer: Consumer): Promise<void> {
     this.groups.delete(key);
-    this.consumers.delete(consumer);
+    this.wakeUps.delete(consumer);
     await consumer.stop();
     if (consumer.ephemeral) {
       await this.pool!.query(dropGroupStatement(this.options.schema, consumer.group, consumer.pattern))
@@ -317,17 +350,15 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
   }
 
   private notified(payload: string): void {
-    const topics = payload === '' ? undefined : payload.split(',');
-    for (const consumer of this.consumers) {
-      if (topics === undefined || topics.some((topic) => matchesPattern(consumer.pattern, topic))) consumer.wake();
-    }
+    this.wakeUps.topics(payload === '' ? undefined : payload.split(','));
   }
 
   private tick(): void {
-    for (const consumer of this.consumers) consumer.wake();
+    if (!this.up) return; // Reconnecting wakes every subscription.
+    void this.wakeUps.poll(this.pool!).catch((error) => this.failed(error));
     if (Date.now() - this.lastHeartbeat < HEARTBEAT_MS) return;
     this.lastHeartbeat = Date.now();
-    const names = [...this.consumers].filter((consumer) => consumer.ephemeral).map((consumer) => consumer.group);
+    const names = [...this.wakeUps].filter((consumer) => consumer.ephemeral).map((consumer) => consumer.group);
     if (names.length === 0) return;
     void this.pool!.query(`UPDATE ${this.table}.groups SET heartbeat_at = now() WHERE name = ANY ($1)`, [names]).catch((error) =>
       this.failed(error),
@@ -360,7 +391,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
       }
       this.up = true;
       this.emit({ type: 'reconnected', driver: this.name });
-      for (const consumer of this.consumers) consumer.wake();
+      this.wakeUps.topics(undefined);
       return;
     }
   }

@@ -47,10 +47,12 @@ function describe(error: unknown): string {
 /** A ConnectionError saying where we tried to go and what to check. */
 export function connectionError(error: unknown, where: string, topic?: string): ConnectionError {
   if (error instanceof ConnectionError) return error;
-  const hint = isRefusal(error)
+  const refused = isRefusal(error);
+  const hint = refused
     ? 'check the user, password and database in connectionString (or PGUSER/PGPASSWORD/PGDATABASE)'
     : 'check that the server is running and that connectionString (or PGHOST/PGPORT) points to it';
-  return new ConnectionError(`cannot use PostgreSQL at ${where}: ${describe(error)}; ${hint}`, { cause: error, topic });
+  // Trying again cannot make a role or a database exist.
+  return new ConnectionError(`cannot use PostgreSQL at ${where}: ${describe(error)}; ${hint}`, { cause: error, topic, retriable: !refused });
 }
 
 /** Maps a failed publish onto the error core expects. */

@@ -2,6 +2,7 @@
 // life and replaced when the server drops it.
 
 import type { Pool, PoolClient } from 'pg';
+import { checkout } from './checkout.js';
 import { quoteIdent } from './migrate.js';
 
 export class Listener {
@@ -17,14 +18,15 @@ export class Listener {
   /** Connects and listens, unless already listening. */
   async start(): Promise<void> {
     if (this.client !== undefined) return;
-    const client = await this.pool.connect();
+    let client: PoolClient | undefined;
+    // Before LISTEN succeeded, the error reaches start()'s caller instead.
     const lose = (error: unknown) => {
-      if (this.client !== client) return;
+      if (client === undefined || this.client !== client) return;
       this.client = undefined;
       client.release(true);
       this.onLost(error);
     };
-    client.on('error', lose);
+    client = await checkout(this.pool, lose);
     client.on('end', () => lose(new Error('the listening connection ended')));
     client.on('notification', (notification) => {
       if (notification.channel === this.channel) this.onNotify(notification.payload ?? '');

@@ -3,6 +3,7 @@
 
 import type { Pool } from 'pg';
 import { ConfigurationError } from '../../core/errors.js';
+import { checkout } from './checkout.js';
 
 export interface Migration {
   version: number;
@@ -28,8 +29,9 @@ export function withSchema(sql: string, schema: string): string {
  */
 export async function migrate(pool: Pool, schema: string, component: string, migrations: Migration[], apply = true): Promise<void> {
   const latest = migrations[migrations.length - 1].version;
-  const client = await pool.connect();
   let failed: unknown;
+  const lost = (error: Error) => void (failed ??= error);
+  const client = await checkout(pool, lost);
   try {
     if (!apply) {
       const found = await client.query(
@@ -76,6 +78,7 @@ export async function migrate(pool: Pool, schema: string, component: string, mig
     if (apply) await client.query('ROLLBACK').catch(() => {});
     throw error;
   } finally {
+    client.off('error', lost);
     client.release(failed !== undefined && !(failed instanceof ConfigurationError) ? (failed as Error) : undefined);
   }
 }

@@ -1,10 +1,10 @@
 // The statements the driver sends, built from its inputs; the functions they call are in schema.ts.
 
-import type { From, WireMessage } from '../../core/driver.js';
-import { ConfigurationError } from '../../core/errors.js';
+import type { WireMessage } from '../../core/driver.js';
 import type { Settle } from './consumer.js';
 import { quoteIdent, withSchema } from './migrate.js';
-import { PUBLISH_LOCK } from './schema.js';
+import type { Position } from './positions.js';
+import { MS, PUBLISH_LOCK } from './schema.js';
 
 export interface Statement {
   name?: string;
@@ -17,9 +17,9 @@ const NOTIFY_LIMIT = 7_000;
 /** Ephemeral (non-group) subscriptions whose process stopped heartbeating are removed after this. */
 const EPHEMERAL_EXPIRY = '10 minutes';
 
-/** The topics a batch wakes, as one NOTIFY payload; past the limit it is empty, meaning "any topic". */
-function notifyPayload(batch: WireMessage[]): string {
-  const payload = [...new Set(batch.map((wire) => wire.topic))].join(',');
+/** Topics to wake, as one NOTIFY payload; past the limit it is empty, meaning "any topic". */
+function notifyPayload(topics: Iterable<string>): string {
+  const payload = [...new Set(topics)].join(',');
   return payload.length > NOTIFY_LIMIT ? '' : payload;
 }
 
@@ -132,7 +132,7 @@ export function publishFastStatement(schema: string, batch: WireMessage[]): Stat
       numberArray(lengths),
       numberArray(times),
       numberArray(ttls),
-      notifyPayload(batch),
+      notifyPayload(batch.map((wire) => wire.topic)),
     ],
   };
 }
@@ -150,7 +150,7 @@ export function publishStatement(schema: string, batch: WireMessage[]): Statemen
       batch.map(bodyBuffer),
       numberArray(batch.map((wire) => wire.time)),
       numberArray(batch.map((wire) => (wire.ttlMs === undefined ? null : Math.ceil(wire.ttlMs)))),
-      notifyPayload(batch),
+      notifyPayload(batch.map((wire) => wire.topic)),
     ],
   };
 }
@@ -175,12 +175,18 @@ export function settleStatement(schema: string, batch: Settle[]): Statement {
     if (earlier !== undefined && earlier.delayMs === undefined && earlier.attempt >= settle.attempt) continue;
     byLease.set(key, settle);
   }
-  const rows = [...byLease.values()].map((s) => ({ g: s.group, p: s.pattern, s: s.seq, a: s.attempt, d: s.delayMs ?? null }));
+  const kept = [...byLease.values()];
+  const rows = kept.map((s) => ({ g: s.group, p: s.pattern, s: s.seq, a: s.attempt, d: s.delayMs ?? null }));
+  // A lease made due at once (a nack without delay, a hand-back at close) wakes the members
+  // of its group in every process, as a publish would.
+  const due = kept.filter((s) => s.delayMs === 0).map((s) => s.topic);
   const t = quoteIdent(schema);
   return {
     name: `omnibus-settle-${schema}`,
     // Like claims, settles commit without waiting for the disk: one lost in a server crash means a redelivery.
-    text: `WITH async AS (SELECT set_config('synchronous_commit', 'off', true)), input AS (
+    text: `WITH async AS (SELECT set_config('synchronous_commit', 'off', true)), notified AS (
+             SELECT pg_notify('${schema}.messages', $2) WHERE $2::text IS NOT NULL
+           ), input AS (
              SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(g text, p text, s bigint, a integer, d double precision)
            ), removed AS (
              DELETE FROM ${t}.leases l USING input i
@@ -192,35 +198,79 @@ export function settleStatement(schema: string, batch: Settle[]): Statement {
              WHERE i.d IS NOT NULL AND l.group_name = i.g AND l.pattern = i.p AND l.seq = i.s AND l.attempts = i.a
              RETURNING 1
            )
-           SELECT (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM moved) AS moved FROM async`,
-    values: [JSON.stringify(rows)],
+           SELECT (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM moved) AS moved,
+                  (SELECT count(*) FROM notified) AS notified FROM async`,
+    values: [JSON.stringify(rows), due.length === 0 ? null : notifyPayload(due)],
   };
 }
 
+/** The first seq with `time >= $n`, by time: where a `{ time }` position starts; NULL if there is none. */
+function firstAtTime(t: string, parameter: string): string {
+  return `(SELECT seq FROM ${t}.messages WHERE time >= timestamptz 'epoch' + ${parameter} * interval '1 millisecond' ORDER BY time, seq LIMIT 1)`;
+}
+
 /** Creates a group at its `from` position, or leaves an existing one where it is. */
-export function createGroupStatement(schema: string, group: string, pattern: string, from: From, ephemeral: boolean): Statement {
+export function createGroupStatement(schema: string, group: string, pattern: string, from: Position, ephemeral: boolean): Statement {
   const t = quoteIdent(schema);
   const latest = `(SELECT coalesce(max(seq), 0) FROM ${t}.messages)`;
   let position: string;
   const values: unknown[] = [group, pattern, ephemeral];
-  if (from === 'latest') position = latest;
-  else if (from === 'earliest') position = '0';
+  if ('latest' in from) position = latest;
+  else if ('earliest' in from) position = '0';
   else if ('seq' in from) {
-    if (!/^\d+$/.test(String(from.seq))) {
-      throw new ConfigurationError(`from.seq '${from.seq}' is not a PostgreSQL sequence number (digits only)`, { topic: pattern });
-    }
-    values.push(String(from.seq));
-    position = `$4::bigint - 1`;
+    values.push(from.seq);
+    position = `greatest($4::bigint - 1, 0)`;
   } else {
-    const time = new Date(from.time).getTime();
-    if (!Number.isFinite(time)) throw new ConfigurationError(`from.time '${String(from.time)}' is not a valid time`, { topic: pattern });
-    values.push(time);
-    position = `coalesce((SELECT seq - 1 FROM ${t}.messages WHERE time >= timestamptz 'epoch' + $4 * interval '1 millisecond'
-                ORDER BY time, seq LIMIT 1), ${latest})`;
+    values.push(from.timeMs);
+    position = `coalesce(${firstAtTime(t, '$4')} - 1, ${latest})`;
   }
   return {
     text: `INSERT INTO ${t}.groups (name, pattern, position, ephemeral) VALUES ($1, $2, ${position}, $3) ON CONFLICT (name, pattern) DO NOTHING`,
     values,
+  };
+}
+
+/**
+ * Where a history read starts and ends: the first stored seq it may return (NULL: none) and
+ * the newest seq now, which bounds it. Publishing commits in seq order, so every seq up to
+ * that one is already visible and the read is a snapshot however long it takes.
+ */
+export function readBoundsStatement(schema: string, from: Exclude<Position, { latest: true }>): Statement {
+  const t = quoteIdent(schema);
+  const last = `(SELECT max(seq) FROM ${t}.messages)::text AS last`;
+  if ('timeMs' in from) return { text: `SELECT ${firstAtTime(t, '$1')}::text AS first, ${last}`, values: [from.timeMs] };
+  return { text: `SELECT (SELECT min(seq) FROM ${t}.messages WHERE seq >= $1)::text AS first, ${last}`, values: ['seq' in from ? from.seq : '0'] };
+}
+
+/** Up to `limit` retained, unexpired messages with `first <= seq <= last` matching `regex` (null: every topic), oldest first. */
+export function readStatement(schema: string, regex: string | null, first: string, last: string, limit: number): Statement {
+  return {
+    name: `omnibus-read-${schema}`,
+    text: `SELECT m.seq, m.id, m.topic, m.key, m.headers, m.body, ${MS('m.time')} AS time_ms, ${MS('m.expires_at')} AS expires_ms
+           FROM ${quoteIdent(schema)}.messages m
+           WHERE m.seq >= $1 AND m.seq <= $2 AND ($3::text IS NULL OR m.topic ~ $3) AND (m.expires_at IS NULL OR m.expires_at > now())
+           ORDER BY m.seq LIMIT $4`,
+    values: [first, last, regex, limit],
+  };
+}
+
+/**
+ * The safety poll's one statement for every subscription of a process: the newest seq, the
+ * distinct topics stored after `after` (at most the newest `window` rows; NULL `after`: none),
+ * and which of the given groups have a lease due, as 1-based positions in `groups`/`patterns`.
+ */
+export function pollStatement(schema: string, after: string | undefined, window: number, groups: string[], patterns: string[]): Statement {
+  const t = quoteIdent(schema);
+  return {
+    name: `omnibus-poll-${schema}`,
+    text: `WITH newest AS (SELECT coalesce(max(seq), 0) AS seq FROM ${t}.messages)
+           SELECT (SELECT seq FROM newest)::text AS newest,
+                  (SELECT array_agg(DISTINCT m.topic) FROM ${t}.messages m, newest n
+                   WHERE m.seq > coalesce($1::bigint, n.seq) AND m.seq > n.seq - $2) AS topics,
+                  (SELECT array_agg(i.n::integer) FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS i(g, p, n)
+                   WHERE EXISTS (SELECT 1 FROM ${t}.leases l
+                                 WHERE l.group_name = i.g AND l.pattern = i.p AND l.until <= clock_timestamp())) AS due`,
+    values: [after ?? null, window, textArray(groups), textArray(patterns)],
   };
 }
 

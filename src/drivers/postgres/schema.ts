@@ -4,7 +4,7 @@
 import { LOCK_NAMESPACE, type Migration } from './migrate.js';
 
 /** Epoch milliseconds of a timestamptz, exact for millisecond values. */
-const MS = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
+export const MS = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 
 export const PUBLISH_LOCK = `pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext({schema_literal} || ':publish'))`;
 
