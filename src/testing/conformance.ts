@@ -243,6 +243,40 @@ const cases: CaseDefinition[] = [
     },
   },
   {
+    name: 'close() hands what a group member never started to the others at once, and never redelivers what it acked',
+    needs: ['groups'],
+    async run({ bus, ns, timeoutMs }) {
+      const b = await bus();
+      const topic = `${ns}.giveback`;
+      // Well above how long a hand-back may take, so waiting out the deadline cannot pass the case.
+      const ackDeadlineMs = 4_000;
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const firstSeen: number[] = [];
+      const leaving = await b.subscribe(topic, async (message) => {
+        firstSeen.push(message.data as number);
+        await gate;
+      }, { group: 'g', bufferSize: 100, ackDeadlineMs });
+      const count = 20;
+      await b.publishMany(Array.from({ length: count }, (_, n) => ({ topic, data: n })));
+      await eventually(() => firstSeen.length === 1, 'the first member to start a message', timeoutMs);
+      const seen: number[] = [];
+      await b.subscribe(topic, (message) => void seen.push(message.data as number), { group: 'g', ackDeadlineMs });
+      const closedAt = Date.now();
+      const closing = leaving.close();
+      release();
+      await closing;
+      const started = firstSeen[0];
+      const rest = Array.from({ length: count }, (_, n) => n).filter((n) => !firstSeen.includes(n));
+      await eventually(() => rest.every((n) => seen.includes(n)), `the ${rest.length} messages the leaving member never started`, ackDeadlineMs - 1_000);
+      // Past the ack deadline: nothing acked by the member that left comes back.
+      await sleep(Math.max(0, closedAt + ackDeadlineMs + 1_000 - Date.now()));
+      assert.equal(firstSeen.length, 1, 'the leaving member started nothing after close');
+      assert.ok(!seen.includes(started), `message ${started}, acked by the member that left, was delivered again`);
+      assert.equal(new Set(seen).size, seen.length, 'nothing delivered twice to the remaining member');
+    },
+  },
+  {
     name: 'redelivers on nack with attempt counting up',
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
