@@ -3,7 +3,7 @@
 // the shipped declarations (skipLibCheck off).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,10 +24,16 @@ describe('the packed package in a fresh project', { timeout: 300_000 }, () => {
     const project = join(dir, 'app');
     mkdirSync(project);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
-    await run('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: project, maxBuffer: 16 * 1024 * 1024 });
+    const installed = await run('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline'], { cwd: project, maxBuffer: 16 * 1024 * 1024 });
+    installOutput = installed.stdout + installed.stderr;
   });
+  let installOutput = '';
   after(() => rmSync(dir, { recursive: true, force: true }));
   const project = join(dir, 'app');
+
+  it('installs without engine warnings', () => {
+    assert.doesNotMatch(installOutput, /EBADENGINE/);
+  });
 
   it('imports every subpath export, without any optional broker client installed', async () => {
     const lines = subpaths.map((subpath, n) => `import * as m${n} from '${specifier(subpath)}';\nconsole.log('${subpath}', Object.keys(m${n}).length);`);
@@ -107,5 +113,19 @@ describe('the packed package in a fresh project', { timeout: 300_000 }, () => {
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     const result = await run(process.execPath, [tsc, '-p', project], { cwd: project }).catch((error: { stdout: string }) => error);
     assert.equal(result.stdout, '', `the strict consumer does not compile:\n${result.stdout}`);
+  });
+});
+
+describe('installing the repository', () => {
+  it('leaves the committed lockfile as it is, with no engine warnings on the Node versions engines names', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'omnibus-lock-'));
+    try {
+      for (const file of ['package.json', 'package-lock.json']) copyFileSync(join(root, file), join(copy, file));
+      const { stdout, stderr } = await run('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: copy });
+      assert.doesNotMatch(stdout + stderr, /EBADENGINE/);
+      assert.equal(readFileSync(join(copy, 'package-lock.json'), 'utf8'), readFileSync(join(root, 'package-lock.json'), 'utf8'), 'npm install would rewrite package-lock.json: commit the one it makes');
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });
