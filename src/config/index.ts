@@ -9,6 +9,7 @@ import { createBus } from '../create-bus.js';
 import type { Driver } from '../core/driver.js';
 import { ConfigurationError } from '../core/errors.js';
 import { gatewaySettings } from '../gateway/options-schema.js';
+import { driverOptions } from './driver-options.js';
 import { driverRegistry, urlSchemes } from './driver-registry.js';
 
 const driverConfig = z
@@ -57,10 +58,9 @@ export async function loadConfig(source: ConfigSource = {}): Promise<OmnibusConf
     }
   }
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigurationError(`invalid Omnibus config ${path}: ${describeIssues(parsed.error.issues)}`);
-  }
-  const config = parsed.data;
+  const issues = parsed.success ? driverIssues(parsed.data) : parsed.error.issues;
+  if (issues.length > 0) throw new ConfigurationError(`invalid Omnibus config ${path}: ${describeIssues(issues)}`);
+  const config = parsed.data!;
   if (env.OMNIBUS_URL) {
     config.driver = { url: env.OMNIBUS_URL };
     delete config.drivers;
@@ -70,22 +70,39 @@ export async function loadConfig(source: ConfigSource = {}): Promise<OmnibusConf
   return config;
 }
 
-export async function createDriver(config: DriverConfig): Promise<Driver> {
-  const { type: declared, url, ...options } = config;
-  let type = declared;
-  if (type === undefined && url !== undefined) {
-    const scheme = Object.keys(urlSchemes).find((prefix) => url.startsWith(prefix));
-    if (scheme === undefined) {
-      throw new ConfigurationError(
-        `driver url '${url}' has an unknown scheme; use one of: ${Object.keys(urlSchemes).join(', ')}`,
-      );
-    }
-    type = urlSchemes[scheme];
+/** The driver type a driver config names, by `type` or by its url's scheme. */
+function typeOf({ type, url }: DriverConfig): string {
+  if (type !== undefined || url === undefined) return type!;
+  const scheme = Object.keys(urlSchemes).find((prefix) => url.startsWith(prefix));
+  if (scheme === undefined) {
+    throw new ConfigurationError(`driver url '${url}' has an unknown scheme; use one of: ${Object.keys(urlSchemes).join(', ')}`);
   }
-  const registered = driverRegistry[type!];
+  return urlSchemes[scheme];
+}
+
+/** Problems in the options each driver config gives its driver, with their paths. */
+function driverIssues(config: OmnibusConfig): z.core.$ZodIssue[] {
+  const named: Array<[PropertyKey[], DriverConfig]> = Object.entries(config.drivers ?? {}).map(([name, driver]) => [['drivers', name], driver]);
+  if (config.driver !== undefined) named.push([['driver'], config.driver]);
+  return named.flatMap(([path, driver]) => {
+    const schema = driverOptions[typeOf(driver)];
+    if (schema === undefined) return [];
+    const { type: _type, url: _url, ...options } = driver;
+    const checked = schema.safeParse(options);
+    return checked.success ? [] : checked.error.issues.map((issue) => ({ ...issue, path: [...path, ...issue.path] }));
+  });
+}
+
+export async function createDriver(config: DriverConfig): Promise<Driver> {
+  const { url, ...rest } = config;
+  const type = typeOf(config);
+  const registered = driverRegistry[type];
   if (registered === undefined) {
     throw new ConfigurationError(`unknown driver type '${type}'; known types: ${Object.keys(driverRegistry).join(', ')}`);
   }
+  const { type: _type, ...options } = rest;
+  const checked = driverOptions[type]?.safeParse(options);
+  if (checked !== undefined && !checked.success) throw new ConfigurationError(`invalid ${type} driver options: ${describeIssues(checked.error.issues)}`);
   const factory = await registered.load();
   return factory({ ...(url === undefined ? {} : registered.fromUrl(url)), ...options });
 }
@@ -114,7 +131,7 @@ function describeIssues(issues: z.core.$ZodIssue[], base: PropertyKey[] = []): s
         if (depth(closest) > 0) return describeIssues(closest, path);
       }
       const problem = issue.code === 'unrecognized_keys' ? `unknown option ${issue.keys.map((key) => `'${key}'`).join(', ')}` : issue.message;
-      return `${path.join('.') || '(root)'}: ${problem.replace(/^Invalid input: /, '')}`;
+      return `${path.join('.') || '(root)'}: ${problem.replace(/^Invalid (input|option): /, '')}`;
     })
     .join('; ');
 }

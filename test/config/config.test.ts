@@ -58,7 +58,7 @@ describe('createBusFromConfig', () => {
     await assert.rejects(loadConfig({ path: join(dir, 'missing.json'), env: {} }), /cannot read Omnibus config/);
   });
 
-  it('checks the gateway section and reports every problem with its path', async () => {
+  it('checks the gateway section and the driver options, and reports every problem with its path', async () => {
     const path = join(dir, 'gateway.json');
     await writeFile(path, JSON.stringify({
       gateway: {
@@ -80,6 +80,15 @@ describe('createBusFromConfig', () => {
     ]) {
       assert.match(error.message, expected);
     }
+    await writeFile(path, JSON.stringify({ driver: { type: 'sqlite', paht: 'x.db' } }));
+    await assert.rejects(loadConfig({ path, env: {} }), /driver: unknown option 'paht'/);
+    await writeFile(path, JSON.stringify({
+      drivers: { fast: { type: 'memory', history: { maxMessages: 'many' } }, slow: { url: 'sqlite:bus.db', synchronous: 'sometimes' } },
+      routes: [{ topics: ['>'], driver: 'fast' }],
+    }));
+    const drivers = await loadConfig({ path, env: {} }).then(() => undefined, (caught: Error) => caught);
+    assert.match(String(drivers?.message), /drivers\.fast\.history\.maxMessages: expected number, received string/);
+    assert.match(String(drivers?.message), /drivers\.slow\.synchronous: expected one of "full"\|"normal"\|"off"/);
     await writeFile(path, JSON.stringify({ gateway: { auth: { apiKeys: [{ key: 'k1', subscribe: ['orders.>'] }] }, allowedOrigins: ['https://app.example.com'], limits: { maxHistoryBytes: 1024 } } }));
     assert.deepEqual((await loadConfig({ path, env: {} })).gateway?.allowedOrigins, ['https://app.example.com']);
   });
