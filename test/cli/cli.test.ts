@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../../src/testing/wait.js';
-import { freePort } from '../support/gateway.js';
+import { freePort } from '../support/private-server.js';
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const TSX = new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url).pathname;

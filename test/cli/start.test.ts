@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { eventually } from '../../src/testing/wait.js';
-import { freePort } from '../support/gateway.js';
+import { freePort } from '../support/private-server.js';
 
 const listening = (port: number) =>
   new Promise<boolean>((resolve) => {

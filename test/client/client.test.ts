@@ -9,7 +9,8 @@ import { memory } from '../../src/drivers/memory.js';
 import { createGateway } from '../../src/gateway/index.js';
 import { eventually } from '../../src/testing/wait.js';
 import { ConnectionError } from '../../src/core/errors.js';
-import { freePort, NodeWebSocket, quietLogger, startGateway, type Running } from '../support/gateway.js';
+import { NodeWebSocket, quietLogger, startGateway, type Running } from '../support/gateway.js';
+import { freePort } from '../support/private-server.js';
 
 describe('client', () => {
   let running: Running;

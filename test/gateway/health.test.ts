@@ -6,7 +6,8 @@ import { Bus } from '../../src/core/bus.js';
 import { redis } from '../../src/drivers/redis.js';
 import type { BusHealth } from '../../src/core/health.js';
 import { sleep } from '../../src/testing/wait.js';
-import { freePort, startGateway } from '../support/gateway.js';
+import { startGateway } from '../support/gateway.js';
+import { freePort } from '../support/private-server.js';
 import { redisSkip, startPrivateRedis } from '../support/redis.js';
 
 const skip = await redisSkip();

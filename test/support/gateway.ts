@@ -3,7 +3,6 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { WebSocket } from 'ws';
 import type { Bus } from '../../src/core/bus.js';
 import { createBus } from '../../src/create-bus.js';
@@ -11,6 +10,7 @@ import { memory } from '../../src/drivers/memory.js';
 import { createGateway, type Gateway } from '../../src/gateway/index.js';
 import type { GatewayOptions } from '../../src/gateway/options.js';
 import type { WebSocketConstructor } from '../../src/client/connection.js';
+import { freePort } from './private-server.js';
 
 export const NodeWebSocket = WebSocket as unknown as WebSocketConstructor;
 
@@ -42,16 +42,6 @@ export async function startGateway(options: Partial<GatewayOptions> = {}): Promi
 }
 
 export const quietLogger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** A raw protocol socket that collects frames, for tests of the protocol itself. */
 export class RawSocket {

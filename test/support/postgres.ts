@@ -4,12 +4,12 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { chown, mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { withDefaultUser } from '../../src/drivers/postgres.js';
 import { brokerSkip } from './broker.js';
+import { freePort } from './private-server.js';
 
 export const PG_URL = withDefaultUser(process.env.PG_URL ?? 'postgres://127.0.0.1:5432/test');
 
@@ -25,17 +25,6 @@ const run = promisify(execFile);
 function command(tool: string, args: string[]): [string, string[]] {
   const path = join(BIN, tool);
   return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', path, ...args]] : [path, args];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface PrivatePostgres {
