@@ -5,7 +5,8 @@ import { BusEventEmitter, type BusEvents } from './bus-events.js';
 import { DriverState, type BusHealth } from './health.js';
 import { decodePayload, encodePayload, jsonCodec, type Codec } from './codec.js';
 import { causalHeaders } from './context.js';
-import type { Driver, From, WireMessage } from './driver.js';
+import { combineCapabilities } from './capabilities.js';
+import type { Capabilities, Driver, From, WireMessage } from './driver.js';
 import {
   ClosedError,
   ConfigurationError,
@@ -104,6 +105,11 @@ export class Bus {
   /** The drivers behind this bus, by name, with what each can do. */
   get drivers(): ReadonlyArray<Pick<DriverEntry, 'name' | 'driver'>> {
     return this.router.entries;
+  }
+
+  /** What every driver of this bus can do (see `Capabilities`). */
+  get capabilities(): Capabilities {
+    return combineCapabilities(this.router.entries.map((entry) => entry.driver.capabilities));
   }
 
   /** Resolves once the driver has accepted the message (for durable drivers: persisted). */

@@ -1,6 +1,7 @@
 export * from './backoff.js';
 export * from './bus.js';
 export * from './bus-events.js';
+export * from './capabilities.js';
 export * from './cloud-event.js';
 export * from './codec.js';
 export * from './driver.js';

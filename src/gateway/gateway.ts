@@ -51,7 +51,9 @@ export class Gateway {
     this.connectionCounter = new ConnectionCounter(this.limits.maxConnectionsPerClient);
     this.origins = new OriginCheck(options.allowedOrigins);
     this.insecure = options.insecure ?? false;
-    const capabilities = this.capabilities();
+    // The bus's, with the payload limit the gateway itself sets.
+    const { maxPayloadBytes, ...shared } = this.bus.capabilities;
+    const capabilities = { drivers: this.bus.drivers.map((entry) => entry.name), ...shared, maxPayloadBytes: Math.min(maxPayloadBytes, this.limits.maxMessageBytes) };
     this.welcome = {
       type: 'welcome',
       version: PROTOCOL_VERSION,
@@ -213,22 +215,6 @@ export class Gateway {
       topics: this.topics,
       connections: this.connectionCounter,
       forget: (session: Session) => this.sessions.delete(session),
-    };
-  }
-
-  private capabilities(): Record<string, unknown> {
-    const drivers = this.bus.drivers.map((entry) => entry.driver.capabilities);
-    const all = (name: 'persistent' | 'groups' | 'replay' | 'dedupe' | 'ackDeadline') => drivers.every((c) => c[name]);
-    const maxPayload = Math.min(this.limits.maxMessageBytes, ...drivers.map((c) => c.maxPayloadBytes));
-    return {
-      drivers: this.bus.drivers.map((entry) => entry.name),
-      persistent: all('persistent'),
-      groups: all('groups'),
-      replay: all('replay'),
-      dedupe: all('dedupe'),
-      ackDeadline: all('ackDeadline'),
-      ordering: drivers.every((c) => c.ordering === 'global') ? 'global' : drivers.every((c) => c.ordering !== 'none') ? 'key' : 'none',
-      maxPayloadBytes: maxPayload,
     };
   }
 

@@ -6,6 +6,24 @@ import { memory } from '../../src/drivers/memory.js';
 import { eventually } from '../../src/testing/wait.js';
 
 describe('multi-driver routing', () => {
+  it('bus.capabilities are what every driver can do', async () => {
+    const bus = createBus({
+      drivers: { small: memory({ maxPayloadBytes: 1_000, dedupeWindowMs: 1_000 }), big: memory({ history: { maxMessages: 10 } }) },
+      routes: [{ topics: ['small.>'], driver: 'small' }, { topics: ['>'], driver: 'big' }],
+    });
+    assert.deepEqual(bus.capabilities, {
+      persistent: false,
+      groups: true,
+      replay: false,
+      dedupe: false,
+      ordering: 'global',
+      nativeWildcards: true,
+      maxPayloadBytes: 1_000,
+      ackDeadline: true,
+    });
+    await bus.close();
+  });
+
   it('sends each topic to the first matching route and subscribes on every driver a pattern spans', async () => {
     const fast = memory();
     const durable = memory({ roundTrip: true });

@@ -1,0 +1,21 @@
+// What a bus can do as a whole: what every one of its drivers can do, so code written
+// against `bus.capabilities` holds whichever driver a topic routes to.
+
+import type { Capabilities } from './driver.js';
+
+const ORDER: Capabilities['ordering'][] = ['none', 'key', 'global'];
+
+/** The capabilities all of `each` share: a flag only if every driver has it, the weakest ordering, the smallest payload limit. */
+export function combineCapabilities(each: ReadonlyArray<Capabilities>): Capabilities {
+  const all = (name: 'persistent' | 'groups' | 'replay' | 'dedupe' | 'nativeWildcards' | 'ackDeadline') => each.every((c) => c[name]);
+  return {
+    persistent: all('persistent'),
+    groups: all('groups'),
+    replay: all('replay'),
+    dedupe: all('dedupe'),
+    ordering: ORDER[Math.min(...each.map((c) => ORDER.indexOf(c.ordering)))],
+    nativeWildcards: all('nativeWildcards'),
+    maxPayloadBytes: Math.min(...each.map((c) => c.maxPayloadBytes)),
+    ackDeadline: all('ackDeadline'),
+  };
+}
