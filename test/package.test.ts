@@ -36,15 +36,23 @@ describe('package', () => {
     }
   });
 
-  it('a driver imports only core, node built-ins and its broker client', () => {
+  it('a driver imports only core, the driver kit, node built-ins and its broker client', () => {
     for (const file of files('src/drivers')) {
       for (const specifier of imports(file)) {
         if (!specifier.startsWith('.')) continue;
         const resolved = join(file, '..', specifier);
         assert.ok(
-          resolved.startsWith('src/core') || resolved.startsWith('src/drivers'),
-          `${file} imports ${specifier}, outside core`,
+          resolved.startsWith('src/core') || resolved.startsWith('src/driver-kit') || resolved.startsWith('src/drivers'),
+          `${file} imports ${specifier}, outside core and the driver kit`,
         );
+      }
+    }
+  });
+
+  it('the driver kit imports only core, and nothing from Node', () => {
+    for (const file of files('src/driver-kit')) {
+      for (const specifier of imports(file)) {
+        assert.ok(specifier.startsWith('../core/') || (specifier.startsWith('./') && !specifier.includes('..')), `${file} imports ${specifier}`);
       }
     }
   });

@@ -12,7 +12,6 @@ export * from './local-deliveries.js';
 export * from './logger.js';
 export * from './message.js';
 export * from './pattern-index.js';
-export * from './peer.js';
 export * from './reader.js';
 export * from './router.js';
 export * from './stats.js';

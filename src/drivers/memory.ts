@@ -18,6 +18,7 @@ import {
   type SubscribeSpec,
   type WireMessage,
 } from '../core/index.js';
+import { GroupTable } from '../driver-kit/group-table.js';
 
 export interface MemoryOptions {
   /** Messages kept for `from: 'earliest' | { seq } | { time }` replays. Default 0: retaining messages costs every publish a trip through the old generation of the garbage collector, so replay is opt-in. */
@@ -129,7 +130,7 @@ class MemoryDriver implements Driver {
   readonly inProcess: boolean;
   private readonly index = new PatternIndex<Consumer>();
   private readonly consumers = new Set<Consumer>();
-  private readonly groups = new Map<string, Consumer>();
+  private readonly groups = new GroupTable<Consumer>();
   private readonly history: WireMessage[] = [];
   private readonly maxHistory: number;
   private readonly maxAgeMs: number;
@@ -181,12 +182,11 @@ class MemoryDriver implements Driver {
     if (this.closed) throw new ClosedError('the memory driver is closed', { topic: spec.pattern });
     if (spec.from !== undefined && spec.from !== 'latest') checkPosition(spec.from);
     const member = new Member(deliver, spec.ackDeadlineMs);
-    const groupKey = spec.group === undefined ? undefined : `${spec.group}\u0000${spec.pattern}`;
-    let consumer = groupKey === undefined ? undefined : this.groups.get(groupKey);
+    let consumer = spec.group === undefined ? undefined : this.groups.get(spec.group, spec.pattern);
     if (consumer === undefined) {
       consumer = new Consumer(spec.pattern, spec.group);
       consumer.members.push(member);
-      if (groupKey !== undefined) this.groups.set(groupKey, consumer);
+      if (spec.group !== undefined) this.groups.set(spec.group, spec.pattern, consumer);
       this.consumers.add(consumer);
       this.index.add(spec.pattern, consumer);
       if (spec.from !== undefined && spec.from !== 'latest') this.replay(consumer, spec.from);
@@ -200,7 +200,7 @@ class MemoryDriver implements Driver {
         member.closed = true;
         const at = owner.members.indexOf(member);
         if (at >= 0) owner.members.splice(at, 1);
-        if (owner.members.length === 0) this.forget(owner, groupKey);
+        if (owner.members.length === 0) this.forget(owner);
       },
     };
   }
@@ -218,7 +218,7 @@ class MemoryDriver implements Driver {
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    for (const consumer of [...this.consumers]) this.forget(consumer, undefined);
+    for (const consumer of [...this.consumers]) this.forget(consumer);
     this.groups.clear();
     this.history.length = 0;
   }
@@ -242,10 +242,10 @@ class MemoryDriver implements Driver {
     return member.deliver(delivery);
   }
 
-  private forget(consumer: Consumer, groupKey: string | undefined): void {
+  private forget(consumer: Consumer): void {
     this.consumers.delete(consumer);
     this.index.delete(consumer.pattern, consumer);
-    if (groupKey !== undefined) this.groups.delete(groupKey);
+    if (consumer.group !== undefined) this.groups.delete(consumer.group, consumer.pattern);
   }
 
   private isDuplicate(wire: WireMessage): boolean {

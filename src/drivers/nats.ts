@@ -11,7 +11,6 @@ import {
   OmnibusError,
   PublishError,
   defineDriver,
-  loadPeer,
   type Capabilities,
   type Deliver,
   type Driver,
@@ -21,6 +20,9 @@ import {
   type SubscribeSpec,
   type WireMessage,
 } from '../core/index.js';
+import { ConnectOnce } from '../driver-kit/connect-once.js';
+import { Observers } from '../driver-kit/observers.js';
+import { loadPeer } from '../driver-kit/peer.js';
 import { CoreGroups, publishCore, subscribeCore, type CoreLink } from './nats/core.js';
 import { ConfirmedAcks } from './nats/acks.js';
 import { readJetStream } from './nats/history.js';
@@ -93,8 +95,8 @@ class NatsDriver implements Driver {
   readonly capabilities: Capabilities;
   private readonly mode: 'jetstream' | 'core';
   private readonly subjectPrefix: string;
-  private linking: Promise<Link> | undefined;
-  private readonly listeners: Array<(event: DriverEvent) => void> = [];
+  private readonly link = new ConnectOnce((topic: string | undefined) => this.connect(topic));
+  private readonly observers = new Observers();
   private readonly subscriptions = new Set<DriverSubscription>();
   private readonly groups = new CoreGroups();
   private connected = true;
@@ -120,19 +122,19 @@ class NatsDriver implements Driver {
   }
 
   observe(listener: (event: DriverEvent) => void): void {
-    this.listeners.push(listener);
+    this.observers.add(listener);
   }
 
   /** Connects now; rejects with ConnectionError while NATS cannot be reached. */
   async ready(): Promise<void> {
     if (this.closed) throw new ClosedError('the nats driver is closed');
-    await (this.linking ?? this.link(undefined));
+    await this.link.get(undefined);
     if (!this.connected) throw new ConnectionError(`the connection to NATS at ${[this.options.servers ?? 'nats://127.0.0.1:4222'].flat().join(', ')} is down; reconnecting`);
   }
 
   async publish(batch: WireMessage[]): Promise<void> {
     if (this.closed) throw new ClosedError('the nats driver is closed', { topic: batch[0]?.topic });
-    const link = await (this.linking ?? this.link(batch[0]?.topic));
+    const link = await this.link.get(batch[0]?.topic);
     if (this.mode === 'core') {
       if (!this.connected) throw this.fail(new Error('disconnected'), batch[0]?.topic ?? '');
       return publishCore(link, batch);
@@ -142,7 +144,7 @@ class NatsDriver implements Driver {
 
   async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
     if (this.closed) throw new ClosedError('the nats driver is closed', { topic: spec.pattern });
-    const link = await (this.linking ?? this.link(spec.pattern));
+    const link = await this.link.get(spec.pattern);
     let inner: DriverSubscription;
     try {
       inner = this.mode === 'core' ? subscribeCore(link, this.groups, spec, deliver) : await subscribeJetStream(link, spec, deliver);
@@ -165,7 +167,7 @@ class NatsDriver implements Driver {
     if (this.mode === 'core') {
       throw new ConfigurationError("nats core mode keeps no history to read; use mode: 'jetstream', or subscribe", { topic: spec.pattern });
     }
-    const link = await (this.linking ?? this.link(spec.pattern));
+    const link = await this.link.get(spec.pattern);
     try {
       yield* readJetStream(link, spec);
     } catch (error) {
@@ -176,7 +178,7 @@ class NatsDriver implements Driver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const linking = this.linking;
+    const linking = this.link.current;
     if (linking === undefined) return;
     const link = await linking.catch(() => undefined);
     if (link === undefined) return;
@@ -187,16 +189,6 @@ class NatsDriver implements Driver {
     // Naks and the like are sent blind: they must reach the server first.
     await link.nc.flush().catch(() => undefined);
     await link.nc.close().catch(() => undefined);
-  }
-
-  private link(topic: string | undefined): Promise<Link> {
-    const linking = this.connect(topic);
-    this.linking = linking;
-    // A failed connection is not kept: the next call tries again.
-    linking.catch(() => {
-      if (this.linking === linking) this.linking = undefined;
-    });
-    return linking;
   }
 
   private async connect(topic: string | undefined): Promise<Link> {
@@ -285,7 +277,7 @@ class NatsDriver implements Driver {
   }
 
   private emit(event: DriverEvent): void {
-    for (const listener of this.listeners) listener(event);
+    this.observers.emit(event);
   }
 
   private fail(error: unknown, topic: string): Error {

@@ -20,6 +20,8 @@ import {
   type SubscribeSpec,
   type WireMessage,
 } from '../core/index.js';
+import { ConnectOnce } from '../driver-kit/connect-once.js';
+import { Observers } from '../driver-kit/observers.js';
 import { AckQueue } from './redis/acks.js';
 import { DEFAULT_URL, duplicateConnection, isConnectionError, openConnection, redact } from './redis/connection.js';
 import { FanOutReader } from './redis/fan-out-reader.js';
@@ -79,7 +81,7 @@ class RedisDriver implements Driver, ReaderHost {
   readonly tail: Tail;
   private readonly publisher: Publisher;
   private connection: Redis | undefined;
-  private connecting: Promise<Redis> | undefined;
+  private readonly connecting = new ConnectOnce((topic: string | undefined) => this.open(topic));
   /** Whether the command connection is the driver's own (closed with it) rather than the application's client. */
   private owned = true;
   private connected = false;
@@ -88,7 +90,7 @@ class RedisDriver implements Driver, ReaderHost {
   /** Group subscriptions, closed or not, whose unsettled deliveries go back to their groups on close. */
   private readonly groupReaders = new Set<GroupReader>();
   private readonly readerConnections = new Set<Redis>();
-  private readonly listeners: Array<(event: DriverEvent) => void> = [];
+  private readonly observers = new Observers();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private readonly acks: AckQueue;
   private readonly sending = new Set<Promise<unknown>>();
@@ -127,7 +129,7 @@ class RedisDriver implements Driver, ReaderHost {
   }
 
   observe(listener: (event: DriverEvent) => void): void {
-    this.listeners.push(listener);
+    this.observers.add(listener);
   }
 
   /** Connects now; rejects with ConnectionError while Redis cannot be reached. */
@@ -234,20 +236,22 @@ class RedisDriver implements Driver, ReaderHost {
   // Connections.
 
   private connect(topic?: string): Promise<Redis> {
-    this.connecting ??= this.open().catch((error) => {
-      this.connecting = undefined;
+    return this.connecting.get(topic);
+  }
+
+  private async open(topic: string | undefined): Promise<Redis> {
+    let opened;
+    try {
+      opened = await openConnection(this.options);
+    } catch (error) {
       if (error instanceof OmnibusError) throw error;
       throw new ConnectionError(
         `redis: cannot connect to ${redact(this.options.url ?? DEFAULT_URL)}: ${(error as Error).message}; ` +
           'check the url and that redis-server is running',
         { topic, cause: error },
       );
-    });
-    return this.connecting;
-  }
-
-  private async open(): Promise<Redis> {
-    const { client, owned } = await openConnection(this.options);
+    }
+    const { client, owned } = opened;
     this.owned = owned;
     this.connected = true;
     const lost = () => {
@@ -332,7 +336,7 @@ class RedisDriver implements Driver, ReaderHost {
   }
 
   private emit(event: DriverEvent): void {
-    for (const listener of this.listeners) listener(event);
+    this.observers.emit(event);
   }
 
   private async shutdown(): Promise<void> {

@@ -10,6 +10,7 @@ import { Listener } from '../drivers/postgres/listener.js';
 import { LOCK_NAMESPACE, migrate, quoteIdent } from '../drivers/postgres/migrate.js';
 import { resolveSchema } from './options.js';
 import { DEFAULT_SCHEMA, outboxMigrations } from './schema.js';
+import { backoffDelay } from '../core/backoff.js';
 
 export interface RelayOptions {
   /** The application's database, where the outbox table is. */
@@ -130,7 +131,7 @@ class Relay implements OutboxRelay {
       } catch (error) {
         if (this.closed) return;
         this.onError(error);
-        await this.pause(Math.min(5_000, 100 * 2 ** failures++));
+        await this.pause(backoffDelay(++failures, { initialMs: 100, maxMs: 5_000 }, 'none'));
         continue;
       }
       if (sent < this.batchSize) await this.pause(this.pollIntervalMs);

@@ -7,6 +7,7 @@
 
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { ClosedError, ConnectionError } from '../../core/errors.js';
+import { TurnBatches } from '../../driver-kit/turn.js';
 import type { JetStreamMessage } from './message.js';
 
 /** One consumer as seen from here: a subscription's part on one stream. */
@@ -17,36 +18,24 @@ export interface AckTarget {
   deleted: boolean;
 }
 
-/** The acks of one turn to one consumer: they share one promise and one confirmation. */
-interface Batch {
+/** A sent batch waiting for the reply that confirms it. */
+interface Waiting {
   target: AckTarget;
-  /** Emptied once sent, so received buffers are not kept until the reply. */
-  messages: JetStreamMessage[];
   count: number;
-  promise: Promise<void>;
   resolve(): void;
   reject(error: Error): void;
-  /** Set when sent: the requests of one turn share a deadline. */
-  turn?: Turn;
-}
-
-interface Turn {
-  tokens: string[];
-  open: number;
-  timer?: ReturnType<typeof setTimeout>;
+  timer: ReturnType<typeof setTimeout>;
 }
 
 const DONE = Promise.resolve();
 
 export class ConfirmedAcks {
   private readonly subscription: Subscription;
-  private queued = new Map<AckTarget, Batch>();
+  private readonly batches = new TurnBatches<AckTarget, JetStreamMessage>((target, messages) => this.send(target, messages));
   /** Sent batches by the token their request's reply comes back on. */
-  private readonly waiting = new Map<string, Batch>();
-  private scheduled = false;
+  private readonly waiting = new Map<string, Waiting>();
   private closed = false;
   private counter = 0;
-  private readonly idle: Array<() => void> = [];
 
   constructor(
     nc: NatsConnection,
@@ -67,102 +56,82 @@ export class ConfirmedAcks {
   ack(m: JetStreamMessage, target: AckTarget): Promise<void> {
     if (m.settled) return DONE;
     if (this.closed) return Promise.reject(new ClosedError('the nats driver is closed; the ack was not sent', { topic: target.pattern }));
-    let batch = this.queued.get(target);
-    if (batch === undefined) {
-      let resolve!: () => void;
-      let reject!: (error: Error) => void;
-      const promise = new Promise<void>((yes, no) => ((resolve = yes), (reject = no)));
-      batch = { target, messages: [], count: 0, promise, resolve, reject };
-      this.queued.set(target, batch);
-    }
-    batch.messages.push(m);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.send());
-    }
-    return batch.promise;
+    return this.batches.add(target, m);
   }
 
-  /** Sends what is queued, waits until every request is answered or timed out, and stops listening. */
+  /** Sends what is gathered, waits until every request is answered or timed out, and stops listening. */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.send();
+    const sent = this.batches.flush();
     this.closed = true;
-    if (this.waiting.size > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    await sent.catch(() => undefined);
     this.subscription.unsubscribe();
   }
 
-  private send(): void {
-    this.scheduled = false;
-    if (this.queued.size === 0) return;
-    const batches = [...this.queued.values()];
-    this.queued = new Map();
-    const turn: Turn = { tokens: [], open: 0 };
-    for (const batch of batches) {
-      // A message settled meanwhile (acked twice, or nacked) has nothing more to send.
-      const messages = batch.messages.filter((m) => !m.settled);
-      batch.messages = [];
-      batch.count = messages.length;
-      if (messages.length === 0) {
-        batch.resolve();
-        continue;
-      }
-      const token = (this.counter++).toString(36);
-      try {
-        for (let i = 0; i < messages.length - 1; i++) messages[i].ack();
-        messages[messages.length - 1].confirm(`${this.inbox}.${token}`);
-      } catch (error) {
-        this.settle(batch, this.fail(error, batch.target.pattern));
-        continue;
-      }
-      batch.turn = turn;
-      this.waiting.set(token, batch);
-      turn.tokens.push(token);
-      turn.open++;
+  /** One turn's acks to one consumer: all but the last blind, the last as the request whose reply confirms them all. */
+  private send(target: AckTarget, gathered: JetStreamMessage[]): Promise<void> {
+    // A message settled meanwhile (acked twice, or nacked) has nothing more to send.
+    const messages = gathered.filter((m) => !m.settled);
+    if (messages.length === 0) return DONE;
+    const token = (this.counter++).toString(36);
+    try {
+      for (let i = 0; i < messages.length - 1; i++) messages[i].ack();
+      messages[messages.length - 1].confirm(`${this.inbox}.${token}`);
+    } catch (error) {
+      return this.outcome(target, this.fail(error, target.pattern));
     }
-    if (turn.open > 0) turn.timer = setTimeout(() => this.expire(turn), this.timeoutMs);
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => this.expire(token), this.timeoutMs);
+      this.waiting.set(token, { target, count: messages.length, resolve, reject, timer });
+    });
   }
 
   private answer(reply: Msg): void {
     const token = reply.subject.slice(this.inbox.length + 1);
-    const batch = this.waiting.get(token);
-    if (batch === undefined) return;
-    this.waiting.delete(token);
+    const waiting = this.take(token);
+    if (waiting === undefined) return;
     // A status instead of the empty reply: 503, nothing took the acks (the consumer is gone,
     // or JetStream is not back yet after a restart), so they were not recorded.
     const code = reply.headers?.code ?? 0;
-    if (code < 300) {
-      this.settle(batch);
-    } else {
-      const error = new ConnectionError(
-        `NATS did not record ${batch.count} ack(s) on '${batch.target.pattern}' (status ${code}: nothing took them; ` +
+    if (code < 300) return waiting.resolve();
+    this.settle(
+      waiting,
+      new ConnectionError(
+        `NATS did not record ${waiting.count} ack(s) on '${waiting.target.pattern}' (status ${code}: nothing took them; ` +
           'JetStream may be restarting, or the consumer is gone); those messages are delivered again after their ack deadline',
-        { topic: batch.target.pattern },
-      );
-      this.settle(batch, error);
-    }
+        { topic: waiting.target.pattern },
+      ),
+    );
   }
 
-  private expire(turn: Turn): void {
-    for (const token of turn.tokens) {
-      const batch = this.waiting.get(token);
-      if (batch === undefined) continue;
-      this.waiting.delete(token);
-      const error = new ConnectionError(
-        `NATS did not confirm ${batch.count} ack(s) on '${batch.target.pattern}' within ${this.timeoutMs} ms; the server ` +
+  private expire(token: string): void {
+    const waiting = this.take(token);
+    if (waiting === undefined) return;
+    this.settle(
+      waiting,
+      new ConnectionError(
+        `NATS did not confirm ${waiting.count} ack(s) on '${waiting.target.pattern}' within ${this.timeoutMs} ms; the server ` +
           'may be down or restarting. Those of them that did not reach it are delivered again after their ack deadline',
-        { topic: batch.target.pattern },
-      );
-      this.settle(batch, error);
-    }
+        { topic: waiting.target.pattern },
+      ),
+    );
   }
 
-  /** Resolves or rejects a batch; a deleted consumer's acks resolve, as nothing of it comes back. */
-  private settle(batch: Batch, error?: Error): void {
-    if (error === undefined || batch.target.deleted) batch.resolve();
-    else batch.reject(error);
-    const turn = batch.turn;
-    if (turn !== undefined && --turn.open === 0) clearTimeout(turn.timer);
-    if (this.waiting.size === 0 && this.idle.length > 0) for (const resolve of this.idle.splice(0)) resolve();
+  private take(token: string): Waiting | undefined {
+    const waiting = this.waiting.get(token);
+    if (waiting === undefined) return undefined;
+    this.waiting.delete(token);
+    clearTimeout(waiting.timer);
+    return waiting;
+  }
+
+  /** A deleted consumer's acks resolve whatever happened: nothing of it can come back. */
+  private settle(waiting: Waiting, error: Error): void {
+    if (waiting.target.deleted) waiting.resolve();
+    else waiting.reject(error);
+  }
+
+  private outcome(target: AckTarget, error: Error): Promise<void> {
+    return target.deleted ? DONE : Promise.reject(error);
   }
 }

@@ -6,6 +6,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { uuidv7 } from '../../core/uuid.js';
 import type { Deliver, Delivery, DriverSubscription, SubscribeSpec, WireMessage } from '../../core/driver.js';
 import { expired, fromNats, toNatsHeaders, type MakeHeaders } from './wire.js';
+import { GroupTable } from '../../driver-kit/group-table.js';
 
 export interface CoreLink {
   nc: NatsConnection;
@@ -44,13 +45,12 @@ class Member {
 
 /** Queue-group members in this process, by group and pattern, for handing over on close. */
 export class CoreGroups {
-  private readonly groups = new Map<string, Member[]>();
+  private readonly groups = new GroupTable<Member[]>();
 
   join(spec: SubscribeSpec, deliver: Deliver): Member {
     if (spec.group === undefined) return new Member(deliver, undefined);
-    const key = `${spec.group}\u0000${spec.pattern}`;
-    let peers = this.groups.get(key);
-    if (peers === undefined) this.groups.set(key, (peers = []));
+    let peers = this.groups.get(spec.group, spec.pattern);
+    if (peers === undefined) this.groups.set(spec.group, spec.pattern, (peers = []));
     const member = new Member(deliver, peers);
     peers.push(member);
     return member;
@@ -58,9 +58,9 @@ export class CoreGroups {
 
   leave(spec: SubscribeSpec, member: Member): void {
     member.closed = true;
-    if (member.peers === undefined) return;
+    if (member.peers === undefined || spec.group === undefined) return;
     // Stay listed until no peer is open, so late nacks still find a taker.
-    if (member.peers.every((peer) => peer.closed)) this.groups.delete(`${spec.group}\u0000${spec.pattern}`);
+    if (member.peers.every((peer) => peer.closed)) this.groups.delete(spec.group, spec.pattern);
   }
 }
 

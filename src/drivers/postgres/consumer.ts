@@ -3,6 +3,7 @@
 // NOTIFY, by a lease falling due, by freed room, or by the slow safety poll.
 
 import type { Deliver, Delivery, WireMessage } from '../../core/driver.js';
+import { Pump } from '../../driver-kit/pump.js';
 
 /** A stored message as the statements return it. */
 export interface StoredRow {
@@ -110,17 +111,11 @@ export function toWire(row: StoredRow): WireMessage {
   };
 }
 
-export class Consumer {
+export class Consumer extends Pump {
   readonly members: Member[] = [];
   private inFlight = 0;
   private cursor = 0;
-  private pumping: Promise<void> | undefined;
-  private again = false;
   private saturated = false;
-  private stopped = false;
-  private failures = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private timerAt = Infinity;
   /** Releases a hand-over waiting on a full buffer, since core frees it only after close. */
   private onStop: (() => void) | undefined;
   private readonly stopping = new Promise<void>((resolve) => (this.onStop = resolve));
@@ -136,29 +131,9 @@ export class Consumer {
     readonly leaseMs: number,
     private readonly prefetch: number,
     private readonly host: ConsumerHost,
-  ) {}
-
-  wake(): void {
-    if (this.stopped) return;
-    if (this.pumping !== undefined) {
-      this.again = true;
-      return;
-    }
-    this.pumping = this.pump().finally(() => (this.pumping = undefined));
-  }
-
-  /** Wakes after `ms` (a nack's delay, a lease's deadline), keeping the earliest such time. */
-  wakeIn(ms: number): void {
-    if (this.stopped) return;
-    const at = Date.now() + ms;
-    if (this.timer !== undefined && this.timerAt <= at) return;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.wake();
-    }, ms);
+  ) {
+    // A failed claim is the host's to report (or to start reconnecting); retried within 2 s.
+    super((error) => host.failed(error), { initialMs: 100, maxMs: 2_000 });
   }
 
   settle(delivery: Delivery, delayMs: number | undefined): Promise<void> {
@@ -176,49 +151,33 @@ export class Consumer {
   }
 
   /** Stops claiming; resolves once a claim still running has finished. */
-  async stop(): Promise<void> {
-    this.stopped = true;
+  override stop(): Promise<void> {
     this.onStop?.();
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.pumping;
+    return super.stop();
   }
 
   private get lowWater(): number {
     return Math.floor(this.prefetch / 2);
   }
 
-  private async pump(): Promise<void> {
-    do {
-      this.again = false;
-      while (!this.stopped) {
-        if (this.inFlight > this.lowWater) {
-          this.saturated = true;
-          break;
-        }
-        const limit = this.prefetch - this.inFlight;
-        let claimed: Claimed;
-        try {
-          claimed = await this.host.claim(this, limit);
-          this.failures = 0;
-        } catch (error) {
-          if (this.stopped) return;
-          this.host.failed(error);
-          this.wakeIn(Math.min(2_000, 100 * 2 ** this.failures++));
-          return;
-        }
-        if (claimed.nextDueMs !== undefined) this.wakeIn(Math.ceil(claimed.nextDueMs) + 5);
-        await this.hand(claimed.rows);
-        if (claimed.rows.length < limit) break;
-      }
-    } while (this.again && !this.stopped);
+  /** One claim of what fits, handed to the members; more may wait when the claim came back full. */
+  protected async pass(): Promise<boolean> {
+    if (this.inFlight > this.lowWater) {
+      this.saturated = true;
+      return false;
+    }
+    const limit = this.prefetch - this.inFlight;
+    const claimed = await this.host.claim(this, limit);
+    if (claimed.nextDueMs !== undefined) this.wakeIn(Math.ceil(claimed.nextDueMs) + 5);
+    await this.hand(claimed.rows);
+    return claimed.rows.length === limit;
   }
 
   /** Round-robin over members, so a group spreads its load; waits when a member's buffer is full. */
   private async hand(rows: ClaimedRow[]): Promise<void> {
     for (const row of rows) {
       const member = this.pick();
-      if (member === undefined || this.stopped) {
+      if (member === undefined || this.closed) {
         // Nobody left to take it here: make it due again at once for another member.
         if (!this.ephemeral) {
           const settle = { group: this.group, pattern: this.pattern, topic: row.topic, seq: row.seq, attempt: row.attempts, delayMs: 0 };

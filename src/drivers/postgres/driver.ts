@@ -6,7 +6,10 @@ import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import type { Capabilities, Deliver, Driver, DriverEvent, DriverSubscription, ReadSpec, SubscribeSpec, WireMessage } from '../../core/driver.js';
 import { ClosedError, ConfigurationError, ConnectionError, InvalidPositionError, OmnibusError } from '../../core/errors.js';
-import { Batcher } from './batching.js';
+import { Coalescer } from '../../driver-kit/coalescer.js';
+import { ConnectOnce } from '../../driver-kit/connect-once.js';
+import { GroupTable } from '../../driver-kit/group-table.js';
+import { Observers } from '../../driver-kit/observers.js';
 import { Consumer, Member, type Claimed, type ClaimedRow, type ConsumerHost, type Settle } from './consumer.js';
 import { connectionError, isConnectionLoss, publishError, redact } from './errors.js';
 import { readHistory } from './history.js';
@@ -26,6 +29,7 @@ import {
 } from './queries.js';
 import { migrations } from './schema.js';
 import { WakeUps } from './wake-ups.js';
+import { backoffDelay } from '../../core/backoff.js';
 
 export interface PostgresDriver extends Driver {
   /** Connects, migrates and starts listening now instead of on first use. Rejects with ConnectionError, also while the server is unreachable. */
@@ -70,18 +74,18 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
   private readonly where: string;
   private pool: Pool | undefined;
   private listener: Listener | undefined;
-  private starting: Promise<void> | undefined;
+  private readonly starting = new ConnectOnce(() => this.start());
   private closing: Promise<void> | undefined;
   private ended = false;
   private up = true;
   private recovering: Promise<void> | undefined;
-  private readonly observers: Array<(event: DriverEvent) => void> = [];
+  private readonly observers = new Observers();
   private readonly wakeUps: WakeUps;
-  private readonly groups = new Map<string, Consumer>();
+  private readonly groups = new GroupTable<Consumer>();
   private readonly timers: Array<ReturnType<typeof setInterval>> = [];
   private lastHeartbeat = Date.now();
-  private readonly publisher: Batcher<WireMessage>;
-  private readonly settler: Batcher<Settle>;
+  private readonly publisher: Coalescer<WireMessage>;
+  private readonly settler: Coalescer<Settle>;
   private readonly onPoolError = (error: unknown) => this.lost(error);
   // A checked-out client has no listener of the pool's; without one, a connection that
   // drops while a query is on its way out would be an uncaught exception.
@@ -102,12 +106,12 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
       maxPayloadBytes: this.options.maxPayloadBytes,
       ackDeadline: true,
     };
-    this.publisher = new Batcher((batch) => this.store(batch), MAX_PUBLISH_ROWS, (error) => !(error instanceof OmnibusError) || !error.retriable);
-    this.settler = new Batcher((batch) => this.storeSettles(batch), MAX_SETTLE_ROWS);
+    this.publisher = new Coalescer((batch) => this.store(batch), MAX_PUBLISH_ROWS, (error) => !(error instanceof OmnibusError) || !error.retriable);
+    this.settler = new Coalescer((batch) => this.storeSettles(batch), MAX_SETTLE_ROWS);
   }
 
   observe(listener: (event: DriverEvent) => void): void {
-    this.observers.push(listener);
+    this.observers.add(listener);
   }
 
   async ready(): Promise<void> {
@@ -117,11 +121,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
 
   private open(): Promise<void> {
     if (this.closing !== undefined) return Promise.reject(new ClosedError('the postgres driver is closed'));
-    this.starting ??= this.start().catch((error) => {
-      this.starting = undefined;
-      throw error;
-    });
-    return this.starting;
+    return this.starting.get();
   }
 
   async publish(batch: WireMessage[]): Promise<void> {
@@ -138,17 +138,17 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
     if (this.closing !== undefined) throw new ClosedError('the postgres driver is closed', { topic: spec.pattern });
     const ephemeral = spec.group === undefined;
     const group = spec.group ?? `ephemeral:${randomUUID()}`;
-    const key = `${group}\u0000${spec.pattern}`;
-    let consumer = this.groups.get(key);
+    const { pattern } = spec;
+    let consumer = this.groups.get(group, pattern);
     if (consumer === undefined) {
       consumer = new Consumer(group, spec.pattern, patternRegex(spec.pattern), ephemeral, spec.ackDeadlineMs, this.options.prefetch, this);
       const created = consumer;
-      this.groups.set(key, created);
+      this.groups.set(group, pattern, created);
       // Wake-ups reach it only once its group row exists.
       created.ready = this.createGroup(group, spec.pattern, from, ephemeral).then(
-        () => void (this.groups.get(key) === created && this.wakeUps.add(created)),
+        () => void (this.groups.get(group, pattern) === created && this.wakeUps.add(created)),
         (error) => {
-          this.groups.delete(key);
+          this.groups.delete(group, pattern);
           throw error;
         },
       );
@@ -156,7 +156,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
     await consumer.ready;
     if (this.closing !== undefined) throw new ClosedError('the postgres driver is closed', { topic: spec.pattern });
     // Its last member left while this one waited: start over with a fresh consumer.
-    if (this.groups.get(key) !== consumer) return this.subscribe(spec, deliver);
+    if (this.groups.get(group, pattern) !== consumer) return this.subscribe(spec, deliver);
     const member = new Member(deliver, spec.ackDeadlineMs);
     consumer.members.push(member);
     consumer.wake();
@@ -168,7 +168,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
         closed = true;
         const at = owner.members.indexOf(member);
         if (at >= 0) owner.members.splice(at, 1);
-        if (owner.members.length === 0 && this.groups.get(key) === owner) await this.retire(key, owner);
+        if (owner.members.length === 0 && this.groups.get(group, pattern) === owner) await this.retire(owner);
       },
     };
   }
@@ -184,8 +184,8 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.all([...this.groups].map(([key, consumer]) => this.retire(key, consumer)));
-      await this.starting?.catch(() => {});
+      await Promise.all([...this.groups.values()].map((consumer) => this.retire(consumer)));
+      await this.starting.current?.catch(() => {});
       await this.publisher.idle();
       await this.settler.idle();
       for (const timer of this.timers) clearInterval(timer);
@@ -293,8 +293,8 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
     await this.pool!.query(createGroupStatement(this.options.schema, group, pattern, from, ephemeral));
   }
 
-  private async retire(key: string, consumer: Consumer): Promise<void> {
-    this.groups.delete(key);
+  private async retire(consumer: Consumer): Promise<void> {
+    this.groups.delete(consumer.group, consumer.pattern);
     this.wakeUps.delete(consumer);
     await consumer.stop();
     if (consumer.ephemeral) {
@@ -326,7 +326,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
         const retry = isConnectionLoss(error) && Date.now() < deadline && !this.ended;
         if (!retry) throw publishError(error, this.where, batch[0].topic);
         this.lost(error);
-        await sleep(Math.min(1_000, 50 * 2 ** attempt));
+        await sleep(backoffDelay(attempt + 1, { initialMs: 50, maxMs: 1_000 }, 'none'));
       }
     }
   }
@@ -366,7 +366,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
   }
 
   private emit(event: DriverEvent): void {
-    for (const observer of this.observers) observer(event);
+    this.observers.emit(event);
   }
 
   /** The connection dropped: report it once, then reconnect in the background until it is back. */
@@ -381,7 +381,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
 
   private async recover(): Promise<void> {
     for (let attempt = 0; this.closing === undefined; attempt++) {
-      await sleep(Math.min(2_000, 100 * 2 ** attempt));
+      await sleep(backoffDelay(attempt + 1, { initialMs: 100, maxMs: 2_000 }, 'none'));
       if (this.closing !== undefined) return;
       try {
         await this.listener!.start();

@@ -7,19 +7,11 @@ import type { Redis } from 'ioredis';
 import { ClosedError, ConnectionError } from '../../core/index.js';
 import { isConnectionError } from './connection.js';
 import type { Keys } from './layout.js';
-
-interface Batch {
-  key: string;
-  group: string;
-  ids: string[];
-  answered: Promise<void>;
-  resolve(): void;
-  reject(error: unknown): void;
-}
+import { TurnBatches } from '../../driver-kit/turn.js';
 
 export class AckQueue {
-  private readonly queued = new Map<string, Batch>();
-  private readonly sending = new Set<Promise<void>>();
+  /** Keyed by stream and group, `\u0000` between them. */
+  private readonly batches = new TurnBatches<string, string>((batchKey, ids) => this.send(batchKey, ids));
 
   constructor(
     private readonly keys: Keys,
@@ -29,37 +21,27 @@ export class AckQueue {
 
   /** Queues the ack of entry `id`; resolves once Redis answered the XACK carrying it. */
   add(key: string, group: string, id: string): Promise<void> {
-    const batchKey = `${key}\u0000${group}`;
-    let batch = this.queued.get(batchKey);
-    if (batch === undefined) {
-      if (this.queued.size === 0) setImmediate(() => void this.flush());
-      let resolve!: () => void;
-      let reject!: (error: unknown) => void;
-      const answered = new Promise<void>((yes, no) => ((resolve = yes), (reject = no)));
-      batch = { key, group, ids: [], answered, resolve, reject };
-      this.queued.set(batchKey, batch);
-    }
-    batch.ids.push(id);
-    return batch.answered;
+    return this.batches.add(`${key}\u0000${group}`, id);
   }
 
   /** Sends what is queued; resolves when every XACK sent so far has been answered or has failed. */
-  async flush(): Promise<void> {
-    const batches = [...this.queued.values()];
-    this.queued.clear();
-    for (const batch of batches) {
-      const { key, group, ids } = batch;
-      const connection = this.connection();
-      const sent = connection === undefined ? Promise.reject(new ClosedError('the redis driver is not connected')) : connection.call('XACK', key, group, ...ids);
-      const settled = sent.then(batch.resolve, (error) => batch.reject(this.failure(error, batch)));
-      this.sending.add(settled);
-      void settled.finally(() => this.sending.delete(settled));
+  flush(): Promise<void> {
+    return this.batches.flush();
+  }
+
+  private async send(batchKey: string, ids: string[]): Promise<void> {
+    const [key, group] = batchKey.split('\u0000');
+    const connection = this.connection();
+    try {
+      if (connection === undefined) throw new ClosedError('the redis driver is not connected');
+      await connection.call('XACK', key, group, ...ids);
+    } catch (error) {
+      throw this.failure(error, key, group, ids);
     }
-    await Promise.all(this.sending);
   }
 
   /** What an ack without an answer rejects with: its caller learns the entry may come back. */
-  private failure(error: unknown, { key, group, ids }: Batch): ConnectionError {
+  private failure(error: unknown, key: string, group: string, ids: string[]): ConnectionError {
     const stream = key.slice(this.keys.prefix.length);
     const reason = (error as Error)?.message ?? String(error);
     const what = isConnectionError(error) ? `got no answer, the server is unreachable (${reason})` : `failed: ${reason}`;

@@ -6,6 +6,10 @@ import type { Redis } from 'ioredis';
 import { isConnectionError } from './connection.js';
 import { streamReply } from './layout.js';
 import type { Entry, ReaderHost } from './reader.js';
+import { backoffDelay } from '../../core/backoff.js';
+
+/** A failed read is retried after 50 ms, doubling up to 1 s. */
+const RETRY = { initialMs: 50, maxMs: 1_000 };
 
 /** What the loop reads for. */
 export interface ReadSource {
@@ -88,7 +92,7 @@ export class BlockingReader {
           continue;
         }
         if (!isConnectionError(error)) this.host.report(error);
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 2 ** failures++)));
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(++failures, RETRY, 'none')));
       }
     }
   }

@@ -2,7 +2,7 @@
 // application's, ready before the first command, failing fast when nothing answers.
 
 import type { Redis, RedisOptions as IORedisOptions } from 'ioredis';
-import { loadPeer } from '../../core/peer.js';
+import { loadPeer } from '../../driver-kit/peer.js';
 
 export const DEFAULT_URL = 'redis://127.0.0.1:6379';
 

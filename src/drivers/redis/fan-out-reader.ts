@@ -10,6 +10,10 @@ import { compareIds, parseEntry, positionBeforeStart, streamReply } from './layo
 import { StreamReader } from './reader.js';
 import { lastIdsScript } from './scripts.js';
 import type { Follower, TailEntry } from './tail.js';
+import { backoffDelay } from '../../core/backoff.js';
+
+/** A failed read is retried after 50 ms, doubling up to 1 s. */
+const RETRY = { initialMs: 50, maxMs: 1_000 };
 
 export class FanOutReader extends StreamReader implements Follower {
   /** Where streams found after subscribing start; undefined for 'latest' (their beginning). */
@@ -110,7 +114,7 @@ export class FanOutReader extends StreamReader implements Follower {
       } catch (error) {
         if (this.closed) return;
         if (!isConnectionError(error)) this.host.report(error);
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 2 ** failures++)));
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(++failures, RETRY, 'none')));
         continue;
       }
       const found = streamReply(reply);

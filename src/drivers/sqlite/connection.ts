@@ -4,7 +4,7 @@
 import type { Database } from 'better-sqlite3';
 import { resolve } from 'node:path';
 import { ConfigurationError } from '../../core/errors.js';
-import { loadPeer } from '../../core/peer.js';
+import { loadPeer } from '../../driver-kit/peer.js';
 import { sqliteError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { ensureSchema } from './schema.js';

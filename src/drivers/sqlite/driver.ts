@@ -15,6 +15,8 @@ import {
   type WireMessage,
 } from '../../core/index.js';
 import { isWildcard, matchesPattern } from '../../core/topic.js';
+import { GroupTable } from '../../driver-kit/group-table.js';
+import { Observers } from '../../driver-kit/observers.js';
 import { ChangeWatcher } from './change-watcher.js';
 import { CommitQueue } from './commit-queue.js';
 import { openConnection, type Connection } from './connection.js';
@@ -52,8 +54,8 @@ export class SqliteDriver implements Driver {
   private state: State | undefined;
   private closing: Promise<void> | undefined;
   private readonly consumers = new Set<FanOutConsumer | GroupConsumer>();
-  private readonly groups = new Map<string, GroupConsumer>();
-  private readonly listeners: Array<(event: DriverEvent) => void> = [];
+  private readonly groups = new GroupTable<GroupConsumer>();
+  private readonly observers = new Observers();
   private reaper: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: SqliteOptions) {
@@ -136,17 +138,18 @@ export class SqliteDriver implements Driver {
         },
       };
     }
-    const key = `${spec.group}\u0000${spec.pattern}`;
-    let consumer = this.groups.get(key);
+    const name = spec.group;
+    const { pattern } = spec;
+    let consumer = this.groups.get(name, pattern);
     if (consumer === undefined) {
       const { leases, queue, connection } = state;
-      const id = await queue.enqueue(() => leases.group(spec.group!, spec.pattern, spec.from));
-      consumer = this.groups.get(key);
+      const id = await queue.enqueue(() => leases.group(name, pattern, spec.from));
+      consumer = this.groups.get(name, pattern);
       if (consumer === undefined) {
         consumer = new GroupConsumer(leases, queue, id, spec.pattern, spec.ackDeadlineMs, this.options.claimBatch, report, (error) =>
           sqliteError(error, 'settle', connection.file, spec.pattern),
         );
-        this.groups.set(key, consumer);
+        this.groups.set(name, pattern, consumer);
         this.consumers.add(consumer);
         this.startReaping();
       }
@@ -160,8 +163,8 @@ export class SqliteDriver implements Driver {
         const at = group.members.indexOf(member);
         if (at >= 0) group.members.splice(at, 1);
         if (group.members.length === 0) {
-          group.stop();
-          this.groups.delete(key);
+          void group.stop();
+          this.groups.delete(name, pattern);
           this.forget(group);
         }
       },
@@ -169,7 +172,7 @@ export class SqliteDriver implements Driver {
   }
 
   observe(listener: (event: DriverEvent) => void): void {
-    this.listeners.push(listener);
+    this.observers.add(listener);
   }
 
   close(): Promise<void> {
@@ -194,13 +197,13 @@ export class SqliteDriver implements Driver {
 
   private async shutdown(): Promise<void> {
     if (this.reaper !== undefined) clearInterval(this.reaper);
-    for (const consumer of this.consumers) consumer.stop();
+    for (const consumer of this.consumers) void consumer.stop();
     this.consumers.clear();
     this.groups.clear();
     const state = this.state ?? (await this.opening?.catch(() => undefined));
     if (state === undefined) return;
     const { connection, queue, leases, watcher, retention, tail } = state;
-    tail.stop();
+    void tail.stop();
     watcher.stop();
     retention.stop();
     try {
@@ -287,7 +290,7 @@ export class SqliteDriver implements Driver {
   }
 
   private emit(event: DriverEvent): void {
-    for (const listener of this.listeners) listener(event);
+    this.observers.emit(event);
   }
 }
 

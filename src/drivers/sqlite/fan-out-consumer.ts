@@ -8,7 +8,7 @@ import { LocalDeliveries } from '../../core/local-deliveries.js';
 import { isWildcard, matchesPattern } from '../../core/topic.js';
 import type { FanOutTail, TailReader } from './fan-out-tail.js';
 import { toWire, type MessageLog, type StoredRow } from './message-log.js';
-import { Pump } from './pump.js';
+import { Pump } from '../../driver-kit/pump.js';
 
 const READ_BATCH = 256;
 
@@ -75,7 +75,7 @@ export class FanOutConsumer extends Pump implements TailReader {
   }
 
   close(): void {
-    this.stop();
+    void this.stop();
     this.following = false;
     this.tail.leave(this);
     this.deliveries.close();

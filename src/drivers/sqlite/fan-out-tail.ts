@@ -5,7 +5,7 @@
 
 import { PatternIndex } from '../../core/pattern-index.js';
 import type { MessageLog, StoredRow } from './message-log.js';
-import { Pump } from './pump.js';
+import { Pump } from '../../driver-kit/pump.js';
 
 const READ_BATCH = 256;
 

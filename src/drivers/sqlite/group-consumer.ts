@@ -8,7 +8,7 @@ import { isWildcard } from '../../core/topic.js';
 import type { CommitQueue } from './commit-queue.js';
 import type { LeaseStore } from './leases.js';
 import { toWire } from './message-log.js';
-import { Pump } from './pump.js';
+import { Pump } from '../../driver-kit/pump.js';
 
 const MIN_WINDOW = 32;
 

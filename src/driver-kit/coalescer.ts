@@ -1,5 +1,5 @@
-// One statement in flight at a time, with every call that arrives meanwhile folded into the
-// next one: concurrent publishes become one multi-row INSERT, concurrent acks one DELETE.
+// One write in flight at a time, with every call that arrives meanwhile folded into the next
+// one: concurrent publishes become one multi-row INSERT, concurrent acks one DELETE.
 
 interface Waiting<T> {
   items: T[];
@@ -7,7 +7,7 @@ interface Waiting<T> {
   reject(error: unknown): void;
 }
 
-export class Batcher<T> {
+export class Coalescer<T> {
   private queue: Array<Waiting<T>> = [];
   private running: Promise<void> | undefined;
 

@@ -2,9 +2,9 @@
 // program that never uses the driver never needs the package; one that does and lacks it is
 // told how to install it, as a ConfigurationError (retrying cannot help).
 
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError } from '../core/errors.js';
 
-/** `importer` must be `() => import('<name>')`, so bundlers and Node resolve it from the driver. */
+/** `importer` is the driver's own dynamic import of the package, so bundlers and Node resolve it from the driver. */
 export async function loadPeer<T>(driver: string, name: string, importer: () => Promise<T>, range = ''): Promise<T> {
   try {
     return await importer();
