@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Bus } from '../src/core/bus.js';
-import { nats } from '../src/drivers/nats.js';
+import { nats } from '../src/drivers/nats/index.js';
 import { groupConsumeRate, interleaved, percentile, printTable, rate, type Row } from './measure.js';
 
 const URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';

@@ -4,7 +4,7 @@
 
 import pg from 'pg';
 import { Bus } from '../src/core/index.js';
-import { postgres, withDefaultUser } from '../src/drivers/postgres.js';
+import { postgres, withDefaultUser } from '../src/drivers/postgres/index.js';
 import { interleaved, percentile, printTable, rate, type Row } from './measure.js';
 
 const url = withDefaultUser(process.env.PG_URL ?? 'postgres://127.0.0.1:5432/test');

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { uuidv7 } from '../src/core/uuid.js';
 import { Bus } from '../src/core/bus.js';
-import { redis } from '../src/drivers/redis.js';
+import { redis } from '../src/drivers/redis/index.js';
 import { groupConsumeRate, interleaved, percentile, printTable, rate, type Row } from './measure.js';
 
 const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Bus } from '../src/core/bus.js';
-import { sqlite } from '../src/drivers/sqlite.js';
+import { sqlite } from '../src/drivers/sqlite/index.js';
 import { interleaved, percentile, printTable, rate, type Row } from './measure.js';
 
 const COUNT = 20_000;

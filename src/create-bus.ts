@@ -2,7 +2,7 @@
 
 import { Bus, type BusOptions } from './core/bus.js';
 import type { Driver } from './core/driver.js';
-import { memory } from './drivers/memory.js';
+import { memory } from './drivers/memory/index.js';
 import { installedTracing } from './tracing.js';
 
 export type CreateBusOptions =

@@ -1,4 +1,4 @@
 export * from './core/index.js';
 export { createBus, type CreateBusOptions } from './create-bus.js';
 export { createBusFromConfig, type OmnibusConfig } from './config/index.js';
-export { memory, type MemoryOptions } from './drivers/memory.js';
+export { memory, type MemoryOptions } from './drivers/memory/index.js';

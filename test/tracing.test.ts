@@ -10,7 +10,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createBus } from '../src/create-bus.js';
 import type { Message } from '../src/core/message.js';
-import { redis } from '../src/drivers/redis.js';
+import { redis } from '../src/drivers/redis/index.js';
 import { eventually } from '../src/testing/wait.js';
 import { deleteKeys, REDIS_URL, redisSkip } from './support/redis.js';
 

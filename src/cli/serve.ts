@@ -7,7 +7,7 @@ import type { Bus } from '../core/bus.js';
 import { createBus } from '../create-bus.js';
 import type { Logger } from '../core/logger.js';
 import { createBusFromConfig, loadConfig } from '../config/index.js';
-import { memory } from '../drivers/memory.js';
+import { memory } from '../drivers/memory/index.js';
 import { createGateway } from '../gateway/gateway.js';
 import type { GatewayOptions } from '../gateway/options.js';
 
@@ -44,7 +44,7 @@ async function openBus(options: ServeOptions, env: NodeJS.ProcessEnv): Promise<{
     return { bus, described: bus.drivers.map((d) => d.name).join(', ') + ' (from configuration)', gateway };
   }
   const path = resolve(options.db ?? 'omnibus.db');
-  const { sqlite } = await import('../drivers/sqlite.js');
+  const { sqlite } = await import('../drivers/sqlite/index.js');
   const driver = sqlite({ path });
   await driver.ready();
   return { bus: createBus({ driver }), described: `sqlite at ${path}`, gateway };

@@ -9,8 +9,8 @@ import { createBus } from '../create-bus.js';
 import type { Driver } from '../core/driver.js';
 import { ConfigurationError } from '../core/errors.js';
 import { gatewaySettings } from '../gateway/options-schema.js';
-import { driverOptions } from './driver-options.js';
-import { driverRegistry, urlSchemes } from './driver-registry.js';
+import type { DriverDeclaration } from '../driver-kit/declaration.js';
+import { declarations } from '../drivers/declarations.js';
 
 const driverConfig = z
   .object({
@@ -70,41 +70,55 @@ export async function loadConfig(source: ConfigSource = {}): Promise<OmnibusConf
   return config;
 }
 
-/** The driver type a driver config names, by `type` or by its url's scheme. */
-function typeOf({ type, url }: DriverConfig): string {
-  if (type !== undefined || url === undefined) return type!;
-  const scheme = Object.keys(urlSchemes).find((prefix) => url.startsWith(prefix));
-  if (scheme === undefined) {
-    throw new ConfigurationError(`driver url '${url}' has an unknown scheme; use one of: ${Object.keys(urlSchemes).join(', ')}`);
+const byType = new Map(declarations.map((declaration) => [declaration.type, declaration]));
+
+/** The declaration of the driver a driver config names, by `type` or by its url's scheme. */
+function declarationOf({ type, url }: DriverConfig): DriverDeclaration {
+  if (type === undefined && url !== undefined) {
+    const declaration = declarations.find((d) => d.schemes.some((scheme) => url.startsWith(scheme)));
+    if (declaration !== undefined) return declaration;
+    const schemes = declarations.flatMap((d) => d.schemes);
+    throw new ConfigurationError(`driver url '${url}' has an unknown scheme; use one of: ${schemes.join(', ')}`);
   }
-  return urlSchemes[scheme];
+  const declaration = byType.get(type!);
+  if (declaration === undefined) {
+    throw new ConfigurationError(`unknown driver type '${type}'; known types: ${[...byType.keys()].join(', ')}`);
+  }
+  return declaration;
+}
+
+/** Problems with the options a driver config gives its driver; undefined when there are none. */
+function optionIssues(declaration: DriverDeclaration, options: Record<string, unknown>): ReadonlyArray<Issue> | undefined {
+  const checked = declaration.options['~standard'].validate(options);
+  if (checked instanceof Promise) throw new ConfigurationError(`the ${declaration.type} driver's options schema must check synchronously`);
+  return checked.issues;
 }
 
 /** Problems in the options each driver config gives its driver, with their paths. */
-function driverIssues(config: OmnibusConfig): z.core.$ZodIssue[] {
+function driverIssues(config: OmnibusConfig): Issue[] {
   const named: Array<[PropertyKey[], DriverConfig]> = Object.entries(config.drivers ?? {}).map(([name, driver]) => [['drivers', name], driver]);
   if (config.driver !== undefined) named.push([['driver'], config.driver]);
   return named.flatMap(([path, driver]) => {
-    const schema = driverOptions[typeOf(driver)];
-    if (schema === undefined) return [];
-    const { type: _type, url: _url, ...options } = driver;
-    const checked = schema.safeParse(options);
-    return checked.success ? [] : checked.error.issues.map((issue) => ({ ...issue, path: [...path, ...issue.path] }));
+    const { type, url: _url, ...options } = driver;
+    // An unknown type or scheme is reported when the driver is made.
+    if (type !== undefined && !byType.has(type)) return [];
+    let declaration: DriverDeclaration;
+    try {
+      declaration = declarationOf(driver);
+    } catch {
+      return [];
+    }
+    return (optionIssues(declaration, options) ?? []).map((issue) => ({ ...issue, path: [...path, ...(issue.path ?? []).map(keyOf)] }));
   });
 }
 
 export async function createDriver(config: DriverConfig): Promise<Driver> {
-  const { url, ...rest } = config;
-  const type = typeOf(config);
-  const registered = driverRegistry[type];
-  if (registered === undefined) {
-    throw new ConfigurationError(`unknown driver type '${type}'; known types: ${Object.keys(driverRegistry).join(', ')}`);
-  }
-  const { type: _type, ...options } = rest;
-  const checked = driverOptions[type]?.safeParse(options);
-  if (checked !== undefined && !checked.success) throw new ConfigurationError(`invalid ${type} driver options: ${describeIssues(checked.error.issues)}`);
-  const factory = await registered.load();
-  return factory({ ...(url === undefined ? {} : registered.fromUrl(url)), ...options });
+  const declaration = declarationOf(config);
+  const { type: _type, url, ...options } = config;
+  const issues = optionIssues(declaration, options);
+  if (issues !== undefined) throw new ConfigurationError(`invalid ${declaration.type} driver options: ${describeIssues(issues)}`);
+  const factory = (await declaration.load()) as (options: Record<string, unknown>) => Driver;
+  return factory({ ...(url === undefined ? {} : declaration.fromUrl(url)), ...options });
 }
 
 /** A bus built from `omnibus.config.json` and `OMNIBUS_*` variables (in-memory when neither says otherwise). */
@@ -120,22 +134,35 @@ export async function createBusFromConfig(source: ConfigSource = {}): Promise<Bu
   return createBus({ drivers, routes: config.routes, closeTimeoutMs: config.closeTimeoutMs });
 }
 
-/** Every problem zod found, each with its path: `gateway.auth.apiKeys: expected array, received string`. */
-function describeIssues(issues: z.core.$ZodIssue[], base: PropertyKey[] = []): string {
+/** A problem a schema found: Standard Schema's issue, with zod's details where it gives them. */
+interface Issue {
+  readonly message: string;
+  readonly path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>;
+  readonly code?: string;
+  readonly keys?: string[];
+  readonly errors?: Issue[][];
+}
+
+function keyOf(segment: PropertyKey | { key: PropertyKey }): PropertyKey {
+  return typeof segment === 'object' ? segment.key : segment;
+}
+
+/** Every problem found, each with its path: `gateway.auth.apiKeys: expected array, received string`. */
+function describeIssues(issues: ReadonlyArray<Issue>, base: PropertyKey[] = []): string {
   return issues
     .map((issue) => {
-      const path = [...base, ...issue.path];
-      if (issue.code === 'invalid_union') {
+      const path = [...base, ...(issue.path ?? []).map(keyOf)];
+      if (issue.code === 'invalid_union' && issue.errors !== undefined) {
         // The alternative that got furthest says what was meant: `anonymous` is false or a grant.
         const closest = issue.errors.reduce((best, branch) => (depth(branch) > depth(best) ? branch : best));
         if (depth(closest) > 0) return describeIssues(closest, path);
       }
-      const problem = issue.code === 'unrecognized_keys' ? `unknown option ${issue.keys.map((key) => `'${key}'`).join(', ')}` : issue.message;
-      return `${path.join('.') || '(root)'}: ${problem.replace(/^Invalid (input|option): /, '')}`;
+      const problem = issue.code === 'unrecognized_keys' && issue.keys !== undefined ? `unknown option ${issue.keys.map((key) => `'${key}'`).join(', ')}` : issue.message;
+      return `${path.map(String).join('.') || '(root)'}: ${problem.replace(/^Invalid (input|option): /, '')}`;
     })
     .join('; ');
 }
 
-function depth(issues: z.core.$ZodIssue[]): number {
-  return Math.max(0, ...issues.map((issue) => issue.path.length));
+function depth(issues: ReadonlyArray<Issue>): number {
+  return Math.max(0, ...issues.map((issue) => issue.path?.length ?? 0));
 }

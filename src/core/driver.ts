@@ -119,9 +119,10 @@ export interface Driver {
   close(): Promise<void>;
 }
 
-/** Declares a driver factory; the identity function that gives driver authors types. */
-export function defineDriver<Options extends unknown[]>(
-  factory: (...options: Options) => Driver,
-): (...options: Options) => Driver {
+/**
+ * Declares a driver factory: the identity function that checks it makes a `Driver` and keeps
+ * the driver's own type, with whatever it offers beyond the contract.
+ */
+export function defineDriver<Factory extends (...options: never[]) => Driver>(factory: Factory): Factory {
   return factory;
 }

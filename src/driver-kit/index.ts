@@ -3,6 +3,7 @@
 
 export { Coalescer } from './coalescer.js';
 export { ConnectOnce } from './connect-once.js';
+export { declareDriver, type DriverDeclaration } from './declaration.js';
 export { GroupTable } from './group-table.js';
 export { Observers } from './observers.js';
 export { loadPeer } from './peer.js';

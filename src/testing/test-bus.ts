@@ -4,7 +4,7 @@
 import { Bus, type BusOptions } from '../core/bus.js';
 import type { Driver, WireMessage } from '../core/driver.js';
 import { matchesPattern } from '../core/topic.js';
-import { memory } from '../drivers/memory.js';
+import { memory } from '../drivers/memory/index.js';
 
 export interface PublishedMessage {
   id: string;

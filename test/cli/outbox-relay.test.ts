@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { Bus } from '../../src/core/bus.js';
 import { withDefaultUser } from '../../src/drivers/postgres/options.js';
-import { sqlite } from '../../src/drivers/sqlite.js';
+import { sqlite } from '../../src/drivers/sqlite/index.js';
 import { createOutbox } from '../../src/outbox/index.js';
 import { eventually } from '../../src/testing/wait.js';
 import { brokerSkip } from '../support/broker.js';

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { createClient } from '../../src/client/client.js';
 import { BufferFullError } from '../../src/client/errors.js';
 import { createBus } from '../../src/create-bus.js';
-import { memory } from '../../src/drivers/memory.js';
+import { memory } from '../../src/drivers/memory/index.js';
 import { createGateway } from '../../src/gateway/index.js';
 import { eventually } from '../../src/testing/wait.js';
 import { ConnectionError } from '../../src/core/errors.js';

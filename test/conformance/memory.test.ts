@@ -1,4 +1,4 @@
-import { memory } from '../../src/drivers/memory.js';
+import { memory } from '../../src/drivers/memory/index.js';
 import { runConformance } from '../../src/testing/conformance.js';
 
 runConformance('memory (defaults)', () => memory());

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { after } from 'node:test';
-import { nats } from '../../src/drivers/nats.js';
+import { nats } from '../../src/drivers/nats/index.js';
 import { runConformance } from '../../src/testing/conformance.js';
 import { deleteStreams, NATS_URL, natsSkip } from '../support/nats.js';
 

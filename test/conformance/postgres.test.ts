@@ -1,6 +1,6 @@
 import { after } from 'node:test';
 import pg from 'pg';
-import { postgres } from '../../src/drivers/postgres.js';
+import { postgres } from '../../src/drivers/postgres/index.js';
 import { runConformance } from '../../src/testing/conformance.js';
 import { PG_URL as url, postgresSkip } from '../support/postgres.js';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { after } from 'node:test';
-import { redis } from '../../src/drivers/redis.js';
+import { redis } from '../../src/drivers/redis/index.js';
 import { runConformance } from '../../src/testing/conformance.js';
 import { deleteKeys, REDIS_URL, redisSkip } from '../support/redis.js';
 

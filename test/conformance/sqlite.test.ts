@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { sqlite } from '../../src/drivers/sqlite.js';
+import { sqlite } from '../../src/drivers/sqlite/index.js';
 import { runConformance } from '../../src/testing/conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omnibus-sqlite-conformance-'));

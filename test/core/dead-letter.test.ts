@@ -10,8 +10,8 @@ import type { DeliveryFailed } from '../../src/core/bus-events.js';
 import type { Driver } from '../../src/core/driver.js';
 import { ConfigurationError } from '../../src/core/errors.js';
 import { HEADER } from '../../src/core/message.js';
-import { memory } from '../../src/drivers/memory.js';
-import { sqlite } from '../../src/drivers/sqlite.js';
+import { memory } from '../../src/drivers/memory/index.js';
+import { sqlite } from '../../src/drivers/sqlite/index.js';
 import { eventually } from '../../src/testing/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omnibus-dead-letter-'));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigurationError, NoRouteError } from '../../src/core/errors.js';
 import { createBus } from '../../src/create-bus.js';
-import { memory } from '../../src/drivers/memory.js';
+import { memory } from '../../src/drivers/memory/index.js';
 import { eventually } from '../../src/testing/wait.js';
 
 describe('multi-driver routing', () => {

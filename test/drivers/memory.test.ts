@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createBus } from '../../src/create-bus.js';
-import { memory } from '../../src/drivers/memory.js';
+import { memory } from '../../src/drivers/memory/index.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
 
 describe('memory driver', () => {

@@ -12,7 +12,7 @@ import { Bus } from '../../src/core/bus.js';
 import type { Driver } from '../../src/core/driver.js';
 import { ClosedError, ConfigurationError, ConnectionError, InvalidPositionError } from '../../src/core/errors.js';
 import type { Message, StoredMessage } from '../../src/core/message.js';
-import { nats, type NatsOptions } from '../../src/drivers/nats.js';
+import { nats, type NatsOptions } from '../../src/drivers/nats/index.js';
 import { durableName } from '../../src/drivers/nats/jetstream.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
 import { deleteStreams, NATS_URL, natsSkip, startPrivateNats } from '../support/nats.js';

@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { Bus, ConfigurationError, ConnectionError, InvalidPositionError, type Message, type WireMessage } from '../../src/core/index.js';
 import { createBusFromConfig } from '../../src/config/index.js';
-import { postgres, type PostgresOptions } from '../../src/drivers/postgres.js';
+import { postgres, type PostgresOptions } from '../../src/drivers/postgres/index.js';
 import { LOCK_NAMESPACE } from '../../src/drivers/postgres/migrate.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
 import { PG_URL as url, postgresSkip, privatePostgresSkip, startPostgres } from '../support/postgres.js';

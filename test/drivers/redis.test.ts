@@ -14,7 +14,7 @@ import { Bus } from '../../src/core/bus.js';
 import type { From, WireMessage } from '../../src/core/driver.js';
 import { ConnectionError, InvalidPositionError } from '../../src/core/errors.js';
 import type { Message } from '../../src/core/message.js';
-import { redis, type RedisOptions } from '../../src/drivers/redis.js';
+import { redis, type RedisOptions } from '../../src/drivers/redis/index.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
 import { deleteKeys, REDIS_URL, redisSkip, startPrivateRedis } from '../support/redis.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { Bus } from '../../src/core/bus.js';
-import { sqlite } from '../../src/drivers/sqlite.js';
+import { sqlite } from '../../src/drivers/sqlite/index.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
 import { startWorker } from './sqlite-processes.js';
 

@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { Bus } from '../../src/core/bus.js';
 import { ConfigurationError, InvalidTopicError, PublishError } from '../../src/core/errors.js';
-import { sqlite } from '../../src/drivers/sqlite.js';
+import { sqlite } from '../../src/drivers/sqlite/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omnibus-sqlite-errors-'));
 after(() => {
@@ -20,7 +20,7 @@ after(() => {
 });
 let files = 0;
 const freshFile = () => join(dir, `bad-${files++}.db`);
-const driverModule = fileURLToPath(new URL('../../src/drivers/sqlite.ts', import.meta.url));
+const driverModule = fileURLToPath(new URL('../../src/drivers/sqlite/index.ts', import.meta.url));
 
 describe('sqlite driver on bad input', () => {
   it('refuses a file that is not a SQLite database with ConfigurationError, leaving it untouched', async () => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Bus } from '../../src/core/bus.js';
-import { sqlite } from '../../src/drivers/sqlite.js';
+import { sqlite } from '../../src/drivers/sqlite/index.js';
 import { percentile } from '../../bench/measure.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
 import { startWorker, type Worker } from './sqlite-processes.js';

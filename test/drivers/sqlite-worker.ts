@@ -6,7 +6,7 @@
 
 import { writeSync } from 'node:fs';
 import { Bus } from '../../src/core/bus.js';
-import { sqlite } from '../../src/drivers/sqlite.js';
+import { sqlite } from '../../src/drivers/sqlite/index.js';
 
 const [mode, file, arg, group, hold] = process.argv.slice(2);
 const say = (line: string) => writeSync(1, `${line}\n`);

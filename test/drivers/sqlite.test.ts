@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { createDriver } from '../../src/config/index.js';
 import { Bus } from '../../src/core/bus.js';
 import type { Message } from '../../src/core/message.js';
-import { sqlite, type SqliteOptions } from '../../src/drivers/sqlite.js';
+import { sqlite, type SqliteOptions } from '../../src/drivers/sqlite/index.js';
 import { MessageLog } from '../../src/drivers/sqlite/message-log.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Bus } from '../../src/core/bus.js';
-import { redis } from '../../src/drivers/redis.js';
+import { redis } from '../../src/drivers/redis/index.js';
 import type { BusHealth } from '../../src/core/health.js';
 import { sleep } from '../../src/testing/wait.js';
 import { startGateway } from '../support/gateway.js';

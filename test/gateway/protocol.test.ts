@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createBus } from '../../src/create-bus.js';
-import { memory } from '../../src/drivers/memory.js';
+import { memory } from '../../src/drivers/memory/index.js';
 import { RawSocket, startGateway, type Running } from '../support/gateway.js';
 
 describe('gateway protocol', () => {

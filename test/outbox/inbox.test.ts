@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { Bus, createBus } from '../../src/index.js';
-import { postgres } from '../../src/drivers/postgres.js';
+import { postgres } from '../../src/drivers/postgres/index.js';
 import { inbox } from '../../src/outbox/index.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
 import { PG_URL as url, postgresSkip } from '../support/postgres.js';

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { WebSocket } from 'ws';
 import type { Bus } from '../../src/core/bus.js';
 import { createBus } from '../../src/create-bus.js';
-import { memory } from '../../src/drivers/memory.js';
+import { memory } from '../../src/drivers/memory/index.js';
 import { createGateway, type Gateway } from '../../src/gateway/index.js';
 import type { GatewayOptions } from '../../src/gateway/options.js';
 import type { WebSocketConstructor } from '../../src/client/connection.js';

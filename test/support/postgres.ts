@@ -7,7 +7,7 @@ import { chown, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { withDefaultUser } from '../../src/drivers/postgres.js';
+import { withDefaultUser } from '../../src/drivers/postgres/index.js';
 import { brokerSkip } from './broker.js';
 import { freePort } from './private-server.js';
 

@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import type { Capabilities, Deliver, Driver, DriverEvent, DriverSubscription, ReadSpec, SubscribeSpec, WireMessage } from '../../core/driver.js';
+import { defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/driver.js';
 import { ClosedError, ConfigurationError, ConnectionError, InvalidPositionError, OmnibusError } from '../../core/errors.js';
 import { Coalescer } from '../../driver-kit/coalescer.js';
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
@@ -398,6 +398,4 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
 }
 
 /** The PostgreSQL driver; see `PostgresOptions` for what it can be told and docs/postgres.md for its tables. */
-export function postgres(options: PostgresOptions = {}): PostgresDriver {
-  return new PostgresDriverImpl(options);
-}
+export const postgres = defineDriver((options: PostgresOptions = {}): PostgresDriver => new PostgresDriverImpl(options));

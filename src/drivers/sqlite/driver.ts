@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   ClosedError,
+  defineDriver,
   type Capabilities,
   type Deliver,
   type Driver,
@@ -302,3 +303,9 @@ function isAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * The embedded durable driver: `sqlite({ path: 'omnibus.db' })`, or `sqlite({ database })`
+ * with a better-sqlite3 connection of your own. Options and their defaults: `SqliteOptions`.
+ */
+export const sqlite = defineDriver((options: SqliteOptions = {}): SqliteDriver => new SqliteDriver(options));

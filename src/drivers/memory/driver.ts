@@ -17,8 +17,8 @@ import {
   type ReadSpec,
   type SubscribeSpec,
   type WireMessage,
-} from '../core/index.js';
-import { GroupTable } from '../driver-kit/group-table.js';
+} from '../../core/index.js';
+import { GroupTable } from '../../driver-kit/group-table.js';
 
 export interface MemoryOptions {
   /** Messages kept for `from: 'earliest' | { seq } | { time }` replays. Default 0: retaining messages costs every publish a trip through the old generation of the garbage collector, so replay is opt-in. */
@@ -331,4 +331,3 @@ function checkPosition(from: Exclude<From, 'latest'>): void {
 }
 
 export const memory = defineDriver((options: MemoryOptions = {}): Driver => new MemoryDriver(options));
-export default memory;

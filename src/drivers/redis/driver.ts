@@ -19,18 +19,18 @@ import {
   type ReadSpec,
   type SubscribeSpec,
   type WireMessage,
-} from '../core/index.js';
-import { ConnectOnce } from '../driver-kit/connect-once.js';
-import { Observers } from '../driver-kit/observers.js';
-import { AckQueue } from './redis/acks.js';
-import { DEFAULT_URL, duplicateConnection, isConnectionError, openConnection, redact } from './redis/connection.js';
-import { FanOutReader } from './redis/fan-out-reader.js';
-import { GroupReader } from './redis/group-reader.js';
-import { readHistory } from './redis/history.js';
-import { firstPosition, Keys, positionBeforeStart } from './redis/layout.js';
-import { Publisher, PublishFailure } from './redis/publisher.js';
-import type { ReaderHost, StreamReader } from './redis/reader.js';
-import { Tail } from './redis/tail.js';
+} from '../../core/index.js';
+import { ConnectOnce } from '../../driver-kit/connect-once.js';
+import { Observers } from '../../driver-kit/observers.js';
+import { AckQueue } from './acks.js';
+import { DEFAULT_URL, duplicateConnection, isConnectionError, openConnection, redact } from './connection.js';
+import { FanOutReader } from './fan-out-reader.js';
+import { GroupReader } from './group-reader.js';
+import { readHistory } from './history.js';
+import { firstPosition, Keys, positionBeforeStart } from './layout.js';
+import { Publisher, PublishFailure } from './publisher.js';
+import type { ReaderHost, StreamReader } from './reader.js';
+import { Tail } from './tail.js';
 
 export interface RedisOptions {
   /** Server address, `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. Default `redis://127.0.0.1:6379`. */
@@ -361,4 +361,3 @@ class RedisDriver implements Driver, ReaderHost {
 
 /** The Redis Streams driver. Options and their defaults: `RedisOptions`. */
 export const redis = defineDriver((options: RedisOptions = {}): Driver => new RedisDriver(options));
-export default redis;

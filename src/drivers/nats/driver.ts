@@ -19,17 +19,16 @@ import {
   type ReadSpec,
   type SubscribeSpec,
   type WireMessage,
-} from '../core/index.js';
-import { ConnectOnce } from '../driver-kit/connect-once.js';
-import { Observers } from '../driver-kit/observers.js';
-import { loadPeer } from '../driver-kit/peer.js';
-import { CoreGroups, publishCore, subscribeCore, type CoreLink } from './nats/core.js';
-import { ConfirmedAcks } from './nats/acks.js';
-import { readJetStream } from './nats/history.js';
-import { inboxFor, publishJetStream, subscribeJetStream, type JetStreamLink } from './nats/jetstream.js';
-import { StreamCatalog } from './nats/streams.js';
+} from '../../core/index.js';
+import { ConnectOnce } from '../../driver-kit/connect-once.js';
+import { Observers } from '../../driver-kit/observers.js';
+import { loadPeer } from '../../driver-kit/peer.js';
+import { CoreGroups, publishCore, subscribeCore, type CoreLink } from './core.js';
+import { ConfirmedAcks } from './acks.js';
+import { readJetStream } from './history.js';
+import { inboxFor, publishJetStream, subscribeJetStream, type JetStreamLink } from './jetstream.js';
+import { StreamCatalog } from './streams.js';
 
-export { NATS_HEADER } from './nats/wire.js';
 
 export interface NatsOptions {
   /** Server address or addresses. Default `'nats://127.0.0.1:4222'`. */
@@ -300,4 +299,3 @@ class NatsDriver implements Driver {
 
 /** The NATS driver; see {@link NatsOptions} for the defaults. */
 export const nats = defineDriver((options: NatsOptions = {}): Driver => new NatsDriver(options));
-export default nats;

@@ -1,0 +1,3 @@
+// `omnibus/drivers/redis`: Redis Streams, with consumer groups.
+
+export { redis, redis as default, type RedisOptions } from './driver.js';
