@@ -3,7 +3,8 @@
 
 import { EventEmitter } from 'node:events';
 import Emittery from 'emittery';
-import { createBus, matchesPattern, PatternIndex } from '../src/index.js';
+import { createBus, matchesPattern } from '../src/index.js';
+import { PatternIndex } from '../src/driver-kit/index.js';
 import { interleaved, percentile, printTable, rate, type Row } from './measure.js';
 
 const COUNT = 500_000;

@@ -28,6 +28,22 @@ describe('package', () => {
     }
   });
 
+  it('each subpath export names what it exports, one by one (no export * of internals)', () => {
+    for (const [subpath, target] of Object.entries(pkg.exports)) {
+      if (typeof target === 'string') continue;
+      const source = target.default.replace('./dist/', 'src/').replace(/\.js$/, '.ts');
+      assert.doesNotMatch(readFileSync(source, 'utf8'), /^export \* from/m, `'${subpath}' (${source}) re-exports a whole module`);
+    }
+  });
+
+  it("the outbox uses the postgres driver only through its public surface, omnibus/drivers/postgres", () => {
+    for (const file of files('src/outbox')) {
+      for (const specifier of imports(file)) {
+        if (specifier.includes('drivers/')) assert.equal(specifier, '../drivers/postgres/index.js', `${file} imports ${specifier}`);
+      }
+    }
+  });
+
   it('core imports no driver, service or config module', () => {
     for (const file of files('src/core')) {
       for (const specifier of imports(file)) {

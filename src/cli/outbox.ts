@@ -2,7 +2,7 @@
 // to the bus that omnibus.config.json / OMNIBUS_URL names, until SIGTERM/SIGINT.
 
 import { createBusFromConfig } from '../config/index.js';
-import { withDefaultUser } from '../drivers/postgres/options.js';
+import { withDefaultUser } from '../drivers/postgres/index.js';
 import { relayOutbox } from '../outbox/relay.js';
 
 export interface RelayCommandOptions {

@@ -1,5 +1,24 @@
-// `omnibus/driver-kit`: what every driver needs beside the contract in `omnibus`, for our
+// `omnibus/driver-kit`: the driver contract and what every driver needs to meet it, for our
 // drivers and for yours (docs/writing-a-driver.md).
+
+export {
+  defineDriver,
+  type Capabilities,
+  type Deliver,
+  type Delivery,
+  type Driver,
+  type DriverEvent,
+  type DriverSubscription,
+  type From,
+  type ReadSpec,
+  type SubscribeSpec,
+  type WireMessage,
+} from '../core/driver.js';
+export { ClosedError, ConfigurationError, ConnectionError, InvalidPositionError, PublishError } from '../core/errors.js';
+export { backoffDelay, type BackoffOptions, type Jitter } from '../core/backoff.js';
+export { LocalDeliveries } from '../core/local-deliveries.js';
+export { PatternIndex } from '../core/pattern-index.js';
+export { isWildcard, matchesPattern } from '../core/topic.js';
 
 export { Coalescer } from './coalescer.js';
 export { ConnectOnce } from './connect-once.js';

@@ -8,7 +8,7 @@ import { ConfigurationError } from '../core/errors.js';
 import { topicOf, validate, type Target } from '../core/event.js';
 import type { Headers } from '../core/message.js';
 import { assertTopic } from '../core/topic.js';
-import { migrate, quoteIdent } from '../drivers/postgres/migrate.js';
+import { migrate, quoteIdent } from '../drivers/postgres/index.js';
 import { resolveSchema } from './options.js';
 import { DEFAULT_SCHEMA, outboxMigrations } from './schema.js';
 

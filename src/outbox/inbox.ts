@@ -5,8 +5,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Message } from '../core/message.js';
 import type { Handler } from '../core/subscription.js';
-import { checkout } from '../drivers/postgres/checkout.js';
-import { migrate, quoteIdent } from '../drivers/postgres/migrate.js';
+import { checkout, migrate, quoteIdent } from '../drivers/postgres/index.js';
 import { resolveSchema } from './options.js';
 import { DEFAULT_SCHEMA, outboxMigrations } from './schema.js';
 

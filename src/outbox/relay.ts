@@ -5,9 +5,7 @@
 import type { Pool } from 'pg';
 import type { Bus, PublishItem } from '../core/bus.js';
 import { errorMessage, isRetriable } from '../core/errors.js';
-import { checkout } from '../drivers/postgres/checkout.js';
-import { Listener } from '../drivers/postgres/listener.js';
-import { LOCK_NAMESPACE, migrate, quoteIdent } from '../drivers/postgres/migrate.js';
+import { checkout, Listener, LOCK_NAMESPACE, migrate, quoteIdent } from '../drivers/postgres/index.js';
 import { resolveSchema } from './options.js';
 import { DEFAULT_SCHEMA, outboxMigrations } from './schema.js';
 import { backoffDelay } from '../core/backoff.js';

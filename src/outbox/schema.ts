@@ -1,7 +1,7 @@
 // The outbox and inbox tables, as versioned migrations (component 'outbox' in the same
 // migrations table the driver uses). docs/postgres.md describes each column.
 
-import type { Migration } from '../drivers/postgres/migrate.js';
+import type { Migration } from '../drivers/postgres/index.js';
 
 export const DEFAULT_SCHEMA = 'omnibus';
 
