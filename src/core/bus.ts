@@ -22,9 +22,9 @@ import { Reader, type ReaderOptions } from './reader.js';
 import { Router, type DriverEntry, type Route } from './router.js';
 import { addCounters, counters, type BusStats, type Counters } from './stats.js';
 import { MessageStream, type StreamOptions } from './stream.js';
+import { deadLetterLoop } from './failure-policy.js';
 import {
   CoreSubscription,
-  deadLetterLoop,
   type Handler,
   type SubscribeOptions,
   type Subscription,

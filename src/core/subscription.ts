@@ -1,18 +1,17 @@
-// The delivery machinery every driver shares: a bounded buffer with block/drop/timeout
-// backpressure, concurrency with per-key order, auto/manual ack, retries with backoff,
-// and the dead-letter path. Drivers only hand over deliveries and settle them.
+// A subscription's flow: a bounded buffer with block/drop/timeout backpressure, concurrency
+// with per-key order, and auto or manual acks. What happens to a failed message is the
+// failure policy's (failure-policy.ts). Drivers only hand over deliveries and settle them.
 
 import type { BackoffOptions } from './backoff.js';
-import { backoffDelay } from './backoff.js';
 import type { BusEventEmitter } from './bus-events.js';
 import { decodePayload, type Codec } from './codec.js';
 import { isAsyncFunction, runHandling } from './context.js';
 import type { Delivery, DriverSubscription, From, WireMessage } from './driver.js';
-import { errorMessage, isRetriable, RejectedError } from './errors.js';
 import { validate, type EventDefinition } from './event.js';
+import { FailurePolicy } from './failure-policy.js';
 import { HEADER, type Message } from './message.js';
 import { Queue } from './queue.js';
-import { matchesPattern } from './topic.js';
+import { ReceivedMessage, settleQuietly, type Settling } from './received-message.js';
 import type { Counters } from './stats.js';
 import type { Tracing } from './tracing.js';
 
@@ -72,80 +71,13 @@ export interface SubscriptionHost {
   forget(subscription: CoreSubscription): void;
 }
 
-const DONE = Promise.resolve();
-
 interface Waiter {
   delivery: Delivery;
   resolve(): void;
   timer?: ReturnType<typeof setTimeout>;
 }
 
-class ReceivedMessage implements Message {
-  settled = false;
-  readonly id: string;
-  readonly topic: string;
-  readonly headers: Record<string, string>;
-  readonly key: string | undefined;
-  readonly time: number;
-  readonly ttlMs: number | undefined;
-  readonly seq: string | undefined;
-  readonly attempt: number;
-
-  constructor(
-    readonly delivery: Delivery,
-    readonly data: unknown,
-    private readonly subscription: CoreSubscription,
-  ) {
-    const wire = delivery.message;
-    this.id = wire.id;
-    this.topic = wire.topic;
-    this.headers = wire.headers;
-    this.key = wire.key;
-    this.time = wire.time;
-    this.ttlMs = wire.ttlMs;
-    this.seq = wire.seq;
-    this.attempt = delivery.attempt;
-  }
-
-  ack(): Promise<void> {
-    if (this.settled) return DONE;
-    this.settled = true;
-    this.subscription.counters.acked++;
-    return this.delivery.ack() ?? DONE;
-  }
-
-  nack(options?: { delayMs?: number }): Promise<void> {
-    return this.subscription.retry(this, new Error('nacked by the handler'), options?.delayMs);
-  }
-
-  inProgress(): Promise<void> {
-    return this.delivery.inProgress() ?? DONE;
-  }
-
-  reject(reason: string): Promise<void> {
-    return this.subscription.deadLetter(this, new RejectedError(reason, { topic: this.topic }));
-  }
-
-  toJSON(): object {
-    const { id, topic, data, headers, key, time, seq, attempt } = this;
-    return { id, topic, data, headers, key, time, seq, attempt };
-  }
-}
-
-/** Why `deadLetter` cannot serve a subscription on `pattern`, or undefined when it can. */
-export function deadLetterLoop(pattern: string, deadLetter: string): string | undefined {
-  if (!matchesPattern(pattern, deadLetter)) return undefined;
-  return `deadLetter '${deadLetter}' matches the subscription's own pattern '${pattern}', so every dead letter would fail again and make another; choose a topic outside it`;
-}
-
-/** The topics a message failed on, oldest first, ending with its own. */
-function deadLetterPath(message: ReceivedMessage): string[] {
-  const { headers } = message;
-  const before = headers[HEADER.deadLetterPath] ?? headers[HEADER.originalTopic];
-  return before === undefined || before === '' ? [message.topic] : [...before.split(','), message.topic];
-}
-
-export class CoreSubscription implements Subscription {
+export class CoreSubscription implements Subscription, Settling {
   readonly counters: Counters;
   private readonly queue = new Queue<Delivery>();
   private readonly waiters: Waiter[] = [];
@@ -160,7 +92,7 @@ export class CoreSubscription implements Subscription {
   readonly signal = this.aborter.signal;
   private readonly concurrency: number;
   private readonly bufferSize: number;
-  private readonly maxAttempts: number;
+  private readonly failures: FailurePolicy;
   private readonly asyncHandler: boolean;
   driverSubscriptions: DriverSubscription[] = [];
 
@@ -175,7 +107,7 @@ export class CoreSubscription implements Subscription {
     this.counters = counters;
     this.concurrency = Math.max(1, options.concurrency ?? 1);
     this.bufferSize = Math.max(1, options.bufferSize ?? 1_000);
-    this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
+    this.failures = new FailurePolicy(pattern, options, host, counters);
     this.asyncHandler = isAsyncFunction(handler);
   }
 
@@ -224,15 +156,8 @@ export class CoreSubscription implements Subscription {
     this.quietly(() => delivery.ack());
   }
 
-  /** Runs a settle call whose failure has no caller to go to: it is reported instead. */
   private quietly(settle: () => void | Promise<void>): Promise<void> | undefined {
-    try {
-      const result = settle();
-      if (result !== undefined) return result.catch((error) => this.host.reportError(error, this.pattern));
-    } catch (error) {
-      this.host.reportError(error, this.pattern);
-    }
-    return undefined;
+    return settleQuietly(settle, (error) => this.host.reportError(error, this.pattern));
   }
 
   private enqueue(delivery: Delivery): void {
@@ -352,46 +277,12 @@ export class CoreSubscription implements Subscription {
     return undefined;
   }
 
-  /** Redelivers after backoff, or dead-letters once attempts are spent or retrying cannot help. */
-  async retry(message: ReceivedMessage, error: unknown, delayMs?: number): Promise<void> {
-    if (message.settled) return;
-    if (!isRetriable(error) || error instanceof RejectedError || message.attempt >= this.maxAttempts) {
-      return this.deadLetter(message, error);
-    }
-    message.settled = true;
-    this.counters.retried++;
-    await this.quietly(() => message.delivery.nack(delayMs ?? backoffDelay(message.attempt, this.options.backoff)));
+  retry(message: ReceivedMessage, error: unknown, delayMs?: number): Promise<void> {
+    return this.failures.retry(message, error, delayMs);
   }
 
-  async deadLetter(message: ReceivedMessage, error: unknown): Promise<void> {
-    if (message.settled) return;
-    message.settled = true;
-    const reason = errorMessage(error);
-    // A dead letter that fails again never goes to a topic it already failed on: subscriptions
-    // dead-lettering into each other's patterns (here or in another process) would loop forever.
-    const path = deadLetterPath(message);
-    const target = this.options.deadLetter;
-    const topic = target === undefined || path.includes(target) ? undefined : target;
-    try {
-      if (topic !== undefined) {
-        this.options.beforeDeadLetter?.(topic);
-        await this.host.deadLetter(topic, message.delivery.message, {
-          [HEADER.deadLetterPath]: path.join(','),
-          [HEADER.originalTopic]: message.topic,
-          [HEADER.originalId]: message.id,
-          [HEADER.error]: reason,
-          [HEADER.attempts]: String(message.attempt),
-        });
-      }
-    } catch (publishError) {
-      // Without a dead-letter copy the message must stay with the broker: retry later.
-      this.host.reportError(publishError, topic);
-      await this.quietly(() => message.delivery.nack(backoffDelay(message.attempt, this.options.backoff)));
-      return;
-    }
-    this.counters.deadLettered++;
-    await this.quietly(() => message.delivery.reject(reason));
-    this.host.events.emit('deliveryFailed', { message, error, attempts: message.attempt, deadLetter: topic });
+  deadLetter(message: ReceivedMessage, error: unknown): Promise<void> {
+    return this.failures.deadLetter(message, error);
   }
 
   close(): Promise<void> {
