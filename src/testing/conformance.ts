@@ -36,10 +36,38 @@ interface CaseContext {
   capabilities: Capabilities;
 }
 
+/** The capabilities that are flags: a case needs them claimed. */
+type Flag = { [K in keyof Capabilities]: Capabilities[K] extends boolean ? K : never }[keyof Capabilities];
+
+/**
+ * What a case needs of a driver: flags it must claim; the order it must promise at least
+ * ('key' is met by 'key' or 'global'); a payload limit, to test the limit itself.
+ */
+type Needs = { [K in Flag]?: true } & { ordering?: 'key' | 'global'; maxPayloadBytes?: 'finite' };
+
 interface CaseDefinition {
   name: string;
-  needs?: Array<keyof Capabilities>;
+  needs?: Needs;
   run: Case;
+}
+
+/** Weakest first, as drivers promise them. */
+const ORDERINGS: Array<Capabilities['ordering']> = ['none', 'key', 'global'];
+
+/** Why a driver with these capabilities cannot run a case, in words; false when it can. */
+function skipReason(needs: Needs, capabilities: Capabilities): string | false {
+  const reasons: string[] = [];
+  const flags = (Object.keys(needs) as Array<keyof Needs>).filter((name) => needs[name] === true) as Flag[];
+  const missing = flags.filter((flag) => !capabilities[flag]);
+  if (missing.length > 0) reasons.push(`does not claim ${missing.join(', ')}`);
+  if (needs.ordering !== undefined && ORDERINGS.indexOf(capabilities.ordering) < ORDERINGS.indexOf(needs.ordering)) {
+    const accepted = needs.ordering === 'key' ? "'key' or 'global'" : `'${needs.ordering}'`;
+    reasons.push(`promises ordering '${capabilities.ordering}' where the case needs ${accepted}`);
+  }
+  if (needs.maxPayloadBytes === 'finite' && !Number.isFinite(capabilities.maxPayloadBytes)) {
+    reasons.push('declares no payload limit to test');
+  }
+  return reasons.length > 0 ? `the driver ${reasons.join(' and ')}` : false;
 }
 
 function collector<T = unknown>() {
@@ -159,6 +187,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'keeps per-key order under concurrent publishers',
+    needs: { ordering: 'key' },
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
       const { messages, handler } = collector<{ key: string; n: number }>();
@@ -194,7 +223,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'a group gives each message to exactly one member and spreads the load',
-    needs: ['groups'],
+    needs: { groups: true },
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
       const members = Array.from({ length: 3 }, () => collector());
@@ -221,7 +250,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'a group hands over to the remaining members when one closes mid-stream, losing nothing',
-    needs: ['groups'],
+    needs: { groups: true },
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
       const seen = new Set<number>();
@@ -244,7 +273,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'close() hands what a group member never started to the others at once, and never redelivers what it acked',
-    needs: ['groups'],
+    needs: { groups: true },
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
       const topic = `${ns}.giveback`;
@@ -401,7 +430,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'redelivers a message left unacked past the ack deadline',
-    needs: ['ackDeadline'],
+    needs: { ackDeadline: true },
     async run({ bus, ns, timeoutMs, ackDeadlineMs }) {
       const b = await bus();
       const attempts: number[] = [];
@@ -417,7 +446,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'inProgress() extends the ack deadline for slow work',
-    needs: ['ackDeadline'],
+    needs: { ackDeadline: true },
     async run({ bus, ns, timeoutMs, ackDeadlineMs }) {
       const b = await bus();
       const attempts: number[] = [];
@@ -437,7 +466,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'a group closed mid-stream resumes where it left off, losing nothing',
-    needs: ['groups', 'persistent'],
+    needs: { groups: true, persistent: true },
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
       const seen = new Set<number>();
@@ -455,7 +484,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: "a group's position and unacked messages survive closing and reopening the driver",
-    needs: ['groups', 'persistent'],
+    needs: { groups: true, persistent: true },
     async run({ factory, ns, timeoutMs }) {
       const topic = `${ns}.restart`;
       const acked = new Set<number>();
@@ -492,7 +521,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: "replays from 'earliest', from a seq and from a time",
-    needs: ['replay'],
+    needs: { replay: true },
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
       const topic = `${ns}.history`;
@@ -539,7 +568,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'stores a message published twice with one id once',
-    needs: ['dedupe'],
+    needs: { dedupe: true },
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
       const { messages, handler } = collector();
@@ -567,9 +596,9 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'accepts a payload at the declared maximum size and refuses one byte more',
+    needs: { maxPayloadBytes: 'finite' },
     async run({ bus, ns, timeoutMs, capabilities }) {
       const max = capabilities.maxPayloadBytes;
-      if (!Number.isFinite(max)) return;
       const b = await bus();
       const { messages, handler } = collector();
       await b.subscribe(`${ns}.big`, handler);
@@ -673,7 +702,7 @@ const cases: CaseDefinition[] = [
 
 /**
  * Runs the delivery contract against a driver. Cases its capabilities do not claim are
- * skipped with the capability named.
+ * skipped, the reason naming the capability and what the case needs of it.
  */
 export function runConformance(name: string, factory: DriverFactory, options: ConformanceOptions = {}): void {
   describe(`conformance: ${name}`, async () => {
@@ -683,8 +712,7 @@ export function runConformance(name: string, factory: DriverFactory, options: Co
     const run = randomUUID().slice(0, 8);
     let index = 0;
     for (const definition of cases) {
-      const missing = (definition.needs ?? []).filter((capability) => !capabilities[capability]);
-      const skip = missing.length > 0 ? `the driver does not claim ${missing.join(', ')}` : false;
+      const skip = skipReason(definition.needs ?? {}, capabilities);
       it(definition.name, { skip }, async () => {
         const buses: Bus[] = [];
         const context: CaseContext = {
