@@ -36,15 +36,112 @@ interface CaseContext {
   capabilities: Capabilities;
 }
 
+/** The capabilities that are flags: a case needs them claimed. */
+type Flag = { [K in keyof Capabilities]: Capabilities[K] extends boolean ? K : never }[keyof Capabilities];
+
+/**
+ * What a case needs of a driver: flags it must claim; the order it must promise at least
+ * ('key' is met by 'key' or 'global'); a payload limit, to test the limit itself.
+ */
+type Needs = { [K in Flag]?: true } & { ordering?: 'key' | 'global'; maxPayloadBytes?: 'finite' };
+
 interface CaseDefinition {
   name: string;
-  needs?: Array<keyof Capabilities>;
+  needs?: Needs;
   run: Case;
+}
+
+/** Weakest first, as drivers promise them. */
+const ORDERINGS: Array<Capabilities['ordering']> = ['none', 'key', 'global'];
+
+/** Why a driver with these capabilities cannot run a case, in words; false when it can. */
+function skipReason(needs: Needs, capabilities: Capabilities): string | false {
+  const reasons: string[] = [];
+  const flags = (Object.keys(needs) as Array<keyof Needs>).filter((name) => needs[name] === true) as Flag[];
+  const missing = flags.filter((flag) => !capabilities[flag]);
+  if (missing.length > 0) reasons.push(`does not claim ${missing.join(', ')}`);
+  if (needs.ordering !== undefined && ORDERINGS.indexOf(capabilities.ordering) < ORDERINGS.indexOf(needs.ordering)) {
+    const accepted = needs.ordering === 'key' ? "'key' or 'global'" : `'${needs.ordering}'`;
+    reasons.push(`promises ordering '${capabilities.ordering}' where the case needs ${accepted}`);
+  }
+  if (needs.maxPayloadBytes === 'finite' && !Number.isFinite(capabilities.maxPayloadBytes)) {
+    reasons.push('declares no payload limit to test');
+  }
+  return reasons.length > 0 ? `the driver ${reasons.join(' and ')}` : false;
 }
 
 function collector<T = unknown>() {
   const messages: Message<T>[] = [];
   return { messages, handler: (message: Message<T>) => void messages.push(message) };
+}
+
+/** A message of the global-order cases, named by its publisher and its place in that publisher's sequence. */
+type Labelled = { label: string };
+
+/**
+ * Publishers all at once, each awaiting its own publishes (single ones and batches) across
+ * three topics and three keys, and on each subscriber bus a subscription with concurrency 1;
+ * the first bus also has a slow one with a small buffer, the last a narrower pattern. Every
+ * subscription must get every message in one order, the same for all, that keeps each
+ * publisher's order and puts a message whose publish resolved before another's began first.
+ * Resolves to that order.
+ */
+async function checkGlobalOrder(publishers: Bus[], subscribers: Bus[], ns: string, timeoutMs: number): Promise<Message<Labelled>[]> {
+  const topics = [`${ns}.global.a`, `${ns}.global.b.c`, `${ns}.global.d`];
+  const keys = ['k0', 'k1', undefined];
+  const subscriptions: Array<{ name: string; messages: Message<Labelled>[] }> = [];
+  for (const [i, b] of subscribers.entries()) {
+    const all = collector<Labelled>();
+    await b.subscribe(`${ns}.global.>`, all.handler);
+    subscriptions.push({ name: `the subscription on bus ${i}`, messages: all.messages });
+  }
+  const slow = collector<Labelled>();
+  await subscribers[0].subscribe(`${ns}.global.>`, async (message: Message<Labelled>) => {
+    slow.handler(message);
+    await sleep(0);
+  }, { bufferSize: 4 });
+  subscriptions.push({ name: 'the slow subscription', messages: slow.messages });
+  const narrow = collector<Labelled>();
+  await subscribers[subscribers.length - 1].subscribe(`${ns}.global.b.*`, narrow.handler);
+
+  // A clock that ticks at every publish call and every resolution: "resolved before another began" is a comparison of ticks.
+  let clock = 0;
+  const sent = new Map<string, { publisher: number; index: number; called: number; resolved: number }>();
+  await Promise.all(publishers.map(async (b, publisher) => {
+    let index = 0;
+    for (let step = 0; step < 30; step++) {
+      const batch = Array.from({ length: step % 5 === 4 ? 3 : 1 }, () => {
+        const i = index++;
+        return { i, topic: topics[(publisher + i) % 3], data: { label: `p${publisher}.${i}` }, key: keys[(publisher + 2 * i) % 3] };
+      });
+      const called = ++clock;
+      if (batch.length === 1) await b.publish(batch[0].topic, batch[0].data, { key: batch[0].key });
+      else await b.publishMany(batch.map(({ topic, data, key }) => ({ topic, data, key })));
+      const resolved = ++clock;
+      for (const { i, data } of batch) sent.set(data.label, { publisher, index: i, called, resolved });
+    }
+  }));
+
+  const total = sent.size;
+  await eventually(() => subscriptions.every((s) => s.messages.length >= total), `all ${total} messages on every subscription`, timeoutMs);
+  const [reference] = subscriptions;
+  const order = reference.messages.map((m) => m.data.label);
+  assert.equal(new Set(order).size, total, 'every message delivered once');
+  const position = new Map(order.map((label, i) => [label, i]));
+  for (const [first, a] of sent) {
+    for (const [second, b] of sent) {
+      const samePublisher = a.publisher === b.publisher && a.index < b.index;
+      if ((samePublisher || a.resolved < b.called) && position.get(first)! > position.get(second)!) {
+        const why = samePublisher ? 'one publisher published it first' : 'its publish resolved before the other began';
+        assert.fail(`${reference.name} got ${second} before ${first}, though ${why}`);
+      }
+    }
+  }
+  for (const s of subscriptions.slice(1)) assert.deepEqual(s.messages.map((m) => m.data.label), order, `${s.name} got another order`);
+  const narrowed = reference.messages.filter((m) => m.topic === topics[1]).map((m) => m.data.label);
+  await eventually(() => narrow.messages.length >= narrowed.length, `the ${narrowed.length} messages on ${topics[1]}`, timeoutMs);
+  assert.deepEqual(narrow.messages.map((m) => m.data.label), narrowed, 'the narrower pattern got another order');
+  return reference.messages;
 }
 
 const cases: CaseDefinition[] = [
@@ -159,6 +256,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'keeps per-key order under concurrent publishers',
+    needs: { ordering: 'key' },
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
       const { messages, handler } = collector<{ key: string; n: number }>();
@@ -178,6 +276,36 @@ const cases: CaseDefinition[] = [
     },
   },
   {
+    name: 'delivers one order, the publish order, to every subscriber, from concurrent publishers across topics and keys',
+    needs: { ordering: 'global' },
+    async run({ bus, ns, timeoutMs }) {
+      const b = await bus();
+      await checkGlobalOrder([b, b, b, b], [b, b], ns, timeoutMs);
+    },
+  },
+  {
+    // Persistent drivers share one backend between the factory's drivers, as separate processes would.
+    name: 'keeps one global order across several drivers publishing and subscribing on one backend',
+    needs: { ordering: 'global', persistent: true },
+    async run({ bus, ns, timeoutMs }) {
+      const buses = [await bus(), await bus(), await bus()];
+      await checkGlobalOrder([...buses, ...buses], buses, ns, timeoutMs);
+    },
+  },
+  {
+    name: "replays from 'earliest' in the global order it delivered live, with the same seqs",
+    needs: { ordering: 'global', replay: true },
+    async run({ bus, ns, timeoutMs }) {
+      const b = await bus();
+      const live = await checkGlobalOrder([b, b, b, b], [b], ns, timeoutMs);
+      const replayed = collector<Labelled>();
+      await b.subscribe(`${ns}.global.>`, replayed.handler, { from: 'earliest' });
+      await eventually(() => replayed.messages.length >= live.length, `the ${live.length} messages replayed`, timeoutMs);
+      const order = (messages: Message<Labelled>[]) => messages.map((m) => `${m.data.label} at ${m.seq}`);
+      assert.deepEqual(order(replayed.messages), order(live));
+    },
+  },
+  {
     name: 'delivers every message to each of many concurrent subscribers',
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
@@ -194,7 +322,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'a group gives each message to exactly one member and spreads the load',
-    needs: ['groups'],
+    needs: { groups: true },
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
       const members = Array.from({ length: 3 }, () => collector());
@@ -221,7 +349,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'a group hands over to the remaining members when one closes mid-stream, losing nothing',
-    needs: ['groups'],
+    needs: { groups: true },
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
       const seen = new Set<number>();
@@ -244,7 +372,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'close() hands what a group member never started to the others at once, and never redelivers what it acked',
-    needs: ['groups'],
+    needs: { groups: true },
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
       const topic = `${ns}.giveback`;
@@ -401,7 +529,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'redelivers a message left unacked past the ack deadline',
-    needs: ['ackDeadline'],
+    needs: { ackDeadline: true },
     async run({ bus, ns, timeoutMs, ackDeadlineMs }) {
       const b = await bus();
       const attempts: number[] = [];
@@ -417,7 +545,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'inProgress() extends the ack deadline for slow work',
-    needs: ['ackDeadline'],
+    needs: { ackDeadline: true },
     async run({ bus, ns, timeoutMs, ackDeadlineMs }) {
       const b = await bus();
       const attempts: number[] = [];
@@ -437,7 +565,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'a group closed mid-stream resumes where it left off, losing nothing',
-    needs: ['groups', 'persistent'],
+    needs: { groups: true, persistent: true },
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
       const seen = new Set<number>();
@@ -455,7 +583,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: "a group's position and unacked messages survive closing and reopening the driver",
-    needs: ['groups', 'persistent'],
+    needs: { groups: true, persistent: true },
     async run({ factory, ns, timeoutMs }) {
       const topic = `${ns}.restart`;
       const acked = new Set<number>();
@@ -492,7 +620,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: "replays from 'earliest', from a seq and from a time",
-    needs: ['replay'],
+    needs: { replay: true },
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
       const topic = `${ns}.history`;
@@ -539,7 +667,7 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'stores a message published twice with one id once',
-    needs: ['dedupe'],
+    needs: { dedupe: true },
     async run({ bus, ns, timeoutMs }) {
       const b = await bus();
       const { messages, handler } = collector();
@@ -567,9 +695,9 @@ const cases: CaseDefinition[] = [
   },
   {
     name: 'accepts a payload at the declared maximum size and refuses one byte more',
+    needs: { maxPayloadBytes: 'finite' },
     async run({ bus, ns, timeoutMs, capabilities }) {
       const max = capabilities.maxPayloadBytes;
-      if (!Number.isFinite(max)) return;
       const b = await bus();
       const { messages, handler } = collector();
       await b.subscribe(`${ns}.big`, handler);
@@ -673,7 +801,7 @@ const cases: CaseDefinition[] = [
 
 /**
  * Runs the delivery contract against a driver. Cases its capabilities do not claim are
- * skipped with the capability named.
+ * skipped, the reason naming the capability and what the case needs of it.
  */
 export function runConformance(name: string, factory: DriverFactory, options: ConformanceOptions = {}): void {
   describe(`conformance: ${name}`, async () => {
@@ -683,8 +811,7 @@ export function runConformance(name: string, factory: DriverFactory, options: Co
     const run = randomUUID().slice(0, 8);
     let index = 0;
     for (const definition of cases) {
-      const missing = (definition.needs ?? []).filter((capability) => !capabilities[capability]);
-      const skip = missing.length > 0 ? `the driver does not claim ${missing.join(', ')}` : false;
+      const skip = skipReason(definition.needs ?? {}, capabilities);
       it(definition.name, { skip }, async () => {
         const buses: Bus[] = [];
         const context: CaseContext = {
