@@ -3,7 +3,13 @@
 
 import type { Capabilities } from './driver.js';
 
+/** Weakest first, as drivers promise them. */
 const ORDER: Capabilities['ordering'][] = ['none', 'key', 'global'];
+
+/** Whether promising `ordering` keeps at least the promise of `wanted` ('global' keeps 'key'). */
+export function orderingCovers(ordering: Capabilities['ordering'], wanted: Capabilities['ordering']): boolean {
+  return ORDER.indexOf(ordering) >= ORDER.indexOf(wanted);
+}
 
 /** The capabilities all of `each` share: a flag only if every driver has it, the weakest ordering, the smallest payload limit. */
 export function combineCapabilities(each: ReadonlyArray<Capabilities>): Capabilities {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Bus } from '../core/bus.js';
+import { orderingCovers } from '../core/capabilities.js';
 import type { DeliveryFailed } from '../core/bus-events.js';
 import type { Capabilities, Driver } from '../core/driver.js';
 import { ClosedError, InvalidTopicError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
@@ -51,16 +52,13 @@ interface CaseDefinition {
   run: Case;
 }
 
-/** Weakest first, as drivers promise them. */
-const ORDERINGS: Array<Capabilities['ordering']> = ['none', 'key', 'global'];
-
 /** Why a driver with these capabilities cannot run a case, in words; false when it can. */
 function skipReason(needs: Needs, capabilities: Capabilities): string | false {
   const reasons: string[] = [];
   const flags = (Object.keys(needs) as Array<keyof Needs>).filter((name) => needs[name] === true) as Flag[];
   const missing = flags.filter((flag) => !capabilities[flag]);
   if (missing.length > 0) reasons.push(`does not claim ${missing.join(', ')}`);
-  if (needs.ordering !== undefined && ORDERINGS.indexOf(capabilities.ordering) < ORDERINGS.indexOf(needs.ordering)) {
+  if (needs.ordering !== undefined && !orderingCovers(capabilities.ordering, needs.ordering)) {
     const accepted = needs.ordering === 'key' ? "'key' or 'global'" : `'${needs.ordering}'`;
     reasons.push(`promises ordering '${capabilities.ordering}' where the case needs ${accepted}`);
   }

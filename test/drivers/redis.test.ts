@@ -41,7 +41,7 @@ function collect() {
 
 describe('redis driver', { skip }, () => {
   const raw = skip === false ? new Redis(REDIS_URL) : undefined;
-  // The restart case drops this plain client's connection too; it reconnects by itself.
+  // A client of the shared server for looking at what the driver wrote.
   raw?.on('error', () => {});
   after(async () => {
     await Promise.all(buses.map((bus) => bus.close()));
