@@ -36,6 +36,7 @@ export {
   OmnibusError,
   PayloadTooLargeError,
   PublishError,
+  RefusedError,
   RejectedError,
   SerializationError,
   ValidationError,

@@ -10,6 +10,7 @@ import type { Capabilities, Driver, From, WireMessage } from './driver.js';
 import {
   ClosedError,
   ConfigurationError,
+  ConnectionError,
   errorMessage,
   OmnibusError,
   PayloadTooLargeError,
@@ -164,13 +165,15 @@ export class Bus {
     const subscription = new CoreSubscription(pattern, handler as Handler, options, this.host, patternCounters, event);
     this.subscriptions.add(subscription);
     const spec = { pattern, group: options.group, from: options.from, ackDeadlineMs: options.ackDeadlineMs ?? 30_000 };
-    try {
-      for (const { driver } of entries) {
+    for (const { name, driver } of entries) {
+      try {
         subscription.driverSubscriptions.push(await driver.subscribe(spec, subscription.deliver));
+      } catch (error) {
+        await subscription.close();
+        if (error instanceof OmnibusError) throw error;
+        // A failure the driver did not classify: most likely the broker, so worth retrying.
+        throw new ConnectionError(`driver '${name}' could not subscribe to '${pattern}': ${errorMessage(error)}`, { topic: pattern, cause: error });
       }
-    } catch (error) {
-      await subscription.close();
-      throw error;
     }
     return subscription;
   }

@@ -92,6 +92,15 @@ export class ConnectionError extends OmnibusError {
   }
 }
 
+/**
+ * The broker refused the request and will refuse it again: credentials, permissions, a
+ * missing database or stream, a command it does not allow. Not retriable: fix the cause.
+ */
+export class RefusedError extends OmnibusError {
+  override name = 'RefusedError';
+  override readonly code = 'REFUSED';
+}
+
 /** The bus, subscription or driver was closed before the call. */
 export class ClosedError extends OmnibusError {
   override name = 'ClosedError';

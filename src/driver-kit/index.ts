@@ -14,13 +14,14 @@ export {
   type SubscribeSpec,
   type WireMessage,
 } from '../core/driver.js';
-export { ClosedError, ConfigurationError, ConnectionError, InvalidPositionError, PublishError } from '../core/errors.js';
+export { ClosedError, ConfigurationError, ConnectionError, InvalidPositionError, PublishError, RefusedError } from '../core/errors.js';
 export { backoffDelay, type BackoffOptions, type Jitter } from '../core/backoff.js';
 export { LocalDeliveries } from '../core/local-deliveries.js';
 export { PatternIndex } from '../core/pattern-index.js';
 export { isWildcard, matchesPattern } from '../core/topic.js';
 
 export { Coalescer } from './coalescer.js';
+export { failure, type FailureKind } from './failure.js';
 export { ConnectOnce } from './connect-once.js';
 export { declareDriver, type DriverDeclaration } from './declaration.js';
 export { GroupTable } from './group-table.js';

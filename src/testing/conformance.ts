@@ -8,7 +8,7 @@ import { Bus } from '../core/bus.js';
 import { orderingCovers } from '../core/capabilities.js';
 import type { DeliveryFailed } from '../core/bus-events.js';
 import type { Capabilities, Driver } from '../core/driver.js';
-import { ClosedError, InvalidTopicError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
+import { ClosedError, ConnectionError, InvalidTopicError, PayloadTooLargeError, RefusedError, ValidationError } from '../core/errors.js';
 import { defineEvent } from '../core/event.js';
 import { HEADER, type Message } from '../core/message.js';
 import type { SubscribeOptions } from '../core/subscription.js';
@@ -19,7 +19,14 @@ export interface ConformanceOptions {
   timeoutMs?: number;
   /** The ack deadline used by the deadline cases. Default 1,000 ms. */
   ackDeadlineMs?: number;
+  /** A driver of this kind pointed where nothing listens, for the connection-failure case. Default: none (skipped). */
+  unreachable?: DriverFactory;
+  /** A driver of this kind the broker refuses (bad credentials, a missing database), for the refusal case. Default: none (skipped). */
+  refused?: DriverFactory;
 }
+
+/** Keeps the failure cases' expected errors off the console. */
+const quiet = { error() {}, warn() {}, info() {}, debug() {} };
 
 /** A fresh driver on the same backend each call, so persistence cases can close and reopen. */
 export type DriverFactory = () => Driver | Promise<Driver>;
@@ -28,6 +35,7 @@ type Case = (context: CaseContext) => Promise<void>;
 
 interface CaseContext {
   factory: DriverFactory;
+  options: ConformanceOptions;
   /** A bus over a fresh driver; closed after the case. */
   bus(): Promise<Bus>;
   /** A topic prefix no other case or run uses. */
@@ -49,6 +57,8 @@ type Needs = { [K in Flag]?: true } & { ordering?: 'key' | 'global'; maxPayloadB
 interface CaseDefinition {
   name: string;
   needs?: Needs;
+  /** A failing driver the case needs from the options. */
+  given?: 'unreachable' | 'refused';
   run: Case;
 }
 
@@ -143,6 +153,44 @@ async function checkGlobalOrder(publishers: Bus[], subscribers: Bus[], ns: strin
 }
 
 const cases: CaseDefinition[] = [
+  {
+    name: 'a broker that cannot be reached fails publish and subscribe with a retriable ConnectionError',
+    given: 'unreachable',
+    async run({ options, ns }) {
+      const driver = await options.unreachable!();
+      const b = new Bus({ drivers: { [driver.name]: driver }, logger: quiet });
+      b.on('error', () => {});
+      try {
+        for (const attempt of [() => b.publish(`${ns}.down`, 1), () => b.subscribe(`${ns}.down`, () => {})]) {
+          await assert.rejects(attempt(), (error) => {
+            assert.ok(error instanceof ConnectionError, `got ${(error as Error).name}: ${(error as Error).message}`);
+            assert.equal(error.retriable, true);
+            return true;
+          });
+        }
+      } finally {
+        await b.close();
+      }
+    },
+  },
+  {
+    name: 'a broker that refuses us fails publish with a RefusedError, not retriable',
+    given: 'refused',
+    async run({ options, ns }) {
+      const driver = await options.refused!();
+      const b = new Bus({ drivers: { [driver.name]: driver }, logger: quiet });
+      b.on('error', () => {});
+      try {
+        await assert.rejects(b.publish(`${ns}.refused`, 1), (error) => {
+          assert.ok(error instanceof RefusedError, `got ${(error as Error).name}: ${(error as Error).message}`);
+          assert.equal(error.retriable, false);
+          return true;
+        });
+      } finally {
+        await b.close();
+      }
+    },
+  },
   {
     name: 'delivers a published message with its id, data, headers, key and time',
     async run({ bus, ns, timeoutMs }) {
@@ -809,11 +857,13 @@ export function runConformance(name: string, factory: DriverFactory, options: Co
     const run = randomUUID().slice(0, 8);
     let index = 0;
     for (const definition of cases) {
-      const skip = skipReason(definition.needs ?? {}, capabilities);
+      const given = definition.given === undefined || options[definition.given] !== undefined ? false : `no ${definition.given} driver was given (ConformanceOptions.${definition.given})`;
+      const skip = skipReason(definition.needs ?? {}, capabilities) || given;
       it(definition.name, { skip }, async () => {
         const buses: Bus[] = [];
         const context: CaseContext = {
           factory,
+          options,
           ns: `conf${run}c${index++}`,
           timeoutMs: options.timeoutMs ?? 10_000,
           ackDeadlineMs: options.ackDeadlineMs ?? 1_000,

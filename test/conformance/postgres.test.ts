@@ -3,6 +3,7 @@ import pg from 'pg';
 import { postgres } from '../../src/drivers/postgres/index.js';
 import { runConformance } from '../../src/testing/conformance.js';
 import { PG_URL as url, postgresSkip } from '../support/postgres.js';
+import { freePort } from '../support/private-server.js';
 
 const skip = await postgresSkip();
 // Every factory call is a fresh driver on one schema, so persistence cases can close and reopen.
@@ -14,5 +15,8 @@ if (!skip) {
     await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await pool.end();
   });
-  runConformance('postgres', () => postgres({ connectionString: url, schema, poolSize: 5 }));
+  runConformance('postgres', () => postgres({ connectionString: url, schema, poolSize: 5 }), {
+    unreachable: async () => postgres({ connectionString: `postgres://127.0.0.1:${await freePort()}/test`, schema }),
+    refused: () => postgres({ connectionString: 'postgres://no_such_role@127.0.0.1:5432/test', schema }),
+  });
 }

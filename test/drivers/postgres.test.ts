@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { Bus, ConfigurationError, ConnectionError, InvalidPositionError, type Message, type WireMessage } from '../../src/core/index.js';
+import { Bus, ConfigurationError, ConnectionError, InvalidPositionError, RefusedError, type Message, type WireMessage } from '../../src/core/index.js';
 import { createBusFromConfig } from '../../src/config/index.js';
 import { postgres, type PostgresOptions } from '../../src/drivers/postgres/index.js';
 import { LOCK_NAMESPACE } from '../../src/drivers/postgres/migrate.js';
@@ -51,10 +51,10 @@ describe('postgres driver', { skip }, () => {
     await d.close();
   });
 
-  it('fails fast with a ConnectionError naming the problem for an unknown role or database', async () => {
+  it('refuses an unknown role or database with a RefusedError naming the problem, not retriable', async () => {
     const role = postgres({ connectionString: 'postgres://no_such_role@127.0.0.1:5432/test', schema });
-    await assert.rejects(role.publish([{ id: 'x', topic: 'a', headers: {}, time: Date.now(), body: new Uint8Array() }]), (error: ConnectionError) => {
-      assert.ok(error instanceof ConnectionError);
+    await assert.rejects(role.publish([{ id: 'x', topic: 'a', headers: {}, time: Date.now(), body: new Uint8Array() }]), (error: RefusedError) => {
+      assert.ok(error instanceof RefusedError);
       assert.match(error.message, /role "no_such_role" does not exist/);
       assert.match(error.message, /check the user, password and database/);
       assert.equal(error.retriable, false, 'retrying cannot create the role');
@@ -62,7 +62,7 @@ describe('postgres driver', { skip }, () => {
     });
     await role.close();
     const database = postgres({ connectionString: new URL('/no_such_db', url).toString(), schema });
-    await assert.rejects(database.ready(), (error: ConnectionError) => /database "no_such_db" does not exist/.test(error.message) && !error.retriable);
+    await assert.rejects(database.ready(), (error: RefusedError) => error instanceof RefusedError && /database "no_such_db" does not exist/.test(error.message) && !error.retriable);
     await database.close();
   });
 

@@ -21,6 +21,7 @@ import {
   type WireMessage,
 } from '../../core/index.js';
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
+import { failure } from '../../driver-kit/failure.js';
 import { Observers } from '../../driver-kit/observers.js';
 import { loadPeer } from '../../driver-kit/peer.js';
 import { CoreGroups, publishCore, subscribeCore, type CoreLink } from './core.js';
@@ -205,9 +206,13 @@ class NatsDriver implements Driver {
           ...this.options.connectOptions,
         });
       } catch (cause) {
-        throw new ConnectionError(
-          `cannot connect to NATS at ${[servers].flat().join(', ')}: ${(cause as Error)?.message ?? cause}; ` +
-            'check that nats-server runs there (with -js for JetStream mode) and that the credentials are right',
+        const at = [servers].flat().join(', ');
+        if ((cause as Error)?.name === 'AuthorizationError') {
+          throw failure('refused', `NATS at ${at} refused us: ${(cause as Error).message}; check the credentials in connectOptions or the url`, { topic, cause });
+        }
+        throw failure(
+          'connection',
+          `cannot connect to NATS at ${at}: ${(cause as Error)?.message ?? cause}; check that nats-server runs there (with -js for JetStream mode)`,
           { topic, cause },
         );
       }
@@ -293,7 +298,7 @@ class NatsDriver implements Driver {
         { topic, cause: error },
       );
     }
-    return new PublishError(`NATS refused '${topic}': ${message}`, { topic, cause: error, retriable: false });
+    return failure('refused', `NATS refused '${topic}': ${message}`, { topic, cause: error });
   }
 }
 

@@ -1,7 +1,8 @@
 // Tells a lost or refused connection apart from a bad statement, and words both so the
 // reader knows what to fix: the address, the credentials, or the data.
 
-import { ConnectionError, PublishError } from '../../core/errors.js';
+import { ConnectionError, OmnibusError, PublishError } from '../../core/errors.js';
+import { failure } from '../../driver-kit/failure.js';
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now (starting or stopping).
@@ -44,15 +45,16 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** A ConnectionError saying where we tried to go and what to check. */
-export function connectionError(error: unknown, where: string, topic?: string): ConnectionError {
-  if (error instanceof ConnectionError) return error;
-  const refused = isRefusal(error);
-  const hint = refused
-    ? 'check the user, password and database in connectionString (or PGUSER/PGPASSWORD/PGDATABASE)'
-    : 'check that the server is running and that connectionString (or PGHOST/PGPORT) points to it';
+/** A ConnectionError (or, for a refused role or database, a RefusedError) saying where we tried to go and what to check. */
+export function connectionError(error: unknown, where: string, topic?: string): OmnibusError {
+  if (error instanceof OmnibusError) return error;
   // Trying again cannot make a role or a database exist.
-  return new ConnectionError(`cannot use PostgreSQL at ${where}: ${describe(error)}; ${hint}`, { cause: error, topic, retriable: !refused });
+  if (isRefusal(error)) {
+    const hint = 'check the user, password and database in connectionString (or PGUSER/PGPASSWORD/PGDATABASE)';
+    return failure('refused', `PostgreSQL at ${where} refused us: ${describe(error)}; ${hint}`, { cause: error, topic });
+  }
+  const hint = 'check that the server is running and that connectionString (or PGHOST/PGPORT) points to it';
+  return failure('connection', `cannot use PostgreSQL at ${where}: ${describe(error)}; ${hint}`, { cause: error, topic });
 }
 
 /** Maps a failed publish onto the error core expects. */
@@ -60,6 +62,7 @@ export function publishError(error: unknown, where: string, topic: string | unde
   if (isConnectionLoss(error) || isRefusal(error)) return connectionError(error, where, topic);
   // Class 22 (data exception) and 23 (constraint) mean this message can never be stored as is.
   const c = code(error);
-  const retriable = !(c !== undefined && (c.startsWith('22') || c.startsWith('23')));
-  return new PublishError(`PostgreSQL did not store the message on '${topic}': ${describe(error)}`, { cause: error, topic, retriable });
+  const message = `PostgreSQL did not store the message on '${topic}': ${describe(error)}`;
+  if (c !== undefined && (c.startsWith('22') || c.startsWith('23'))) return failure('bad-data', message, { cause: error, topic });
+  return new PublishError(message, { cause: error, topic });
 }

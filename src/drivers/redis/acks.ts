@@ -33,7 +33,7 @@ export class AckQueue {
     const [key, group] = batchKey.split('\u0000');
     const connection = this.connection();
     try {
-      if (connection === undefined) throw new ClosedError('the redis driver is not connected');
+      if (connection === undefined) throw new ConnectionError('the redis driver is not connected yet');
       await connection.call('XACK', key, group, ...ids);
     } catch (error) {
       throw this.failure(error, key, group, ids);

@@ -2,6 +2,7 @@
 // application's, ready before the first command, failing fast when nothing answers.
 
 import type { Redis, RedisOptions as IORedisOptions } from 'ioredis';
+import type { FailureKind } from '../../driver-kit/failure.js';
 import { loadPeer } from '../../driver-kit/peer.js';
 
 export const DEFAULT_URL = 'redis://127.0.0.1:6379';
@@ -71,6 +72,12 @@ export function duplicateConnection(client: Redis, waitOut: boolean): Redis {
   });
   connection.on('error', () => {});
   return connection;
+}
+
+/** What a failed command means: the server unreachable for now, or a refusal it answered with (an error reply); undefined when neither. */
+export function classify(error: unknown): FailureKind | undefined {
+  if (isConnectionError(error)) return 'connection';
+  return (error as Error)?.name === 'ReplyError' ? 'refused' : undefined;
 }
 
 /** Errors that mean "the server is unreachable right now", as opposed to a refused command. */

@@ -21,9 +21,10 @@ import {
   type WireMessage,
 } from '../../core/index.js';
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
+import { failure } from '../../driver-kit/failure.js';
 import { Observers } from '../../driver-kit/observers.js';
 import { AckQueue } from './acks.js';
-import { DEFAULT_URL, duplicateConnection, isConnectionError, openConnection, redact } from './connection.js';
+import { classify, DEFAULT_URL, duplicateConnection, isConnectionError, openConnection, redact } from './connection.js';
 import { FanOutReader } from './fan-out-reader.js';
 import { GroupReader } from './group-reader.js';
 import { readHistory } from './history.js';
@@ -124,7 +125,7 @@ class RedisDriver implements Driver, ReaderHost {
   }
 
   get client(): Redis {
-    if (this.connection === undefined) throw new ClosedError('redis: the driver is not connected');
+    if (this.connection === undefined) throw new ConnectionError('redis: the driver is not connected yet');
     return this.connection;
   }
 
@@ -147,9 +148,9 @@ class RedisDriver implements Driver, ReaderHost {
     } catch (error) {
       const { cause, topic } = error instanceof PublishFailure ? error : { cause: error, topic: batch[0].topic };
       const reason = (cause as Error)?.message ?? String(cause);
-      if (isConnectionError(cause)) {
-        throw new ConnectionError(`redis: publish to '${topic}' failed, the server is unreachable: ${reason}`, { topic, cause });
-      }
+      const kind = classify(cause);
+      if (kind === 'connection') throw failure(kind, `redis: publish to '${topic}' failed, the server is unreachable: ${reason}`, { topic, cause });
+      if (kind === 'refused') throw failure(kind, `redis: the server refused the publish to '${topic}': ${reason}`, { topic, cause });
       throw new PublishError(`redis: publish to '${topic}' failed: ${reason}`, { topic, cause });
     }
   }
@@ -168,11 +169,10 @@ class RedisDriver implements Driver, ReaderHost {
       await reader.start();
     } catch (error) {
       await reader.close();
-      if (!isConnectionError(error)) throw error;
-      throw new ConnectionError(`redis: subscribing to '${spec.pattern}' failed, the server is unreachable: ${(error as Error).message}`, {
-        topic: spec.pattern,
-        cause: error,
-      });
+      const kind = classify(error);
+      if (kind === undefined) throw error;
+      const what = kind === 'connection' ? 'failed, the server is unreachable' : 'was refused';
+      throw failure(kind, `redis: subscribing to '${spec.pattern}' ${what}: ${(error as Error).message}`, { topic: spec.pattern, cause: error });
     }
     return reader;
   }
@@ -245,11 +245,14 @@ class RedisDriver implements Driver, ReaderHost {
       opened = await openConnection(this.options);
     } catch (error) {
       if (error instanceof OmnibusError) throw error;
-      throw new ConnectionError(
-        `redis: cannot connect to ${redact(this.options.url ?? DEFAULT_URL)}: ${(error as Error).message}; ` +
-          'check the url and that redis-server is running',
-        { topic, cause: error },
-      );
+      const address = redact(this.options.url ?? DEFAULT_URL);
+      if (classify(error) === 'refused') {
+        throw failure('refused', `redis at ${address} refused us: ${(error as Error).message}; check the user and password in the url`, { topic, cause: error });
+      }
+      throw failure('connection', `redis: cannot connect to ${address}: ${(error as Error).message}; check the url and that redis-server is running`, {
+        topic,
+        cause: error,
+      });
     }
     const { client, owned } = opened;
     this.owned = owned;
