@@ -3,9 +3,10 @@
 
 import { readFile } from 'node:fs/promises';
 import { WebSocket } from 'ws';
-import { createClient, type ClientMessage, type OmnibusClient } from '../client/client.js';
+import { createClient, type OmnibusClient } from '../client/client.js';
 import type { WebSocketConstructor } from '../client/connection.js';
 import { ConnectionError } from '../core/errors.js';
+import type { Message } from '../core/message.js';
 import { payloadFields } from '../protocol/payload.js';
 import { UsageError } from './serve.js';
 
@@ -87,7 +88,7 @@ export async function pub(topic: string, data: string, options: RemoteOptions & 
   }
 }
 
-function line(message: ClientMessage): string {
+function line(message: Message): string {
   return JSON.stringify({ messageId: message.id, topic: message.topic, ...payloadFields(message.data), headers: message.headers, key: message.key, time: message.time, seq: message.seq, attempt: message.attempt });
 }
 

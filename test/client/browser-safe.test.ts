@@ -35,6 +35,7 @@ const protocolFiles = readdirSync('src/protocol').filter((name) => name.endsWith
 it('the client and everything it imports at run time use no Node module or Node global', () => {
   const seen = browserSafe(['src/client/index.ts']);
   assert.ok(seen.has(normalize('src/core/topic.ts')));
+  assert.ok(seen.has(normalize('src/protocol/payload.ts')), 'the client speaks the protocol module');
 });
 
 it('the protocol module uses no Node module or Node global, and imports only core and itself', () => {
