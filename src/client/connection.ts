@@ -4,6 +4,7 @@
 // Imports nothing from Node, so it runs in browsers.
 
 import { ClosedError } from '../core/errors.js';
+import { coreError } from '../protocol/errors.js';
 import type { ClientFrame, ErrorFrame, ReplyFrame, ServerFrame, SubscribeReply, WelcomeFrame } from '../protocol/frames.js';
 import { Channel, Delivery, type RemoteDelivery, type SettleRequest, type Settler, type SubscribeSpec } from './channel.js';
 import { GatewayError } from './errors.js';
@@ -253,7 +254,7 @@ export class Connection implements SocketHost, Settler {
   }
 }
 
-/** The error a client raises for an error frame. */
+/** The error a client raises for an error frame: core's where the failure is one of core's, so it matches as on the Bus. */
 function errorOf(frame: ErrorFrame): Error {
-  return new GatewayError(frame.code, frame.message, { topic: frame.topic, retriable: frame.retriable === true });
+  return coreError(frame) ?? new GatewayError(frame.code, frame.message, { topic: frame.topic, retriable: frame.retriable === true });
 }

@@ -2,7 +2,7 @@
 // limits, and the tenant prefix; then one call to the bus.
 
 import type { Bus, PublishItem } from '../core/bus.js';
-import { OmnibusError, errorMessage } from '../core/errors.js';
+import { OmnibusError, PayloadTooLargeError, errorMessage } from '../core/errors.js';
 import type { PublishResult } from '../core/message.js';
 import { assertTopic } from '../core/topic.js';
 import { wireCode, type ErrorCode } from '../protocol/errors.js';
@@ -28,7 +28,8 @@ export function publishItems(principal: Principal, entries: PublishEntry[], limi
     }
     const bytes = payloadBytes(entry.data);
     if (bytes > limits.maxMessageBytes) {
-      throw new FrameError('TOO_LARGE', `message of ${bytes} bytes exceeds the gateway's limit of ${limits.maxMessageBytes} bytes`, entry.topic);
+      // The Bus's error, as the driver's limit would raise it: with the bus's name for the topic.
+      throw new PayloadTooLargeError(bytes, limits.maxMessageBytes, { topic: principal.toBus(entry.topic), limitOf: 'the gateway' });
     }
     return { topic: principal.toBus(entry.topic), data: entry.data, id: entry.messageId, key: entry.key, headers: entry.headers, ttlMs: entry.ttlMs };
   });
@@ -48,7 +49,9 @@ export function describeError(error: unknown, fallback: ErrorCode, principal?: P
   if (error instanceof FrameError) return { code: error.code, message: error.message, topic: error.topic };
   if (error instanceof OmnibusError) {
     const topic = error.topic === undefined || principal === undefined ? error.topic : principal.fromBus(error.topic);
-    return { code: wireCode(error.code) ?? fallback, message: error.message, topic, retriable: error.retriable };
+    const described: ErrorDescription = { code: wireCode(error.code) ?? fallback, message: error.message, topic, retriable: error.retriable };
+    if (error instanceof PayloadTooLargeError) Object.assign(described, { bytes: error.bytes, maxBytes: error.maxBytes });
+    return described;
   }
   return { code: fallback, message: errorMessage(error), retriable: true };
 }

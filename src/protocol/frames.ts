@@ -155,6 +155,9 @@ export interface ErrorFrame {
   message: string;
   topic?: string;
   retriable?: boolean;
+  /** With `PAYLOAD_TOO_LARGE`: the payload's size and the limit it broke. */
+  bytes?: number;
+  maxBytes?: number;
 }
 
 /** A message as the gateway hands it out, in a `message` frame and over HTTP. */
