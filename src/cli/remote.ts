@@ -3,9 +3,11 @@
 
 import { readFile } from 'node:fs/promises';
 import { WebSocket } from 'ws';
-import { createClient, type ClientMessage, type OmnibusClient } from '../client/client.js';
+import { createClient, type OmnibusClient } from '../client/client.js';
 import type { WebSocketConstructor } from '../client/connection.js';
 import { ConnectionError } from '../core/errors.js';
+import type { Message } from '../core/message.js';
+import { payloadFields } from '../protocol/payload.js';
 import { UsageError } from './serve.js';
 
 export interface RemoteOptions {
@@ -86,9 +88,8 @@ export async function pub(topic: string, data: string, options: RemoteOptions & 
   }
 }
 
-function line(message: ClientMessage): string {
-  const data = message.data instanceof Uint8Array ? { data_base64: Buffer.from(message.data).toString('base64') } : { data: message.data };
-  return JSON.stringify({ messageId: message.id, topic: message.topic, ...data, headers: message.headers, key: message.key, time: message.time, seq: message.seq, attempt: message.attempt });
+function line(message: Message): string {
+  return JSON.stringify({ messageId: message.id, topic: message.topic, ...payloadFields(message.data), headers: message.headers, key: message.key, time: message.time, seq: message.seq, attempt: message.attempt });
 }
 
 /** `--from`: 'earliest', 'latest', an ISO time, or a seq as a publish printed it (it starts with a digit). */

@@ -1,11 +1,16 @@
 // `omnibus/client`: the Bus's shape (publish, subscribe, stream, close) over a gateway,
 // for browsers, game clients and other services. Survives dropped connections.
 
+import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
 import { ClosedError } from '../core/errors.js';
+import type { Message } from '../core/message.js';
 import { assertPattern, assertTopic } from '../core/topic.js';
-import { Connection, type Channel, type ConnectionEvents, type ConnectionOptions, type RemoteDelivery, type SubscribeSpec } from './connection.js';
-import { payloadFields, payloadOf, uuidv7 } from './wire.js';
+import type { GatewayCapabilities, PublishBatchReply, PublishReply } from '../protocol/frames.js';
+import { payloadOf } from '../protocol/payload.js';
+import type { Channel, RemoteDelivery, SubscribeSpec } from './channel.js';
+import { Connection, type ConnectionEvents, type ConnectionOptions } from './connection.js';
 import { MessageQueue } from './message-queue.js';
+import { publishFields } from './wire.js';
 
 export type ClientOptions = ConnectionOptions;
 
@@ -22,21 +27,6 @@ export interface ClientPublishItem extends ClientPublishOptions {
   data: unknown;
 }
 
-export interface ClientMessage<T = unknown> {
-  readonly id: string;
-  readonly topic: string;
-  readonly data: T;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly key?: string;
-  readonly time: number;
-  readonly seq?: string;
-  readonly attempt: number;
-  ack(): Promise<void>;
-  nack(options?: { delayMs?: number }): Promise<void>;
-  inProgress(): Promise<void>;
-  reject(reason: string): Promise<void>;
-}
-
 /**
  * Options of `client.subscribe`, with their defaults:
  * `group` none (fan-out); `from: 'latest'`; `ack: 'auto'` (resolving acks, throwing retries
@@ -49,7 +39,7 @@ export interface ClientSubscribeOptions {
   ack?: 'auto' | 'manual';
   maxAttempts?: number;
   deadLetter?: string;
-  backoff?: { initialMs?: number; maxMs?: number };
+  backoff?: BackoffOptions;
   ackDeadlineMs?: number;
 }
 
@@ -61,7 +51,7 @@ export interface ClientSubscription {
   close(): Promise<void>;
 }
 
-export type ClientHandler<T = unknown> = (message: ClientMessage<T>) => unknown;
+export type ClientHandler<T = unknown> = (message: Message<T>) => unknown;
 
 let subscriptionCounter = 0;
 
@@ -83,8 +73,8 @@ export class OmnibusClient {
     return this.connection.connected;
   }
 
-  /** What the gateway's bus can do: `{ replay, groups, persistent, ... }` (after connecting). */
-  get capabilities(): Record<string, unknown> | undefined {
+  /** What the gateway's bus can do: `{ replay, groups, persistent, ..., drivers }`; undefined until connected. */
+  get capabilities(): GatewayCapabilities | undefined {
     return this.connection.welcome?.capabilities;
   }
 
@@ -96,16 +86,16 @@ export class OmnibusClient {
   /** Resolves when the gateway's bus accepted the message (for durable drivers: persisted). */
   async publish(topic: string, data: unknown, options: ClientPublishOptions = {}): Promise<{ id: string; seq?: string }> {
     assertTopic(topic);
-    const entry = publishEntry({ topic, data, ...options });
-    const reply = await this.connection.request('publish', (id) => ({ type: 'publish', id, ...entry }));
+    const fields = publishFields({ topic, data, ...options });
+    const reply = await this.connection.request<PublishReply>('publish', (id) => ({ type: 'publish', id, ...fields }));
     return { id: reply.messageId, seq: reply.seq };
   }
 
   async publishMany(items: ReadonlyArray<ClientPublishItem>): Promise<Array<{ id: string; seq?: string }>> {
     for (const item of items) assertTopic(item.topic);
-    const messages = items.map(publishEntry);
-    const reply = await this.connection.request('publish', (id) => ({ type: 'publish', id, messages }), messages.length);
-    return (reply.results as Array<{ messageId: string; seq?: string }>).map((r) => ({ id: r.messageId, seq: r.seq }));
+    const messages = items.map(publishFields);
+    const reply = await this.connection.request<PublishBatchReply>('publish', (id) => ({ type: 'publish', id, messages }), messages.length);
+    return reply.results.map((r) => ({ id: r.messageId, seq: r.seq }));
   }
 
   async subscribe<T = unknown>(pattern: string, handler: ClientHandler<T>, options: ClientSubscribeOptions = {}): Promise<ClientSubscription> {
@@ -113,7 +103,7 @@ export class OmnibusClient {
     assertPattern(pattern);
     const manual = options.ack === 'manual';
     const queue = new MessageQueue(async (delivery: RemoteDelivery) => {
-      const message = toMessage<T>(delivery);
+      const message = new ReceivedMessage<T>(delivery);
       try {
         await handler(message);
         // Not awaited: the next message need not wait for the gateway's answer; a lost ack
@@ -121,7 +111,7 @@ export class OmnibusClient {
         if (!manual) void message.ack().catch(() => {});
       } catch {
         if (manual) return;
-        await message.nack({ delayMs: backoff(message.attempt, options.backoff) });
+        await message.nack({ delayMs: backoffDelay(message.attempt, options.backoff) });
       }
     });
     const spec: SubscribeSpec = {
@@ -151,9 +141,9 @@ export class OmnibusClient {
   }
 
   /** Messages as an async iterator; settle each with `ack()`. Ends when `close()`d or the loop breaks. */
-  stream<T = unknown>(pattern: string, options: Omit<ClientSubscribeOptions, 'ack'> = {}): AsyncIterableIterator<ClientMessage<T>> & { close(): Promise<void> } {
-    const ready: ClientMessage<T>[] = [];
-    const takers: Array<(result: IteratorResult<ClientMessage<T>>) => void> = [];
+  stream<T = unknown>(pattern: string, options: Omit<ClientSubscribeOptions, 'ack'> = {}): AsyncIterableIterator<Message<T>> & { close(): Promise<void> } {
+    const ready: Message<T>[] = [];
+    const takers: Array<(result: IteratorResult<Message<T>>) => void> = [];
     let done = false;
     let failure: unknown;
     const subscribing = this.subscribe<T>(pattern, (message) => {
@@ -172,14 +162,14 @@ export class OmnibusClient {
       await (await subscribing.catch(() => undefined))?.close();
     };
     const iterator = {
-      next: (): Promise<IteratorResult<ClientMessage<T>>> => {
+      next: (): Promise<IteratorResult<Message<T>>> => {
         if (failure !== undefined) return Promise.reject(failure);
         const message = ready.shift();
         if (message !== undefined) return Promise.resolve({ value: message, done: false });
         if (done) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => takers.push(resolve));
       },
-      return: async (): Promise<IteratorResult<ClientMessage<T>>> => {
+      return: async (): Promise<IteratorResult<Message<T>>> => {
         await close();
         return { value: undefined, done: true };
       },
@@ -205,27 +195,16 @@ export function createClient(options: ClientOptions): OmnibusClient {
   return new OmnibusClient(options);
 }
 
-function publishEntry(item: ClientPublishItem): Record<string, unknown> {
-  const entry: Record<string, unknown> = { topic: item.topic, messageId: item.id ?? uuidv7(), ...payloadFields(item.data) };
-  if (item.key !== undefined) entry.key = item.key;
-  if (item.headers !== undefined) entry.headers = item.headers;
-  if (item.ttlMs !== undefined) entry.ttlMs = item.ttlMs;
-  return entry;
-}
-
-function toMessage<T>(delivery: RemoteDelivery): ClientMessage<T> {
-  return new ReceivedMessage<T>(delivery);
-}
-
 /** A message as a handler sees it; a class, so a message costs no closures. */
-class ReceivedMessage<T> implements ClientMessage<T> {
+class ReceivedMessage<T> implements Message<T> {
   readonly id: string;
   readonly topic: string;
   readonly data: T;
   readonly headers: Readonly<Record<string, string>>;
-  readonly key?: string;
+  readonly key: string | undefined;
   readonly time: number;
-  readonly seq?: string;
+  readonly ttlMs: number | undefined;
+  readonly seq: string | undefined;
   readonly attempt: number;
 
   constructor(private readonly delivery: RemoteDelivery) {
@@ -233,11 +212,12 @@ class ReceivedMessage<T> implements ClientMessage<T> {
     this.id = frame.messageId;
     this.topic = frame.topic;
     this.data = payloadOf(frame) as T;
-    this.headers = frame.headers ?? {};
+    this.headers = frame.headers;
     this.key = frame.key;
     this.time = frame.time;
+    this.ttlMs = frame.ttlMs;
     this.seq = frame.seq;
-    this.attempt = frame.attempt ?? 1;
+    this.attempt = frame.attempt;
   }
 
   ack(): Promise<void> {
@@ -255,9 +235,4 @@ class ReceivedMessage<T> implements ClientMessage<T> {
   reject(reason: string): Promise<void> {
     return this.delivery.reject(reason);
   }
-}
-
-function backoff(attempt: number, options: { initialMs?: number; maxMs?: number } = {}): number {
-  const ceiling = Math.min(options.maxMs ?? 30_000, (options.initialMs ?? 100) * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
 }

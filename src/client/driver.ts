@@ -4,8 +4,11 @@
 // hands it values, not encoded bytes. Only types are imported from core.
 
 import type { Capabilities, Deliver, Driver, DriverEvent, DriverSubscription, SubscribeSpec, WireMessage } from '../core/driver.js';
+import type { PublishBatchReply, PublishReply, WelcomeFrame } from '../protocol/frames.js';
+import { DEFAULT_LIMITS } from '../protocol/limits.js';
+import { payloadOf } from '../protocol/payload.js';
 import { Connection, type ConnectionOptions } from './connection.js';
-import { payloadFields, payloadOf } from './wire.js';
+import { publishFields } from './wire.js';
 
 let counter = 0;
 
@@ -14,16 +17,23 @@ export interface GatewayDriver extends Driver {
   ready(): Promise<void>;
 }
 
-const UNKNOWN: Capabilities = {
+/** Until the welcome says what the gateway's bus can do: nothing durable is promised, and groups are left to the gateway to judge. */
+const BEFORE_WELCOME: Capabilities = {
   persistent: false,
   groups: true,
   replay: false,
   dedupe: false,
   ordering: 'key',
   nativeWildcards: true,
-  maxPayloadBytes: 256 * 1024,
+  maxPayloadBytes: DEFAULT_LIMITS.maxMessageBytes,
   ackDeadline: true,
 };
+
+/** The gateway's capabilities as this driver's: the gateway matches patterns itself, whatever its bus's drivers do. */
+function capabilitiesOf(welcome: WelcomeFrame): Capabilities {
+  const { drivers: _drivers, ...capabilities } = welcome.capabilities;
+  return { ...capabilities, nativeWildcards: true };
+}
 
 export function gatewayDriver(options: ConnectionOptions): GatewayDriver {
   const connection = new Connection(options);
@@ -31,41 +41,30 @@ export function gatewayDriver(options: ConnectionOptions): GatewayDriver {
   connection.on('connectionLost', ({ reason }) => listeners.forEach((l) => l({ type: 'connectionLost', driver: 'gateway', error: reason })));
   connection.on('reconnected', () => listeners.forEach((l) => l({ type: 'reconnected', driver: 'gateway' })));
   connection.on('error', ({ error }) => listeners.forEach((l) => l({ type: 'error', driver: 'gateway', error })));
+  // Read on every publish: worked out once per welcome.
+  let welcome: WelcomeFrame | undefined;
+  let capabilities = BEFORE_WELCOME;
   return {
     name: 'gateway',
     inProcess: true,
     get capabilities(): Capabilities {
-      const c = connection.welcome?.capabilities;
-      if (c === undefined) return UNKNOWN;
-      return {
-        persistent: c.persistent,
-        groups: c.groups,
-        replay: c.replay,
-        dedupe: c.dedupe,
-        ordering: c.ordering,
-        nativeWildcards: true,
-        maxPayloadBytes: c.maxPayloadBytes,
-        ackDeadline: c.ackDeadline,
-      };
+      if (connection.welcome !== welcome && connection.welcome !== undefined) {
+        welcome = connection.welcome;
+        capabilities = capabilitiesOf(welcome);
+      }
+      return capabilities;
     },
     ready: () => connection.opened(),
 
     async publish(batch: WireMessage[]): Promise<void> {
-      const messages = batch.map((wire) => ({
-        topic: wire.topic,
-        messageId: wire.id,
-        ...payloadFields(wire.value),
-        ...(wire.key === undefined ? {} : { key: wire.key }),
-        headers: wire.headers,
-        ...(wire.ttlMs === undefined ? {} : { ttlMs: wire.ttlMs }),
-      }));
+      const messages = batch.map((wire) => publishFields({ topic: wire.topic, id: wire.id, data: wire.value, key: wire.key, headers: wire.headers, ttlMs: wire.ttlMs }));
       if (messages.length === 1) {
-        const reply = await connection.request('publish', (id) => ({ type: 'publish', id, ...messages[0] }));
+        const reply = await connection.request<PublishReply>('publish', (id) => ({ type: 'publish', id, ...messages[0] }));
         batch[0].seq = reply.seq;
         return;
       }
-      const reply = await connection.request('publish', (id) => ({ type: 'publish', id, messages }), messages.length);
-      (reply.results as Array<{ seq?: string }>).forEach((result, i) => (batch[i].seq = result.seq));
+      const reply = await connection.request<PublishBatchReply>('publish', (id) => ({ type: 'publish', id, messages }), messages.length);
+      reply.results.forEach((result, i) => (batch[i].seq = result.seq));
     },
 
     async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
@@ -79,7 +78,7 @@ export function gatewayDriver(options: ConnectionOptions): GatewayDriver {
           const message: WireMessage = {
             id: frame.messageId,
             topic: frame.topic,
-            headers: frame.headers ?? {},
+            headers: frame.headers,
             key: frame.key,
             time: frame.time,
             ttlMs: frame.ttlMs,
@@ -89,7 +88,7 @@ export function gatewayDriver(options: ConnectionOptions): GatewayDriver {
           };
           void deliver({
             message,
-            attempt: frame.attempt ?? 1,
+            attempt: frame.attempt,
             ack: () => remote.ack(),
             nack: (delayMs) => remote.nack(delayMs),
             inProgress: () => remote.inProgress(),

@@ -1,8 +1,10 @@
-// Errors of the client: what the gateway refused (with its code), and the local ones.
+// Errors of the client: what the gateway refused for reasons of its own (with its code), and
+// the local ones. A failure that is one of the Bus's errors (InvalidTopicError,
+// PayloadTooLargeError, PublishError, ...) comes as that error, as on the Bus (src/protocol/errors.ts).
 
 import { OmnibusError } from '../core/errors.js';
 
-/** The gateway answered a request with an error frame; `code` is the protocol's error code. */
+/** The gateway refused a request for a reason of its own (auth, grants, limits, the protocol); `code` is the protocol's error code. */
 export class GatewayError extends OmnibusError {
   override name = 'GatewayError';
   override readonly code: string;

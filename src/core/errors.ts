@@ -61,17 +61,20 @@ export class PublishError extends OmnibusError {
   }
 }
 
-/** A message is larger than its driver's `maxPayloadBytes`; never retried. */
+/**
+ * A message is larger than its driver's `maxPayloadBytes`; never retried. `limitOf` names
+ * whose limit it broke when that is not the driver's: `'the gateway'` (its `maxMessageBytes`).
+ */
 export class PayloadTooLargeError extends PublishError {
   override name = 'PayloadTooLargeError';
   override readonly code = 'PAYLOAD_TOO_LARGE';
   constructor(
     readonly bytes: number,
     readonly maxBytes: number,
-    details: ErrorDetails = {},
+    details: ErrorDetails & { limitOf?: string } = {},
   ) {
     super(
-      `message of ${bytes} bytes exceeds the driver's limit of ${maxBytes} bytes; ` +
+      `message of ${bytes} bytes exceeds ${details.limitOf ?? 'the driver'}'s limit of ${maxBytes} bytes; ` +
         'split the payload or store it elsewhere and publish a reference',
       { ...details, retriable: false },
     );

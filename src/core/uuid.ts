@@ -1,8 +1,7 @@
 // UUIDv7 ids (RFC 9562): a millisecond timestamp then random bits, so ids sort by time.
 // Written here rather than taken from `uuid` because every publish needs one: drawing
 // randomness in 4 KiB blocks and formatting from a table costs a tenth of the library's call.
-
-import { randomFillSync } from 'node:crypto';
+// Web Crypto, not node:crypto: the browser client makes its ids with this same function.
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 const pool = new Uint8Array(4096);
@@ -12,7 +11,7 @@ let counter = 0;
 
 export function uuidv7(): string {
   if (offset + 10 > pool.length) {
-    randomFillSync(pool);
+    globalThis.crypto.getRandomValues(pool);
     offset = 0;
   }
   const r = pool;

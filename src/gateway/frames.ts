@@ -1,40 +1,11 @@
-// The WebSocket protocol's frames (docs/protocol.md): parsing what clients send, with a
-// precise complaint for anything malformed, and encoding messages for them.
+// The gateway's side of the frames (their types are the protocol's, src/protocol/frames.ts):
+// parsing what clients send, with a precise complaint for anything malformed, and encoding
+// messages for them.
 
-import type { From } from '../core/driver.js';
 import type { Message, StoredMessage } from '../core/message.js';
-
-export const PROTOCOL_VERSION = 1;
-
-/** Close codes the gateway uses besides the standard ones (docs/protocol.md). */
-export const CLOSE = {
-  goingAway: 1001,
-  tooBig: 1009,
-  heartbeat: 4000,
-  unauthorized: 4001,
-  slowConsumer: 4008,
-  tooManyConnections: 4029,
-} as const;
-
-/** Error codes an error frame carries. */
-export type ErrorCode =
-  | 'BAD_FRAME'
-  | 'UNKNOWN_TYPE'
-  | 'UNAUTHORIZED'
-  | 'FORBIDDEN'
-  | 'INVALID_TOPIC'
-  | 'INVALID_POSITION'
-  | 'TOO_LARGE'
-  | 'TOO_MANY_CONNECTIONS'
-  | 'RATE_LIMITED'
-  | 'TOO_MANY_SUBSCRIPTIONS'
-  | 'UNKNOWN_SUBSCRIPTION'
-  | 'DUPLICATE_SUBSCRIPTION'
-  | 'UNSUPPORTED'
-  | 'PUBLISH_FAILED'
-  | 'SUBSCRIBE_FAILED'
-  | 'SHUTTING_DOWN'
-  | 'INTERNAL';
+import type { ErrorCode } from '../protocol/errors.js';
+import type { AuthFrame, MessageFields, PingFrame, SettleFrame, SubscribeFrame, UnsubscribeFrame } from '../protocol/frames.js';
+import { fromBase64, isBase64, payloadFields } from '../protocol/payload.js';
 
 export class FrameError extends Error {
   constructor(
@@ -46,7 +17,7 @@ export class FrameError extends Error {
   }
 }
 
-/** One message to publish, as a frame carries it. */
+/** One message to publish, as parsed: its payload decoded. */
 export interface PublishEntry {
   topic: string;
   data: unknown;
@@ -56,28 +27,16 @@ export interface PublishEntry {
   ttlMs?: number;
 }
 
-export type ClientFrame =
-  | { type: 'auth'; id: string; token: string }
-  | {
-      type: 'subscribe';
-      id: string;
-      subscription: string;
-      pattern: string;
-      group?: string;
-      from?: From;
-      after?: string;
-      ack?: 'client' | 'auto';
-      maxAttempts?: number;
-      deadLetter?: string;
-      ackDeadlineMs?: number;
-    }
-  | { type: 'unsubscribe'; id: string; subscription: string }
+/** A client frame as parsed: a publish as a list of entries either way, a reject with its reason. */
+export type ParsedFrame =
+  | AuthFrame
+  | SubscribeFrame
+  | UnsubscribeFrame
   | { type: 'publish'; id: string; messages: PublishEntry[]; batch: boolean }
-  | { type: 'ack' | 'inProgress'; id: string; deliveries: number[] }
-  | { type: 'nack'; id: string; deliveries: number[]; delayMs?: number }
-  | { type: 'reject'; id: string; deliveries: number[]; reason: string }
-  | { type: 'ping'; id: string }
-  | { type: 'pong'; id?: string };
+  | Extract<SettleFrame, { type: 'ack' | 'inProgress' | 'nack' }>
+  | (Extract<SettleFrame, { type: 'reject' }> & { reason: string })
+  | (PingFrame & { id: string })
+  | { type: 'pong' };
 
 const TYPES = new Set(['auth', 'subscribe', 'unsubscribe', 'publish', 'ack', 'nack', 'inProgress', 'reject', 'ping', 'pong']);
 
@@ -124,8 +83,8 @@ function headers(value: unknown): Record<string, string> | undefined {
 /** The payload: `data` (any JSON) or `data_base64` (bytes, base64). */
 function payload(entry: Json): unknown {
   if (typeof entry.data_base64 === 'string') {
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(entry.data_base64)) throw new FrameError('BAD_FRAME', '"data_base64" is not base64');
-    return new Uint8Array(Buffer.from(entry.data_base64, 'base64'));
+    if (!isBase64(entry.data_base64)) throw new FrameError('BAD_FRAME', '"data_base64" is not base64');
+    return fromBase64(entry.data_base64);
   }
   if (!('data' in entry)) throw new FrameError('BAD_FRAME', 'a message needs "data" or "data_base64"');
   return entry.data;
@@ -147,7 +106,7 @@ export function publishEntry(entry: unknown): PublishEntry {
   };
 }
 
-function from(value: unknown): From | undefined {
+function from(value: unknown): SubscribeFrame['from'] {
   if (value === undefined) return undefined;
   if (value === 'earliest' || value === 'latest') return value;
   if (typeof value === 'object' && value !== null) {
@@ -158,20 +117,8 @@ function from(value: unknown): From | undefined {
   throw new FrameError('BAD_FRAME', `"from" must be "earliest", "latest", { "seq": "<seq>" } or { "time": <ms> }`);
 }
 
-/** Parses a text frame; throws FrameError (with the request id when there is one). */
-export function parseFrame(text: string): ClientFrame {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new FrameError('BAD_FRAME', 'the frame is not JSON');
-  }
-  if (Array.isArray(value)) throw new FrameError('BAD_FRAME', 'a frame must be a JSON object');
-  return parseValue(value);
-}
-
 /** One frame of a text frame: parsed, or why not (with its id when one could be read). */
-export type Parsed = { frame: ClientFrame } | { error: FrameError; id: string | undefined };
+export type Parsed = { frame: ParsedFrame } | { error: FrameError; id: string | undefined };
 
 /**
  * Parses a text frame that holds one frame or a batch envelope (a JSON array of frames,
@@ -203,7 +150,7 @@ function readId(value: unknown): string | undefined {
   return typeof id === 'string' && id.length > 0 && id.length <= 1024 ? id : undefined;
 }
 
-function parseValue(value: unknown): ClientFrame {
+function parseValue(value: unknown): ParsedFrame {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FrameError('BAD_FRAME', 'a frame must be a JSON object');
   const frame = value as Json;
   if (typeof frame.type !== 'string' || !TYPES.has(frame.type)) {
@@ -251,18 +198,17 @@ function parseValue(value: unknown): ClientFrame {
 }
 
 /** The id of a frame that failed to parse, so its error can be correlated. */
-export function frameId(text: string): string | undefined {
+function frameId(text: string): string | undefined {
   const match = /"id"\s*:\s*"([^"\\]{1,1024})"/.exec(text.length > 4096 ? text.slice(0, 4096) : text);
   return match?.[1];
 }
 
 /** A message as the client sees it: bytes as `data_base64`, the topic without the tenant prefix. */
-export function messageFields(message: StoredMessage & { attempt?: number }, topic: string): Record<string, unknown> {
+export function messageFields(message: StoredMessage & { attempt?: number }, topic: string): MessageFields {
   const { 'content-type': _contentType, ...headers } = message.headers;
-  const fields: Record<string, unknown> = { messageId: message.id, topic, headers, time: message.time };
+  const fields: MessageFields = { messageId: message.id, topic, headers, time: message.time };
   if (message.attempt !== undefined) fields.attempt = message.attempt;
-  if (message.data instanceof Uint8Array) fields.data_base64 = Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength).toString('base64');
-  else fields.data = message.data;
+  Object.assign(fields, payloadFields(message.data));
   if (message.key !== undefined) fields.key = message.key;
   if (message.seq !== undefined) fields.seq = message.seq;
   if (message.ttlMs !== undefined) fields.ttlMs = message.ttlMs;

@@ -1,7 +1,7 @@
 // The gateway: HTTP + WebSocket + SSE on one port, standalone or mounted into a Node http
 // server, Express or Fastify. It owns no bus: it serves the one it is given.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
@@ -10,18 +10,20 @@ import { AuthError, Authenticator, type Principal } from './auth.js';
 import { clientOf, ConnectionCounter } from './connections.js';
 import { ConfigurationError } from '../core/errors.js';
 import { isLoopback, OriginCheck } from './origins.js';
-import { PROTOCOL_VERSION } from './frames.js';
 import { httpHandler } from './http.js';
 import { metricsRegistry } from './metrics.js';
-import { resolveLimits, type GatewayOptions, type ResolvedLimits } from './options.js';
+import { resolveLimits, type GatewayOptions } from './options.js';
 import { Session } from './session.js';
 import { TopicCounts } from './topics.js';
 import type { Bus } from '../core/bus.js';
+import { httpStatus, type ErrorCode } from '../protocol/errors.js';
+import { PROTOCOL_VERSION, type WelcomeFrame } from '../protocol/frames.js';
+import type { Limits } from '../protocol/limits.js';
 
 export class Gateway {
   readonly bus: Bus;
   readonly path: string;
-  readonly limits: ResolvedLimits;
+  readonly limits: Limits;
   private readonly auth: Authenticator;
   private readonly logger: Logger;
   private readonly heartbeatMs: number;
@@ -33,7 +35,7 @@ export class Gateway {
   private readonly origins: OriginCheck;
   private readonly insecure: boolean;
   private readonly handleHttp: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
-  private readonly welcome: Record<string, unknown>;
+  private readonly welcome: Omit<WelcomeFrame, 'authenticated'>;
   private server: Server | undefined;
   private closing: Promise<void> | undefined;
   private readonly startedAt = Date.now();
@@ -96,7 +98,7 @@ export class Gateway {
    */
   readonly handleRequest = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void => {
     if (this.closing !== undefined) {
-      res.writeHead(503, { 'content-type': 'application/json', connection: 'close' });
+      res.writeHead(httpStatus('SHUTTING_DOWN'), { 'content-type': 'application/json', connection: 'close' });
       res.end(JSON.stringify({ error: { code: 'SHUTTING_DOWN', message: 'the gateway is shutting down' } }));
       return;
     }
@@ -106,7 +108,7 @@ export class Gateway {
         if (handled) return;
         if (next !== undefined) next();
         else {
-          res.writeHead(404, { 'content-type': 'application/json' });
+          res.writeHead(httpStatus('NOT_FOUND'), { 'content-type': 'application/json' });
           res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}` } }));
         }
       },
@@ -124,14 +126,14 @@ export class Gateway {
       return true;
     }
     if (!this.origins.admits(req)) {
-      refuse(socket, 403, 'Forbidden', 'FORBIDDEN', this.origins.refusal(req));
+      refuse(socket, 'FORBIDDEN', this.origins.refusal(req));
       return true;
     }
     const header = req.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : (url.searchParams.get('access_token') ?? undefined);
     const accept = (principal: Principal | undefined) => {
       const release = this.connectionCounter.claim(clientOf(principal, req));
-      if (release === undefined) return refuse(socket, 429, 'Too Many Requests', 'TOO_MANY_CONNECTIONS', this.connectionCounter.refusal());
+      if (release === undefined) return refuse(socket, 'TOO_MANY_CONNECTIONS', this.connectionCounter.refusal());
       socket.once('close', release);
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         const session = new Session(ws, this.sessionHost, principal, url.searchParams.get('frames') === 'batch', release);
@@ -142,7 +144,7 @@ export class Gateway {
       accept(undefined);
       return true;
     }
-    this.auth.verify(token).then(accept, (error: AuthError) => refuse(socket, 401, 'Unauthorized', 'UNAUTHORIZED', error.message));
+    this.auth.verify(token).then(accept, (error: AuthError) => refuse(socket, 'UNAUTHORIZED', error.message));
     return true;
   };
 
@@ -232,9 +234,10 @@ export class Gateway {
 }
 
 /** Answers an upgrade request with an HTTP error instead of a WebSocket. */
-function refuse(socket: Duplex, status: number, statusText: string, code: string, message: string): void {
+function refuse(socket: Duplex, code: ErrorCode, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
-  socket.end(`HTTP/1.1 ${status} ${statusText}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const status = httpStatus(code);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 /** A gateway over `options.bus`; mount it with `handleRequest`/`attach`, or `listen(port)`. */

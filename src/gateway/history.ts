@@ -8,10 +8,10 @@ import type { Bus } from '../core/bus.js';
 import type { From } from '../core/driver.js';
 import type { StoredMessage } from '../core/message.js';
 import { matchesPattern } from '../core/topic.js';
+import type { Limits } from '../protocol/limits.js';
 import type { Principal } from './auth.js';
 import { describeError, type ErrorDescription } from './publishing.js';
 import { FrameError, messageFields } from './frames.js';
-import type { ResolvedLimits } from './options.js';
 import { checkPattern } from './subscriptions.js';
 
 export interface HistoryQuery {
@@ -60,7 +60,7 @@ function nonEmpty(url: URL, name: string): string | undefined {
 interface PageOptions {
   bus: Bus;
   principal: Principal;
-  limits: ResolvedLimits;
+  limits: Limits;
   /** Aborted when the request closes. */
   signal: AbortSignal;
 }

@@ -6,12 +6,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Bus } from '../core/bus.js';
 import { fromCloudEvent } from '../core/cloud-event.js';
 import type { Message } from '../core/message.js';
+import { httpStatus } from '../protocol/errors.js';
+import type { Limits } from '../protocol/limits.js';
 import { AuthError, type Authenticator, type Principal } from './auth.js';
 import { clientOf, type ConnectionCounter } from './connections.js';
 import { FrameError, messageFields, publishEntry, type PublishEntry } from './frames.js';
 import { historyQuery, parseFrom, writeHistoryPage } from './history.js';
 import type { OriginCheck } from './origins.js';
-import type { ResolvedLimits } from './options.js';
 import { ClientBuckets } from './rate.js';
 import { describeError, publishItems, publishToBus } from './publishing.js';
 import { checkPattern, openSubscription } from './subscriptions.js';
@@ -20,7 +21,7 @@ import type { TopicCounts } from './topics.js';
 export interface HttpHost {
   bus: Bus;
   auth: Authenticator;
-  limits: ResolvedLimits;
+  limits: Limits;
   heartbeatMs: number;
   connections: ConnectionCounter;
   origins: OriginCheck;
@@ -29,19 +30,6 @@ export interface HttpHost {
   metrics(): Promise<{ contentType: string; text: string }>;
   track(close: () => void): () => void;
 }
-
-const STATUS: Record<string, number> = {
-  BAD_FRAME: 400,
-  INVALID_TOPIC: 400,
-  INVALID_POSITION: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  TOO_LARGE: 413,
-  RATE_LIMITED: 429,
-  TOO_MANY_CONNECTIONS: 429,
-  UNSUPPORTED: 501,
-  SHUTTING_DOWN: 503,
-};
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -53,7 +41,7 @@ function fail(res: ServerResponse, error: unknown, principal?: Principal): void 
   const described = describeError(error, 'INTERNAL', principal);
   // The rest of an oversized body is never read: close the connection after the answer.
   if (described.code === 'TOO_LARGE') res.setHeader('connection', 'close');
-  json(res, STATUS[described.code] ?? (described.code === 'PUBLISH_FAILED' ? 502 : 500), { error: described });
+  json(res, httpStatus(described.code), { error: described });
 }
 
 async function principalOf(req: IncomingMessage, url: URL, auth: Authenticator): Promise<Principal> {

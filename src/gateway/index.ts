@@ -2,4 +2,5 @@ export { createGateway, Gateway } from './gateway.js';
 export { gatewayPlugin } from './fastify.js';
 export type { GatewayOptions, GatewayLimits } from './options.js';
 export type { ApiKey, AuthOptions, Grant } from './auth.js';
-export { CLOSE, PROTOCOL_VERSION } from './frames.js';
+export { CLOSE } from '../protocol/close-codes.js';
+export { PROTOCOL_VERSION } from '../protocol/frames.js';

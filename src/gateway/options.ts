@@ -2,10 +2,12 @@
 
 import type { Bus } from '../core/bus.js';
 import type { Logger } from '../core/logger.js';
+import { DEFAULT_LIMITS, type Limits } from '../protocol/limits.js';
 import type { AuthOptions } from './auth.js';
 
 /**
- * Limits that keep one client from exhausting the server.
+ * Limits that keep one client from exhausting the server; their values are the protocol's
+ * table (src/protocol/limits.ts).
  *
  * - `maxFrameBytes`: largest WebSocket frame or HTTP body accepted; a larger frame closes the
  *   connection with code 1009. Default 1 MiB.
@@ -67,21 +69,9 @@ export interface GatewayOptions {
   insecure?: boolean;
 }
 
-export type ResolvedLimits = Required<Omit<GatewayLimits, 'publishRate'>> & { publishRate: { perSecond: number; burst: number } };
-
-export function resolveLimits(limits: GatewayLimits = {}): ResolvedLimits {
-  const perSecond = limits.publishRate?.perSecond ?? 10_000;
-  return {
-    maxFrameBytes: limits.maxFrameBytes ?? 1024 * 1024,
-    maxMessageBytes: limits.maxMessageBytes ?? 256 * 1024,
-    maxBatch: limits.maxBatch ?? 1_000,
-    maxSubscriptions: limits.maxSubscriptions ?? 100,
-    publishRate: { perSecond, burst: limits.publishRate?.burst ?? perSecond * 2 },
-    maxSendBufferBytes: limits.maxSendBufferBytes ?? 8 * 1024 * 1024,
-    maxUnacked: limits.maxUnacked ?? 1_000,
-    authTimeoutMs: limits.authTimeoutMs ?? 10_000,
-    maxConnectionsPerClient: limits.maxConnectionsPerClient ?? 256,
-    maxHistoryBytes: limits.maxHistoryBytes ?? 8 * 1024 * 1024,
-    historyTimeoutMs: limits.historyTimeoutMs ?? 10_000,
-  };
+export function resolveLimits(limits: GatewayLimits = {}): Limits {
+  const given = Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined));
+  const perSecond = limits.publishRate?.perSecond ?? DEFAULT_LIMITS.publishRate.perSecond;
+  // A rate given without a burst gets two seconds' worth, as the default does.
+  return { ...DEFAULT_LIMITS, ...given, publishRate: { perSecond, burst: limits.publishRate?.burst ?? perSecond * 2 } };
 }

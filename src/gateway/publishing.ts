@@ -2,15 +2,17 @@
 // limits, and the tenant prefix; then one call to the bus.
 
 import type { Bus, PublishItem } from '../core/bus.js';
-import { OmnibusError, errorMessage } from '../core/errors.js';
+import { OmnibusError, PayloadTooLargeError, errorMessage } from '../core/errors.js';
 import type { PublishResult } from '../core/message.js';
 import { assertTopic } from '../core/topic.js';
+import { wireCode, type ErrorCode } from '../protocol/errors.js';
+import type { ErrorFrame } from '../protocol/frames.js';
+import type { Limits } from '../protocol/limits.js';
 import type { Principal } from './auth.js';
-import { FrameError, payloadBytes, type ErrorCode, type PublishEntry } from './frames.js';
-import type { ResolvedLimits } from './options.js';
+import { FrameError, payloadBytes, type PublishEntry } from './frames.js';
 
 /** Turns client entries into bus items, or throws FrameError naming the first problem. */
-export function publishItems(principal: Principal, entries: PublishEntry[], limits: ResolvedLimits): Array<PublishItem & { topic: string }> {
+export function publishItems(principal: Principal, entries: PublishEntry[], limits: Limits): Array<PublishItem & { topic: string }> {
   if (entries.length === 0) throw new FrameError('BAD_FRAME', 'a batch needs at least one message');
   if (entries.length > limits.maxBatch) {
     throw new FrameError('TOO_LARGE', `a batch holds at most ${limits.maxBatch} messages, got ${entries.length}; split it`);
@@ -26,7 +28,8 @@ export function publishItems(principal: Principal, entries: PublishEntry[], limi
     }
     const bytes = payloadBytes(entry.data);
     if (bytes > limits.maxMessageBytes) {
-      throw new FrameError('TOO_LARGE', `message of ${bytes} bytes exceeds the gateway's limit of ${limits.maxMessageBytes} bytes`, entry.topic);
+      // The Bus's error, as the driver's limit would raise it: with the bus's name for the topic.
+      throw new PayloadTooLargeError(bytes, limits.maxMessageBytes, { topic: principal.toBus(entry.topic), limitOf: 'the gateway' });
     }
     return { topic: principal.toBus(entry.topic), data: entry.data, id: entry.messageId, key: entry.key, headers: entry.headers, ttlMs: entry.ttlMs };
   });
@@ -38,26 +41,17 @@ export function publishToBus(bus: Bus, items: PublishItem[], batch: boolean): Pr
   return bus.publish(item.topic, item.data, item).then((result) => [result]);
 }
 
-export interface ErrorDescription {
-  code: ErrorCode;
-  message: string;
-  topic?: string;
-  retriable?: boolean;
-}
+/** An error frame's fields, which HTTP answers carry too. */
+export type ErrorDescription = Omit<ErrorFrame, 'type' | 'id'>;
 
-/** An error frame's fields for anything a publish or subscribe threw. */
+/** An error frame's fields for anything a request threw; `fallback` is the code of a failure the protocol has none for. */
 export function describeError(error: unknown, fallback: ErrorCode, principal?: Principal): ErrorDescription {
   if (error instanceof FrameError) return { code: error.code, message: error.message, topic: error.topic };
   if (error instanceof OmnibusError) {
-    const code: ErrorCode =
-      error.code === 'INVALID_TOPIC' ? 'INVALID_TOPIC'
-      : error.code === 'PAYLOAD_TOO_LARGE' ? 'TOO_LARGE'
-      : error.code === 'CLOSED' ? 'SHUTTING_DOWN'
-      : error.code === 'INVALID_POSITION' ? 'INVALID_POSITION'
-      : error.code === 'INVALID_CONFIGURATION' ? 'UNSUPPORTED'
-      : fallback;
     const topic = error.topic === undefined || principal === undefined ? error.topic : principal.fromBus(error.topic);
-    return { code, message: error.message, topic, retriable: error.retriable };
+    const described: ErrorDescription = { code: wireCode(error.code) ?? fallback, message: error.message, topic, retriable: error.retriable };
+    if (error instanceof PayloadTooLargeError) Object.assign(described, { bytes: error.bytes, maxBytes: error.maxBytes });
+    return described;
   }
   return { code: fallback, message: errorMessage(error), retriable: true };
 }

@@ -7,10 +7,13 @@ import type { Logger } from '../core/logger.js';
 import type { Message } from '../core/message.js';
 import type { Subscription } from '../core/subscription.js';
 import { PublishError } from '../core/errors.js';
+import { CLOSE } from '../protocol/close-codes.js';
+import type { ErrorCode } from '../protocol/errors.js';
+import type { ServerFrame, WelcomeFrame } from '../protocol/frames.js';
+import type { Limits } from '../protocol/limits.js';
 import { AuthError, type Authenticator, type Principal } from './auth.js';
 import { tokenClient, type ConnectionCounter } from './connections.js';
-import { CLOSE, messageFrame, parseFrames, type ClientFrame, type ErrorCode } from './frames.js';
-import type { ResolvedLimits } from './options.js';
+import { messageFrame, parseFrames, type ParsedFrame } from './frames.js';
 import { describeError, publishItems, publishToBus } from './publishing.js';
 import { TokenBucket } from './rate.js';
 import { openSubscription } from './subscriptions.js';
@@ -20,10 +23,11 @@ import type { TopicCounts } from './topics.js';
 export interface SessionHost {
   bus: Bus;
   auth: Authenticator;
-  limits: ResolvedLimits;
+  limits: Limits;
   heartbeatMs: number;
   logger: Logger;
-  welcome: Record<string, unknown>;
+  /** The welcome every connection gets, but for `authenticated`. */
+  welcome: Omit<WelcomeFrame, 'authenticated'>;
   /** Counts published topics for `GET /v1/topics`. */
   topics: TopicCounts;
   connections: ConnectionCounter;
@@ -109,7 +113,7 @@ export class Session {
     }
   }
 
-  private handle(frame: ClientFrame): void {
+  private handle(frame: ParsedFrame): void {
     if (frame.type === 'pong') return;
     if (frame.type === 'ping') {
       this.send({ type: 'pong', id: frame.id });
@@ -136,7 +140,7 @@ export class Session {
           return void this.settle(frame);
       }
     } catch (error) {
-      this.error(frame.id, ...errorFields(error, 'INTERNAL', principal));
+      this.failed(frame.id, error, 'INTERNAL', principal);
     }
   }
 
@@ -168,7 +172,7 @@ export class Session {
     }
   }
 
-  private publish(principal: Principal, frame: Extract<ClientFrame, { type: 'publish' }>): void {
+  private publish(principal: Principal, frame: Extract<ParsedFrame, { type: 'publish' }>): void {
     const count = frame.messages.length;
     if (!this.bucket.take(count)) {
       const { perSecond } = this.host.limits.publishRate;
@@ -186,12 +190,12 @@ export class Session {
       },
       (error) => {
         this.pending--;
-        this.error(frame.id, ...errorFields(error, 'PUBLISH_FAILED', principal));
+        this.failed(frame.id, error, 'PUBLISH_FAILED', principal);
       },
     );
   }
 
-  private async subscribe(principal: Principal, frame: Extract<ClientFrame, { type: 'subscribe' }>): Promise<void> {
+  private async subscribe(principal: Principal, frame: Extract<ParsedFrame, { type: 'subscribe' }>): Promise<void> {
     if (this.subscriptions.has(frame.subscription)) {
       return this.error(frame.id, 'DUPLICATE_SUBSCRIPTION', `subscription '${frame.subscription}' already exists on this connection`);
     }
@@ -215,7 +219,7 @@ export class Session {
       opened.start();
     } catch (error) {
       this.subscriptions.delete(entry.id);
-      this.error(frame.id, ...errorFields(error, 'SUBSCRIBE_FAILED', principal));
+      this.failed(frame.id, error, 'SUBSCRIBE_FAILED', principal);
     }
   }
 
@@ -255,7 +259,7 @@ export class Session {
     await entry.core?.close().catch((error) => this.host.logger.warn({ err: error }, 'closing a gateway subscription failed'));
   }
 
-  private async settle(frame: Extract<ClientFrame, { type: 'ack' | 'nack' | 'inProgress' | 'reject' }>): Promise<void> {
+  private async settle(frame: Extract<ParsedFrame, { type: 'ack' | 'nack' | 'inProgress' | 'reject' }>): Promise<void> {
     const work: Promise<void>[] = [];
     for (const delivery of frame.deliveries) {
       const entry = this.unacked.get(delivery);
@@ -275,7 +279,7 @@ export class Session {
       await Promise.all(work);
       this.send({ type: 'reply', id: frame.id });
     } catch (error) {
-      this.error(frame.id, ...errorFields(error, 'INTERNAL'));
+      this.failed(frame.id, error, 'INTERNAL');
     }
   }
 
@@ -292,7 +296,7 @@ export class Session {
     this.send({ type: 'ping' });
   }
 
-  private send(frame: object | string): void {
+  private send(frame: ServerFrame | string): void {
     if (this.closed) return;
     const text = typeof frame === 'string' ? frame : JSON.stringify(frame);
     if (!this.batches) {
@@ -328,6 +332,11 @@ export class Session {
     this.send({ type: 'error', id, code, message, topic, retriable });
   }
 
+  /** The error frame for what a request threw; `fallback` for a failure the protocol has no code for. */
+  private failed(id: string, error: unknown, fallback: ErrorCode, principal?: Principal): void {
+    this.send({ type: 'error', id, ...describeError(error, fallback, principal) });
+  }
+
   /** Closes with a reason; a peer that does not finish the close handshake is cut off. */
   private kick(code: number, reason: string): void {
     if (this.closed) return;
@@ -358,9 +367,4 @@ export class Session {
       this.unacked.clear();
     });
   }
-}
-
-function errorFields(error: unknown, fallback: ErrorCode, principal?: Principal): [ErrorCode, string, string | undefined, boolean | undefined] {
-  const { code, message, topic, retriable } = describeError(error, fallback, principal);
-  return [code, message, topic, retriable];
 }
