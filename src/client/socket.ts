@@ -7,6 +7,8 @@ import { CLOSE } from '../protocol/close-codes.js';
 import type { ClientFrame, ServerFrame, WelcomeFrame } from '../protocol/frames.js';
 import type { ConnectionEvents, ConnectionOptions, WebSocketConstructor, WebSocketLike } from './connection.js';
 import { GatewayError } from './errors.js';
+import { backoffDelay } from '../core/backoff.js';
+import { TurnBuffer } from '../driver-kit/turn.js';
 
 /** What the socket asks of the connection it carries. */
 export interface SocketHost {
@@ -23,12 +25,6 @@ export interface SocketHost {
 }
 
 const OPEN = 1;
-
-/** Runs after this turn's I/O: setImmediate on Node, a zero timeout in browsers. */
-const later: (run: () => void) => void =
-  typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
-    ? (run) => void (globalThis as unknown as { setImmediate(run: () => void): unknown }).setImmediate(run)
-    : (run) => void setTimeout(run, 0);
 
 export class Socket {
   /** The gateway's welcome frame: its capabilities and limits. */
@@ -47,8 +43,8 @@ export class Socket {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
   /** Frames of this turn, sent together (in one batch envelope when the gateway takes them). */
-  private outbox: string[] = [];
-  private flushScheduled = false;
+  /** Frames of this turn, sent together (in one batch envelope when the gateway takes them). */
+  private readonly outbox = new TurnBuffer<string>((frames) => this.write(frames));
   /** What the last failed WebSocket said, for the error that reports it. */
   private lastError: unknown;
   private readonly firstOpen: { resolve(): void; reject(error: unknown): void; promise: Promise<void> };
@@ -109,15 +105,11 @@ export class Socket {
     const ws = this.ws;
     if (ws === undefined || ws.readyState !== OPEN) return;
     this.outbox.push(JSON.stringify(frame));
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      later(() => this.flush());
-    }
   }
 
   /** Sends what this turn queued, then closes for good: everything still waiting fails with `error`. */
   close(error: unknown): void {
-    this.flush();
+    this.outbox.flushNow();
     this.isClosed = true;
     this.isReady = false;
     this.stopTimers();
@@ -199,12 +191,9 @@ export class Socket {
     this.firstOpen.resolve();
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
-    const frames = this.outbox;
-    this.outbox = [];
+  private write(frames: string[]): void {
     const ws = this.ws;
-    if (frames.length === 0 || ws === undefined || ws.readyState !== OPEN) return;
+    if (ws === undefined || ws.readyState !== OPEN) return;
     if (this.welcome?.batches !== true) {
       for (const frame of frames) ws.send(frame);
       return;
@@ -241,7 +230,7 @@ export class Socket {
   private lost(ws: WebSocketLike, code: number, reason: string): void {
     if (ws !== this.ws) return;
     this.ws = undefined;
-    this.outbox = [];
+    this.outbox.clear();
     const wasReady = this.isReady;
     this.isReady = false;
     clearInterval(this.heartbeat);
@@ -277,13 +266,9 @@ export class Socket {
       this.fail(new ConnectionError(`${what}${this.cause()}`, { cause: this.lastError }));
       return;
     }
-    // Not core's backoffDelay, whose jitter is "equal" (half fixed): a reconnect wants full jitter.
-    const initial = reconnect?.initialMs ?? 100;
-    const max = reconnect?.maxMs ?? 10_000;
-    const ceiling = Math.min(max, initial * 2 ** Math.min(this.attempts, 30));
-    this.attempts++;
     // Full jitter: many clients cut off at once do not come back at once.
-    this.retryTimer = setTimeout(() => this.connect(), Math.random() * ceiling);
+    const delay = backoffDelay(++this.attempts, { initialMs: reconnect?.initialMs ?? 100, maxMs: reconnect?.maxMs ?? 10_000 }, 'full');
+    this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
   private stopTimers(): void {

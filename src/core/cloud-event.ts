@@ -4,6 +4,7 @@
 import { BYTES_CONTENT_TYPE } from './codec.js';
 import { SerializationError } from './errors.js';
 import { HEADER, type Headers } from './message.js';
+import { fromBase64, toBase64 } from './base64.js';
 
 export interface CloudEvent {
   specversion: '1.0';
@@ -46,7 +47,7 @@ export function toCloudEvent(message: CloudEventMessage, source = 'omnibus'): Cl
   if (message.time !== undefined) event.time = new Date(message.time).toISOString();
   if (message.data instanceof Uint8Array) {
     event.datacontenttype = BYTES_CONTENT_TYPE;
-    event.data_base64 = Buffer.from(message.data).toString('base64');
+    event.data_base64 = toBase64(message.data);
   } else {
     event.datacontenttype = 'application/json';
     event.data = message.data;
@@ -69,7 +70,7 @@ export function fromCloudEvent(event: unknown): CloudEventMessage {
   const message: CloudEventMessage = {
     id: e.id,
     topic: e.type,
-    data: typeof e.data_base64 === 'string' ? new Uint8Array(Buffer.from(e.data_base64, 'base64')) : e.data,
+    data: typeof e.data_base64 === 'string' ? fromBase64(e.data_base64) : e.data,
     headers: {},
   };
   if (typeof e.time === 'string') message.time = Date.parse(e.time);

@@ -5,7 +5,8 @@
 import type { Message, StoredMessage } from '../core/message.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import type { AuthFrame, MessageFields, PingFrame, SettleFrame, SubscribeFrame, UnsubscribeFrame } from '../protocol/frames.js';
-import { fromBase64, isBase64, payloadFields } from '../protocol/payload.js';
+import { fromBase64, isBase64 } from '../core/base64.js';
+import { payloadFields } from '../protocol/payload.js';
 
 export class FrameError extends Error {
   constructor(

@@ -18,6 +18,7 @@ import { describeError, publishItems, publishToBus } from './publishing.js';
 import { TokenBucket } from './rate.js';
 import { openSubscription } from './subscriptions.js';
 import type { TopicCounts } from './topics.js';
+import { TurnBuffer } from '../driver-kit/turn.js';
 
 /** What a session needs from its gateway. */
 export interface SessionHost {
@@ -59,8 +60,7 @@ export class Session {
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private authTimer: ReturnType<typeof setTimeout> | undefined;
   /** Frames waiting for the end of this event-loop turn, to go out in one socket write. */
-  private outbox: string[] = [];
-  private flushScheduled = false;
+  private readonly outbox = new TurnBuffer<string>((frames) => this.write(frames));
   /** Publishes accepted from the client and not yet answered, for graceful shutdown. */
   pending = 0;
 
@@ -304,19 +304,12 @@ export class Session {
       this.checkBuffer();
       return;
     }
+    // At the end of this turn: a burst of deliveries and replies leaves in one write.
     this.outbox.push(text);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      // After the I/O of this turn: a burst of deliveries and replies leaves in one write.
-      setImmediate(() => this.flush());
-    }
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
-    const frames = this.outbox;
-    if (frames.length === 0 || this.closed) return;
-    this.outbox = [];
+  private write(frames: string[]): void {
+    if (this.closed) return;
     this.ws.send(frames.length === 1 ? frames[0] : `[${frames.join(',')}]`);
     this.checkBuffer();
   }
@@ -345,7 +338,7 @@ export class Session {
   }
 
   private closeSocket(code: number, reason: string): void {
-    this.flush();
+    this.outbox.flushNow();
     if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
     const ws = this.ws;
     setTimeout(() => ws.terminate(), 1_000).unref?.();

@@ -9,6 +9,7 @@ import {
   NoRouteError,
   PayloadTooLargeError,
   PublishError,
+  RefusedError,
   SerializationError,
   ValidationError,
   type OmnibusError,
@@ -51,6 +52,8 @@ const ROWS = {
   DUPLICATE_SUBSCRIPTION: {},
   UNSUPPORTED: { http: 501, core: 'INVALID_CONFIGURATION', raise: (f) => new ConfigurationError(f.message, { topic: f.topic }) },
   PUBLISH_FAILED: { http: 502, core: 'PUBLISH_FAILED', raise: (f) => new PublishError(f.message, { topic: f.topic, retriable: f.retriable }) },
+  /** The gateway's broker refused it (credentials, permissions, a missing database): not retriable. */
+  REFUSED: { http: 502, core: 'REFUSED', raise: (f) => new RefusedError(f.message, { topic: f.topic }) },
   SUBSCRIBE_FAILED: {},
   // The gateway's bus closed. No ClosedError for it: to a client that means the client itself is closed.
   SHUTTING_DOWN: { http: 503, core: 'CLOSED' },

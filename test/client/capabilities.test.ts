@@ -9,7 +9,7 @@ import { createClient } from '../../src/client/client.js';
 import { gatewayDriver } from '../../src/client/driver.js';
 import { createBus } from '../../src/create-bus.js';
 import type { Capabilities } from '../../src/core/driver.js';
-import { sqlite } from '../../src/drivers/sqlite.js';
+import { sqlite } from '../../src/drivers/sqlite/index.js';
 import type { GatewayCapabilities } from '../../src/protocol/frames.js';
 import { NodeWebSocket, startGateway, type Running } from '../support/gateway.js';
 

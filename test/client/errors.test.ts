@@ -6,7 +6,7 @@ import { createClient, type OmnibusClient } from '../../src/client/client.js';
 import { GatewayError } from '../../src/client/errors.js';
 import { InvalidPositionError, NoRouteError, PayloadTooLargeError } from '../../src/core/errors.js';
 import { createBus } from '../../src/create-bus.js';
-import { memory } from '../../src/drivers/memory.js';
+import { memory } from '../../src/drivers/memory/index.js';
 import { NodeWebSocket, RawSocket, startGateway, type Running } from '../support/gateway.js';
 
 describe('client errors', () => {
