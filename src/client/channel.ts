@@ -4,7 +4,7 @@
 
 import type { MessageFrame, SettleFrame, SubscribeFrame } from '../protocol/frames.js';
 
-export interface SubscribeSpec {
+export interface ChannelSpec {
   pattern: string;
   group?: string;
   from?: SubscribeFrame['from'];
@@ -51,7 +51,7 @@ export class Channel {
 
   constructor(
     readonly id: string,
-    readonly spec: SubscribeSpec,
+    readonly spec: ChannelSpec,
     readonly receive: (delivery: RemoteDelivery) => void,
   ) {}
 
@@ -95,7 +95,7 @@ export class Channel {
 }
 
 /** One received message's settle calls; a class, so a delivery costs no closures. */
-export class Delivery implements RemoteDelivery {
+export class ChannelDelivery implements RemoteDelivery {
   private readonly position: Position | undefined;
 
   constructor(

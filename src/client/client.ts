@@ -7,7 +7,7 @@ import type { Message } from '../core/message.js';
 import { assertPattern, assertTopic } from '../core/topic.js';
 import type { GatewayCapabilities, PublishBatchReply, PublishReply } from '../protocol/frames.js';
 import { payloadOf } from '../protocol/payload.js';
-import type { Channel, RemoteDelivery, SubscribeSpec } from './channel.js';
+import type { Channel, RemoteDelivery, ChannelSpec } from './channel.js';
 import { Connection, type ConnectionEvents, type ConnectionOptions } from './connection.js';
 import { MessageQueue } from './message-queue.js';
 import { publishFields } from './wire.js';
@@ -35,7 +35,7 @@ export interface ClientPublishItem extends ClientPublishOptions {
  */
 export interface ClientSubscribeOptions {
   group?: string;
-  from?: SubscribeSpec['from'];
+  from?: ChannelSpec['from'];
   ack?: 'auto' | 'manual';
   maxAttempts?: number;
   deadLetter?: string;
@@ -114,7 +114,7 @@ export class OmnibusClient {
         await message.nack({ delayMs: backoffDelay(message.attempt, options.backoff) });
       }
     });
-    const spec: SubscribeSpec = {
+    const spec: ChannelSpec = {
       pattern,
       group: options.group,
       from: options.from,

@@ -6,7 +6,7 @@
 import { ClosedError } from '../core/errors.js';
 import { coreError } from '../protocol/errors.js';
 import type { ClientFrame, ErrorFrame, ReplyFrame, ServerFrame, SubscribeReply, WelcomeFrame } from '../protocol/frames.js';
-import { Channel, Delivery, type RemoteDelivery, type SettleRequest, type Settler, type SubscribeSpec } from './channel.js';
+import { Channel, ChannelDelivery, type RemoteDelivery, type SettleRequest, type Settler, type ChannelSpec } from './channel.js';
 import { GatewayError } from './errors.js';
 import { OfflineBuffer } from './offline-buffer.js';
 import { Requests } from './requests.js';
@@ -103,7 +103,7 @@ export class Connection implements SocketHost, Settler {
   }
 
   /** Registers a subscription and subscribes; resubscribed after every reconnect. */
-  async subscribe(id: string, spec: SubscribeSpec, receive: (delivery: RemoteDelivery) => void): Promise<Channel> {
+  async subscribe(id: string, spec: ChannelSpec, receive: (delivery: RemoteDelivery) => void): Promise<Channel> {
     const channel = new Channel(id, spec, receive);
     this.channels.set(id, channel);
     try {
@@ -187,7 +187,7 @@ export class Connection implements SocketHost, Settler {
     switch (frame.type) {
       case 'message': {
         const channel = this.channels.get(frame.subscription);
-        if (channel !== undefined) channel.receive(new Delivery(this, channel, frame, this.socket.epoch));
+        if (channel !== undefined) channel.receive(new ChannelDelivery(this, channel, frame, this.socket.epoch));
         // Sent before our unsubscribe arrived: hand it straight back for another member.
         else void this.control((id) => ({ type: 'nack', id, deliveries: [frame.delivery], delayMs: 0 }));
         return;

@@ -46,7 +46,7 @@ export function gatewayDriver(options: ConnectionOptions): GatewayDriver {
   let capabilities = BEFORE_WELCOME;
   return {
     name: 'gateway',
-    inProcess: true,
+    carriesValues: true,
     get capabilities(): Capabilities {
       if (connection.welcome !== welcome && connection.welcome !== undefined) {
         welcome = connection.welcome;

@@ -283,7 +283,7 @@ export class Bus {
       body: NO_BODY,
     };
     const limit = driver.capabilities.maxPayloadBytes;
-    if (driver.inProcess) {
+    if (driver.carriesValues) {
       wire.value = data;
       if (limit !== Infinity) checkSize(encodePayload(this.codec, data, topic).body.length, limit, topic);
     } else {
@@ -330,7 +330,7 @@ export class Bus {
     const headers = { ...original.headers, ...extra };
     if ('value' in original) return this.send(topic, [this.build(topic, original.value, { headers, key: original.key })]);
     const wire: WireMessage = { id: uuidv7(), topic, headers, key: original.key, time: Date.now(), body: original.body };
-    if (this.router.driverFor(topic).driver.inProcess) wire.value = original.body;
+    if (this.router.driverFor(topic).driver.carriesValues) wire.value = original.body;
     await this.send(topic, [wire]);
   }
 

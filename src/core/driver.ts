@@ -35,9 +35,9 @@ export interface WireMessage {
   ttlMs?: number;
   /** The broker's position, opaque to core; set by the driver when it stores the message. */
   seq?: string;
-  /** The encoded payload. Empty for in-process drivers, which carry `value` instead. */
+  /** The encoded payload. Empty for drivers that carry values, which carry `value` instead. */
   body: Uint8Array;
-  /** The payload itself, only for drivers declared `inProcess` (never encoded). */
+  /** The payload itself, only for drivers that declare `carriesValues` (never encoded). */
   value?: unknown;
 }
 
@@ -95,8 +95,11 @@ export interface ReadSpec {
 export interface Driver {
   readonly name: string;
   readonly capabilities: Capabilities;
-  /** In-process drivers receive and return payloads untouched (`value`), never bytes. */
-  readonly inProcess?: boolean;
+  /**
+   * The driver carries payloads as they are (`value`), never as bytes: the memory driver,
+   * and the gateway's, whose frames hold JSON. Core then skips encoding. Default false.
+   */
+  readonly carriesValues?: boolean;
   /** Resolves when the broker accepted every message (persisted, if persistent). Sets `seq`. */
   publish(batch: WireMessage[]): Promise<void>;
   subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription>;

@@ -28,7 +28,7 @@ export function faulty(inner: Driver, initial: Faults = {}): FaultyDriver {
   return {
     name: inner.name,
     capabilities: inner.capabilities,
-    inProcess: inner.inProcess,
+    carriesValues: inner.carriesValues,
     async publish(batch: WireMessage[]) {
       if (faults.publishDelayMs) await sleep(faults.publishDelayMs);
       if (!connected) throw new ConnectionError(`driver '${inner.name}' is disconnected (injected)`, { topic: batch[0]?.topic });

@@ -30,7 +30,7 @@ describe('createBusFromConfig', () => {
     }));
     const bus = await createBusFromConfig({ path, env: {} });
     assert.deepEqual(bus.drivers.map((d) => d.name), ['fast', 'other']);
-    assert.equal(bus.drivers[1].driver.inProcess, false, 'options reach the driver');
+    assert.equal(bus.drivers[1].driver.carriesValues, false, 'options reach the driver');
     await bus.publish('game.x', 1);
     await bus.publish('orders.x', 1);
     assert.deepEqual(bus.stats().byDriver, { fast: { published: 1 }, other: { published: 1 } });

@@ -238,7 +238,7 @@ describe('transactional outbox', { skip }, () => {
       const gated: Driver = {
         name: inner.name,
         capabilities: inner.capabilities,
-        inProcess: inner.inProcess,
+        carriesValues: inner.carriesValues,
         publish: async (batch) => {
           entered();
           await restarted;

@@ -127,7 +127,7 @@ class MemoryDelivery implements Delivery {
 class MemoryDriver implements Driver {
   readonly name = 'memory';
   readonly capabilities: Capabilities;
-  readonly inProcess: boolean;
+  readonly carriesValues: boolean;
   private readonly index = new PatternIndex<Consumer>();
   private readonly consumers = new Set<Consumer>();
   private readonly groups = new GroupTable<Consumer>();
@@ -146,7 +146,7 @@ class MemoryDriver implements Driver {
   constructor(private readonly options: MemoryOptions) {
     this.maxHistory = options.history?.maxMessages ?? 0;
     this.maxAgeMs = options.history?.maxAgeMs ?? Infinity;
-    this.inProcess = !options.roundTrip;
+    this.carriesValues = !options.roundTrip;
     this.capabilities = {
       persistent: false,
       groups: true,

@@ -7,7 +7,7 @@ import { loadPeer } from '../../driver-kit/peer.js';
 
 export const DEFAULT_URL = 'redis://127.0.0.1:6379';
 
-export interface ConnectionOptions {
+export interface RedisConnectionOptions {
   url?: string;
   client?: Redis;
   connection?: IORedisOptions;
@@ -18,7 +18,7 @@ export interface ConnectionOptions {
  * with autopipelining on is used only as a template: with it, ioredis 6.0 sends
  * `callBuffer(command, ...args)` without the command name, and the driver reads with it.
  */
-export async function openConnection(options: ConnectionOptions): Promise<{ client: Redis; owned: boolean }> {
+export async function openConnection(options: RedisConnectionOptions): Promise<{ client: Redis; owned: boolean }> {
   let client = options.client;
   if (client?.options.enableAutoPipelining) client = client.duplicate({ enableAutoPipelining: false });
   if (client === undefined) {
