@@ -11,25 +11,25 @@ import { ConnectOnce } from '../../driver-kit/connect-once.js';
 import { GroupTable } from '../../driver-kit/group-table.js';
 import { Observers } from '../../driver-kit/observers.js';
 import { Consumer, Member, type Claimed, type ClaimedRow, type ConsumerHost, type Settle } from './consumer.js';
-import { connectionError, isConnectionLoss, publishError, redact } from './errors.js';
+import { connectionError, isConnectionLoss, isRefusal, redact } from './errors.js';
 import { readHistory } from './history.js';
 import { Listener } from './listener.js';
-import { LOCK_NAMESPACE, migrate, quoteIdent } from './migrate.js';
+import { migrate, quoteIdent } from './migrate.js';
 import { resolveOptions, type PostgresOptions, type ResolvedOptions } from './options.js';
 import { positionOf, type Position } from './positions.js';
 import {
   claimStatement,
   createGroupStatement,
   dropGroupStatement,
-  publishFastStatement,
-  publishStatement,
-  retentionStatements,
   settleStatement,
   type Statement,
 } from './queries.js';
 import { migrations } from './schema.js';
 import { WakeUps } from './wake-ups.js';
-import { backoffDelay } from '../../core/backoff.js';
+import { Recovery } from './recovery.js';
+import { applyRetention } from './retention.js';
+import { loadPeer } from '../../driver-kit/peer.js';
+import { storeMessages } from './publishing.js';
 
 export interface PostgresDriver extends Driver {
   /** Connects, migrates and starts listening now instead of on first use. Rejects with ConnectionError, also while the server is unreachable. */
@@ -42,17 +42,12 @@ export interface PostgresDriver extends Driver {
 const MAX_PUBLISH_ROWS = 1_000;
 const MAX_SETTLE_ROWS = 1_000;
 const HEARTBEAT_MS = 30_000;
-const UNIQUE_VIOLATION = '23505';
 
 type PgModule = typeof import('pg');
 
 async function loadPg(): Promise<PgModule> {
-  try {
-    const module = (await import('pg')) as PgModule & { default?: PgModule };
-    return module.default ?? module;
-  } catch (error) {
-    throw new ConfigurationError("the postgres driver needs the 'pg' package; install it with: npm install pg", { cause: error });
-  }
+  const module = (await loadPeer('postgres', 'pg', () => import('pg'))) as PgModule & { default?: PgModule };
+  return module.default ?? module;
 }
 
 /** A pattern as a PostgreSQL regular expression (tokens need no escaping); null matches everything. */
@@ -60,10 +55,6 @@ export function patternRegex(pattern: string): string | null {
   if (pattern === '>') return null;
   const tokens = pattern.split('.').map((token) => (token === '*' ? '[^.]+' : token === '>' ? '.+' : token));
   return `^${tokens.join('\\.')}$`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
@@ -77,8 +68,20 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
   private readonly starting = new ConnectOnce(() => this.start());
   private closing: Promise<void> | undefined;
   private ended = false;
-  private up = true;
-  private recovering: Promise<void> | undefined;
+  private readonly recovery = new Recovery(
+    async () => {
+      await this.listener!.start();
+      await this.pool!.query('SELECT 1');
+    },
+    {
+      lost: (error) => this.emit({ type: 'connectionLost', driver: this.name, error }),
+      back: () => {
+        this.emit({ type: 'reconnected', driver: this.name });
+        this.wakeUps.topics(undefined);
+      },
+    },
+    () => this.ended || this.closing !== undefined,
+  );
   private readonly observers = new Observers();
   private readonly wakeUps: WakeUps;
   private readonly groups = new GroupTable<Consumer>();
@@ -86,7 +89,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
   private lastHeartbeat = Date.now();
   private readonly publisher: Coalescer<WireMessage>;
   private readonly settler: Coalescer<Settle>;
-  private readonly onPoolError = (error: unknown) => this.lost(error);
+  private readonly onPoolError = (error: unknown) => this.recovery.lost(error);
   // A checked-out client has no listener of the pool's; without one, a connection that
   // drops while a query is on its way out would be an uncaught exception.
   private readonly onPoolConnect = (client: PoolClient) => client.on('error', (error) => this.failed(error));
@@ -116,7 +119,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
 
   async ready(): Promise<void> {
     await this.open();
-    if (!this.up) throw new ConnectionError('the connection to PostgreSQL is down; reconnecting');
+    if (!this.recovery.up) throw new ConnectionError('the connection to PostgreSQL is down; reconnecting');
   }
 
   private open(): Promise<void> {
@@ -201,25 +204,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
 
   async applyRetention(): Promise<void> {
     await this.open();
-    const client = await this.pool!.connect();
-    let failed: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const { rows } = await client.query('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS mine', [
-        LOCK_NAMESPACE,
-        `retention:${this.options.schema}`,
-      ]);
-      if (rows[0].mine) {
-        for (const statement of retentionStatements(this.options.schema, this.options)) await client.query(statement);
-      }
-      await client.query('COMMIT');
-    } catch (error) {
-      failed = error as Error;
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release(failed);
-    }
+    await applyRetention(this.pool!, this.options);
   }
 
   // ConsumerHost
@@ -240,7 +225,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
 
   failed(error: unknown): void {
     if (this.closing !== undefined) return;
-    if (isConnectionLoss(error)) this.lost(error);
+    if (isConnectionLoss(error)) this.recovery.lost(error);
     else this.emit({ type: 'error', driver: this.name, error });
   }
 
@@ -261,11 +246,11 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
     }
     try {
       await migrate(this.pool, this.options.schema, 'bus', migrations, this.options.migrate);
-      this.listener ??= new Listener(this.pool, `${this.options.schema}.messages`, (payload) => this.notified(payload), (error) => this.lost(error));
+      this.listener ??= new Listener(this.pool, `${this.options.schema}.messages`, (payload) => this.notified(payload), (error) => this.recovery.lost(error));
       await this.listener.start();
     } catch (error) {
       if (error instanceof ConfigurationError) throw error;
-      if (isConnectionLoss(error) || (error as { code?: string }).code?.match(/^(28|3D)/)) throw connectionError(error, this.where);
+      if (isConnectionLoss(error) || isRefusal(error)) throw connectionError(error, this.where);
       throw error;
     }
     if (this.closing !== undefined) return;
@@ -303,32 +288,14 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
     }
   }
 
-  /** Stores one combined batch; retries through a lost connection for up to `publishRetryMs` (ids de-duplicate). */
-  private async store(batch: WireMessage[]): Promise<void> {
-    const fast = publishFastStatement(this.options.schema, batch);
-    const deadline = Date.now() + this.options.publishRetryMs;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        try {
-          const { rows } = await this.pool!.query<{ seqs: string | null }>(fast);
-          const seqs = rows[0]?.seqs?.split(',') ?? [];
-          for (let i = 0; i < batch.length; i++) batch[i].seq = seqs[i];
-          return;
-        } catch (error) {
-          // An id already stored (or one id twice): the de-duplicating path, rare enough to cost a
-          // round trip and a connection (pg closes one whose statement failed).
-          if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
-        }
-        const result = await this.pool!.query<{ message_id: string; message_seq: string }>(publishStatement(this.options.schema, batch));
-        for (let i = 0; i < batch.length; i++) batch[i].seq = result.rows[i]?.message_seq ?? undefined;
-        return;
-      } catch (error) {
-        const retry = isConnectionLoss(error) && Date.now() < deadline && !this.ended;
-        if (!retry) throw publishError(error, this.where, batch[0].topic);
-        this.lost(error);
-        await sleep(backoffDelay(attempt + 1, { initialMs: 50, maxMs: 1_000 }, 'none'));
-      }
-    }
+  private store(batch: WireMessage[]): Promise<void> {
+    return storeMessages(this.pool!, batch, {
+      schema: this.options.schema,
+      retryMs: this.options.publishRetryMs,
+      where: this.where,
+      lost: (error) => this.recovery.lost(error),
+      ended: () => this.ended,
+    });
   }
 
   private async storeSettles(batch: Settle[]): Promise<void> {
@@ -341,7 +308,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
         // Two processes settling overlapping leases can deadlock; the loser simply tries again.
         if ((error as { code?: string }).code === '40P01' && attempt < 3) continue;
         if (isConnectionLoss(error)) {
-          this.lost(error);
+          this.recovery.lost(error);
           throw connectionError(error, this.where);
         }
         throw error;
@@ -354,7 +321,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
   }
 
   private tick(): void {
-    if (!this.up) return; // Reconnecting wakes every subscription.
+    if (!this.recovery.up) return; // Reconnecting wakes every subscription.
     void this.wakeUps.poll(this.pool!).catch((error) => this.failed(error));
     if (Date.now() - this.lastHeartbeat < HEARTBEAT_MS) return;
     this.lastHeartbeat = Date.now();
@@ -367,33 +334,6 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
 
   private emit(event: DriverEvent): void {
     this.observers.emit(event);
-  }
-
-  /** The connection dropped: report it once, then reconnect in the background until it is back. */
-  private lost(error: unknown): void {
-    if (this.ended || this.closing !== undefined) return;
-    if (this.up) {
-      this.up = false;
-      this.emit({ type: 'connectionLost', driver: this.name, error });
-    }
-    this.recovering ??= this.recover().finally(() => (this.recovering = undefined));
-  }
-
-  private async recover(): Promise<void> {
-    for (let attempt = 0; this.closing === undefined; attempt++) {
-      await sleep(backoffDelay(attempt + 1, { initialMs: 100, maxMs: 2_000 }, 'none'));
-      if (this.closing !== undefined) return;
-      try {
-        await this.listener!.start();
-        await this.pool!.query('SELECT 1');
-      } catch {
-        continue;
-      }
-      this.up = true;
-      this.emit({ type: 'reconnected', driver: this.name });
-      this.wakeUps.topics(undefined);
-      return;
-    }
   }
 }
 
