@@ -81,18 +81,11 @@ export class PayloadTooLargeError extends PublishError {
   }
 }
 
-/**
- * The broker cannot be reached, or the connection dropped: retriable. Not retriable when the
- * broker refused who we are or where we asked to go (credentials, a missing database).
- */
+/** The broker cannot be reached, or the connection dropped. Retriable (a refusal is a `RefusedError`). */
 export class ConnectionError extends OmnibusError {
   override name = 'ConnectionError';
   override readonly code = 'CONNECTION_FAILED';
-  override readonly retriable: boolean;
-  constructor(message: string, details: ErrorDetails & { retriable?: boolean } = {}) {
-    super(message, details);
-    this.retriable = details.retriable ?? true;
-  }
+  override readonly retriable = true;
 }
 
 /**

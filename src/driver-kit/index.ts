@@ -26,6 +26,7 @@ export { ConnectOnce } from './connect-once.js';
 export { declareDriver, type DriverDeclaration } from './declaration.js';
 export { GroupTable } from './group-table.js';
 export { Observers } from './observers.js';
+export { optionSchemas } from './option-schemas.js';
 export { loadPeer } from './peer.js';
 export { Pump } from './pump.js';
 export { afterThisTurn, TurnBatches, TurnBuffer } from './turn.js';

@@ -2,22 +2,7 @@
 // bounded history for replay, TTL and de-duplication, all inside one process. It hands
 // payloads through untouched (no encode, no decode) unless `roundTrip` asks otherwise.
 
-import {
-  ClosedError,
-  ConfigurationError,
-  InvalidPositionError,
-  PatternIndex,
-  defineDriver,
-  matchesPattern,
-  type Capabilities,
-  type Deliver,
-  type Delivery,
-  type Driver,
-  type From,
-  type ReadSpec,
-  type SubscribeSpec,
-  type WireMessage,
-} from '../../core/index.js';
+import { ClosedError, ConfigurationError, InvalidPositionError, PatternIndex, defineDriver, matchesPattern, type Capabilities, type Deliver, type Delivery, type Driver, type From, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
 import { GroupTable } from '../../driver-kit/group-table.js';
 
 export interface MemoryOptions {

@@ -4,22 +4,7 @@
 
 import type { StreamConfig } from '@nats-io/jetstream';
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
-import {
-  ClosedError,
-  ConfigurationError,
-  ConnectionError,
-  OmnibusError,
-  PublishError,
-  defineDriver,
-  type Capabilities,
-  type Deliver,
-  type Driver,
-  type DriverEvent,
-  type DriverSubscription,
-  type ReadSpec,
-  type SubscribeSpec,
-  type WireMessage,
-} from '../../core/index.js';
+import { ClosedError, ConfigurationError, ConnectionError, OmnibusError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
 import { failure } from '../../driver-kit/failure.js';
 import { Observers } from '../../driver-kit/observers.js';

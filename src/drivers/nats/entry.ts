@@ -2,11 +2,9 @@
 
 import { z } from 'zod';
 import { declareDriver } from '../../driver-kit/declaration.js';
+import { optionSchemas } from '../../driver-kit/option-schemas.js';
 
-const ms = z.number().nonnegative();
-const count = z.number().int().positive();
-const bytes = z.number().int().positive();
-const object = z.record(z.string(), z.unknown());
+const { ms, count, bytes, object } = optionSchemas;
 
 export default declareDriver({
   type: 'nats',

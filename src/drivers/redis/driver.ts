@@ -4,22 +4,7 @@
 // loaded only when used.
 
 import type { Redis, RedisOptions as IORedisOptions } from 'ioredis';
-import {
-  ClosedError,
-  ConfigurationError,
-  ConnectionError,
-  OmnibusError,
-  PublishError,
-  defineDriver,
-  type Capabilities,
-  type Deliver,
-  type Driver,
-  type DriverEvent,
-  type DriverSubscription,
-  type ReadSpec,
-  type SubscribeSpec,
-  type WireMessage,
-} from '../../core/index.js';
+import { ClosedError, ConfigurationError, ConnectionError, OmnibusError, PublishError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
 import { failure } from '../../driver-kit/failure.js';
 import { Observers } from '../../driver-kit/observers.js';

@@ -3,18 +3,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import {
-  ClosedError,
-  defineDriver,
-  type Capabilities,
-  type Deliver,
-  type Driver,
-  type DriverEvent,
-  type DriverSubscription,
-  type ReadSpec,
-  type SubscribeSpec,
-  type WireMessage,
-} from '../../core/index.js';
+import { ClosedError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
 import { isWildcard, matchesPattern } from '../../core/topic.js';
 import { GroupTable } from '../../driver-kit/group-table.js';
 import { Observers } from '../../driver-kit/observers.js';
