@@ -7,7 +7,10 @@ import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
 export abstract class Pump {
   /** Set by `stop()`: no more passes, and a pass under way should end early. */
   protected closed = false;
-  private running: Promise<void> | undefined;
+  /** Whether a loop runs: cleared in the same turn the loop sees nothing more to do, so no wake-up falls between. */
+  private active = false;
+  /** The loop running or last run, for `stop()` to wait on. */
+  private running: Promise<void> = Promise.resolve();
   private again = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
@@ -22,11 +25,12 @@ export abstract class Pump {
   /** Runs a pass now, or right after the one in progress. */
   wake(): void {
     if (this.closed) return;
-    if (this.running !== undefined) {
+    if (this.active) {
       this.again = true;
       return;
     }
-    this.running = this.loop().finally(() => (this.running = undefined));
+    this.active = true;
+    this.running = this.loop();
   }
 
   /** Wakes at `time` (ms since the epoch), unless an earlier wake-up is already set. */
@@ -52,28 +56,32 @@ export abstract class Pump {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = Infinity;
-    return this.running ?? Promise.resolve();
+    return this.running;
   }
 
   /** Delivers what is ready; returns true if more is waiting (a full batch). */
   protected abstract pass(): Promise<boolean>;
 
   private async loop(): Promise<void> {
-    do {
-      this.again = false;
-      let more = true;
-      while (more && !this.closed) {
-        try {
-          more = await this.pass();
-          this.failures = 0;
-        } catch (error) {
-          // A pass cut short by stopping is not worth reporting.
-          if (this.closed) return;
-          this.report(error);
-          this.wakeIn(backoffDelay(++this.failures, this.retry, 'none'));
-          return;
+    try {
+      do {
+        this.again = false;
+        let more = true;
+        while (more && !this.closed) {
+          try {
+            more = await this.pass();
+            this.failures = 0;
+          } catch (error) {
+            // A pass cut short by stopping is not worth reporting.
+            if (this.closed) return;
+            this.report(error);
+            this.wakeIn(backoffDelay(++this.failures, this.retry, 'none'));
+            return;
+          }
         }
-      }
-    } while (this.again && !this.closed);
+      } while (this.again && !this.closed);
+    } finally {
+      this.active = false;
+    }
   }
 }
