@@ -181,7 +181,8 @@ export class Bus {
   /**
    * Retained messages matching `pattern`, oldest first, from `from` (inclusive; default
    * 'earliest') up to the newest stored when called: a snapshot, which new messages cannot
-   * prolong. For drivers that can read history (`Driver.read`); stop early with `break`.
+   * prolong. For drivers that can read history (`Driver.read`); stop early with `break`. A
+   * payload the codec cannot decode comes as its bytes.
    */
   async *read(pattern: string, options: { from?: Exclude<From, 'latest'> } = {}): AsyncGenerator<StoredMessage> {
     if (this.closing !== undefined) throw new ClosedError('read on a closed bus', { topic: pattern });
@@ -198,9 +199,17 @@ export class Bus {
       throw new ConfigurationError(`driver '${driver.name}' cannot read its history; subscribe with 'from' instead`, { topic: pattern });
     }
     for await (const wire of driver.read({ pattern, from: options.from ?? 'earliest' })) {
-      const data = 'value' in wire ? wire.value : decodePayload(this.codec, wire.body, wire.headers[HEADER.contentType], wire.topic);
       const { id, topic, headers, key, time, ttlMs, seq } = wire;
-      yield { id, topic, data, headers, key, time, ttlMs, seq };
+      yield { id, topic, data: 'value' in wire ? wire.value : this.decodedOrBytes(wire), headers, key, time, ttlMs, seq };
+    }
+  }
+
+  /** A payload the codec cannot decode is history all the same: it is read as its bytes, so a reader can step past it. */
+  private decodedOrBytes(wire: WireMessage): unknown {
+    try {
+      return decodePayload(this.codec, wire.body, wire.headers[HEADER.contentType], wire.topic);
+    } catch {
+      return wire.body;
     }
   }
 

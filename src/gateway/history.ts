@@ -114,7 +114,9 @@ export async function writeHistoryPage(res: ServerResponse, query: HistoryQuery,
       if (next === undefined) more = true;
     }
   } catch (error) {
-    failure = describeError(error, 'INTERNAL', principal);
+    // A full page is complete whatever the read-ahead met; the next page will meet it too.
+    if (count === query.limit) more = true;
+    else failure = describeError(error, 'INTERNAL', principal);
   } finally {
     // Ends the driver's read (and what it holds) however the page ended.
     void iterator.return?.(undefined).catch(() => {});

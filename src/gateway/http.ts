@@ -200,44 +200,57 @@ async function stream(host: HttpHost, principal: Principal, url: URL, req: Incom
   if (pattern === null) throw new FrameError('BAD_FRAME', 'pattern= is required');
   const lastEventId = req.headers['last-event-id'];
   const after = typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : (url.searchParams.get('after') ?? undefined);
+  checkPattern(principal, { pattern });
+  const claimed = host.connections.claim(clientOf(principal, req));
+  if (claimed === undefined) throw new FrameError('TOO_MANY_CONNECTIONS', host.connections.refusal());
+  const release = claimed;
   let closed = false;
-  let untrack: () => void = () => {};
   let subscription: Awaited<ReturnType<typeof openSubscription>>['subscription'] | undefined;
-  const end = () => {
+  const untrack = host.track(() => end());
+  const beat = setInterval(() => res.write(': ping\n\n'), host.heartbeatMs);
+  beat.unref?.();
+  function end(): void {
     if (closed) return;
     closed = true;
     clearInterval(beat);
     untrack();
+    release();
     void subscription?.close();
     res.end();
-  };
-  checkPattern(principal, { pattern });
-  const release = host.connections.claim(clientOf(principal, req));
-  if (release === undefined) throw new FrameError('TOO_MANY_CONNECTIONS', host.connections.refusal());
-  req.once('close', release);
+  }
+  // Watched from the start: a client gone while the subscription opens must not leave it open.
+  req.once('close', end);
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.flushHeaders();
-  const beat = setInterval(() => res.write(': ping\n\n'), host.heartbeatMs);
-  beat.unref?.();
-  const opened = await openSubscription(
-    host.bus,
-    principal,
-    { pattern, from: parseFrom(url.searchParams.get('from')), after, group: url.searchParams.get('group') ?? undefined },
-    (message: Message, topic) => {
-      if (closed) return message.nack({ delayMs: 0 });
-      const id = message.seq === undefined ? '' : `id: ${message.seq}\n`;
-      res.write(`${id}event: message\ndata: ${JSON.stringify(messageFields(message, topic))}\n\n`);
-      void message.ack();
-      if (res.writableLength > host.limits.maxSendBufferBytes) {
-        res.write(`event: error\ndata: ${JSON.stringify({ code: 'SLOW_CONSUMER', message: 'send buffer full' })}\n\n`);
-        end();
-      }
-    },
-  );
+  let opened;
+  try {
+    opened = await openSubscription(
+      host.bus,
+      principal,
+      { pattern, from: parseFrom(url.searchParams.get('from')), after, group: url.searchParams.get('group') ?? undefined },
+      (message: Message, topic) => {
+        // Gone meanwhile: back to the broker, for another member or a resume.
+        if (closed || res.destroyed) return message.nack({ delayMs: 0 });
+        const id = message.seq === undefined ? '' : `id: ${message.seq}\n`;
+        res.write(`${id}event: message\ndata: ${JSON.stringify(messageFields(message, topic))}\n\n`);
+        void message.ack();
+        if (res.writableLength > host.limits.maxSendBufferBytes) {
+          res.write(`event: error\ndata: ${JSON.stringify({ code: 'SLOW_CONSUMER', message: 'send buffer full' })}\n\n`);
+          end();
+        }
+      },
+    );
+  } catch (error) {
+    res.write(`event: error\ndata: ${JSON.stringify(describeError(error, 'SUBSCRIBE_FAILED', principal))}\n\n`);
+    end();
+    return;
+  }
   subscription = opened.subscription;
+  if (closed) {
+    opened.start(); // held deliveries go back through the handler, which nacks them
+    await subscription.close();
+    return;
+  }
   res.write(`event: ready\ndata: ${JSON.stringify({ recovered: opened.recovered, earliest: opened.earliest })}\n\n`);
   opened.start();
-  untrack = host.track(end);
-  req.on('close', end);
-  if (closed) await subscription.close();
 }

@@ -174,6 +174,28 @@ for (const [name, makeDriver] of [
   });
 }
 
+describe('gateway history past a message that cannot be decoded', () => {
+  it('reads it as its bytes and goes on, so paging never sticks on it', async () => {
+    const driver = sqlite({ path: join(dir, `history-${files++}.db`) });
+    const running = await startGateway({ bus: new Bus({ drivers: { sqlite: driver } }) });
+    try {
+      await running.bus.publish('odd.t', 1);
+      // A foreign producer's body, labelled JSON but not JSON.
+      await driver.publish([{ id: 'foreign-1', topic: 'odd.t', headers: { 'content-type': 'application/json' }, time: Date.now(), body: new TextEncoder().encode('{bad') }]);
+      await running.bus.publish('odd.t', 3);
+      const first = (await (await fetch(`${running.http}/v1/messages?topic=odd.t&from=earliest&limit=2`)).json()) as Page & { messages: Array<Record<string, any>> };
+      assert.equal(first.error, undefined);
+      assert.equal(first.more, true);
+      assert.deepEqual([first.messages[0].data, Buffer.from(first.messages[1].data_base64, 'base64').toString()], [1, '{bad']);
+      const rest = (await (await fetch(`${running.http}/v1/messages?topic=odd.t&after=${first.next}`)).json()) as Page;
+      assert.deepEqual(rest.messages.map((m) => m.data), [3]);
+      assert.equal(rest.more, false);
+    } finally {
+      await running.close();
+    }
+  });
+});
+
 describe('gateway HTTP bodies', () => {
   it('answers a body over maxFrameBytes with 413 and the error body, not a reset', async () => {
     const running = await startGateway({ limits: { maxFrameBytes: 64 * 1024 } });

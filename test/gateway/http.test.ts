@@ -4,6 +4,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createBus } from '../../src/create-bus.js';
 import { memory } from '../../src/drivers/memory/index.js';
+import { Bus } from '../../src/core/bus.js';
+import type { Deliver, Driver, SubscribeSpec } from '../../src/core/driver.js';
+import { eventually } from '../../src/testing/wait.js';
 import { startGateway, type Running } from '../support/gateway.js';
 
 /** Reads SSE events from a response until `count` message events arrived. */
@@ -151,5 +154,54 @@ describe('gateway HTTP', () => {
     assert.deepEqual(events[0], { id: undefined, event: 'ready', data: { recovered: false, earliest: seqs[3] } });
     assert.deepEqual(events.filter((e) => e.event === 'message').map((e) => e.data.data), [3, 4]);
     await short.close();
+  });
+
+  it('GET /v1/stream whose client leaves while it subscribes closes the subscription, losing nothing of its group', async () => {
+    const inner = memory();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let open = 0;
+    // A subscribe that takes its time, as a replay or a distant broker would.
+    const slow: Driver = Object.assign(Object.create(inner), {
+      subscribe: async (spec: SubscribeSpec, deliver: Deliver) => {
+        await gate;
+        const subscription = await inner.subscribe(spec, deliver);
+        open++;
+        return { close: async () => (open--, subscription.close()) };
+      },
+    });
+    const bus = new Bus({ drivers: { memory: slow } });
+    const gateway = await startGateway({ bus });
+    try {
+      const controller = new AbortController();
+      const leaving = await fetch(`${gateway.http}/v1/stream?pattern=left.t&group=g`, { signal: controller.signal });
+      assert.equal(leaving.status, 200);
+      const streams = async () => Number(/^omnibus_gateway_streams (\d+)/m.exec(await (await fetch(`${gateway.http}/metrics`)).text())![1]);
+      assert.equal(await streams(), 1);
+      controller.abort();
+      // The gateway has seen the client go while the subscribe is still held up.
+      for (let n = await streams(); n !== 0; n = await streams()) await new Promise((resolve) => setTimeout(resolve, 10));
+      release();
+      await eventually(() => open === 0 && gateway.gateway.bus.stats().delivered === 0, 'the abandoned subscription closed');
+      const got: number[] = [];
+      await bus.subscribe('left.t', (message) => void got.push(message.data as number), { group: 'g' });
+      for (let n = 0; n < 10; n++) await bus.publish('left.t', n);
+      await eventually(() => got.length === 10, 'every message at the member that stayed');
+      assert.equal(open, 1, 'only the member that stayed is subscribed');
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('GET /v1/stream that cannot subscribe says why in an error event and ends the stream', async () => {
+    const short = await startGateway({ bus: createBus({ driver: memory({ history: { maxMessages: 10 } }) }), heartbeatMs: 20 });
+    try {
+      const response = await fetch(`${short.http}/v1/stream?pattern=bad.t&from=not-a-seq`);
+      const text = await response.text();
+      assert.match(text, /event: error\ndata: \{"code":"INVALID_POSITION"/);
+      assert.doesNotMatch(text, /event: ready/);
+    } finally {
+      await short.close();
+    }
   });
 });

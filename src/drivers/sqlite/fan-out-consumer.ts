@@ -55,6 +55,8 @@ export class FanOutConsumer extends Pump implements TailReader {
       await this.blocked;
       this.blocked = undefined;
     }
+    // A pass woken before the consumer joined the tail: the tail reads for it now.
+    if (this.following) return false;
     const rows = this.log.read(this.position, READ_BATCH, this.topic);
     if (rows.length === 0) {
       // Nothing after its position right now: the tail takes over from here, in this same turn.
