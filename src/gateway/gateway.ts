@@ -165,6 +165,7 @@ export class Gateway {
         `the gateway has no auth, so on ${host} anyone who can reach it could read and publish everything; configure auth (API keys or JWT), bind 127.0.0.1, or set insecure: true (omnibus serve --insecure)`,
       );
     }
+    this.origins.loopbackOnly = isLoopback(host);
     const server = createServer((req, res) => this.handleRequest(req, res));
     this.attach(server);
     this.server = server;

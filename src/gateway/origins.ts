@@ -19,6 +19,12 @@ export function isLoopback(host: string): boolean {
 export class OriginCheck {
   private readonly allowed: Set<string>;
   private readonly loopback: boolean;
+  /**
+   * Set while the gateway listens on loopback: a request must then name a loopback host. A
+   * page on another name that resolves to 127.0.0.1 (DNS rebinding) is its own origin, so the
+   * Origin check alone would let it through.
+   */
+  loopbackOnly = false;
 
   constructor(allowed: string[] | undefined) {
     this.allowed = new Set(allowed ?? []);
@@ -26,6 +32,7 @@ export class OriginCheck {
   }
 
   admits(req: IncomingMessage): boolean {
+    if (this.loopbackOnly && !namesLoopback(req.headers.host)) return false;
     const origin = req.headers.origin;
     if (origin === undefined || this.allowed.has('*') || this.allowed.has(origin)) return true;
     let url: URL;
@@ -39,6 +46,16 @@ export class OriginCheck {
   }
 
   refusal(req: IncomingMessage): string {
+    if (this.loopbackOnly && !namesLoopback(req.headers.host)) {
+      return `host ${req.headers.host} is not this gateway's: it listens on loopback only, so it answers to localhost and 127.0.0.1`;
+    }
     return `origin ${req.headers.origin} may not use this gateway; add it to the gateway's allowedOrigins`;
   }
+}
+
+/** Whether a Host header names this machine (or is absent: not a browser). */
+function namesLoopback(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0];
+  return LOOPBACK_HOSTS.has(name) || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
