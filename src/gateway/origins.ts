@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
-/** Whether `host` (an address to bind) is reachable only from this machine. */
+/** Whether `host` (an address to bind, or a host name without its port) is this machine only. */
 export function isLoopback(host: string): boolean {
   return LOOPBACK_HOSTS.has(host) || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -42,7 +42,7 @@ export class OriginCheck {
       return false;
     }
     if (url.host === req.headers.host) return true;
-    return this.loopback && LOOPBACK_HOSTS.has(url.hostname === '::1' ? '[::1]' : url.hostname);
+    return this.loopback && isLoopback(url.hostname);
   }
 
   refusal(req: IncomingMessage): string {
@@ -55,7 +55,5 @@ export class OriginCheck {
 
 /** Whether a Host header names this machine (or is absent: not a browser). */
 function namesLoopback(host: string | undefined): boolean {
-  if (host === undefined) return true;
-  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0];
-  return LOOPBACK_HOSTS.has(name) || /^127\.\d+\.\d+\.\d+$/.test(name);
+  return host === undefined || isLoopback(host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]);
 }

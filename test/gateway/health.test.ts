@@ -6,7 +6,7 @@ import { Bus } from '../../src/core/bus.js';
 import { redis } from '../../src/drivers/redis/index.js';
 import type { BusHealth } from '../../src/core/health.js';
 import { sleep } from '../../src/testing/wait.js';
-import { startGateway } from '../support/gateway.js';
+import { quietLogger, startGateway } from '../support/gateway.js';
 import { freePort } from '../support/private-server.js';
 import { redisSkip, startPrivateRedis } from '../support/redis.js';
 
@@ -26,7 +26,7 @@ async function healthWhen(bus: Bus, wanted: (health: BusHealth) => boolean, what
 describe('health', { skip }, () => {
   it('reports a driver that cannot reach its broker as down, with the error, and /healthz answers 503', async () => {
     const url = `redis://127.0.0.1:${await freePort()}`;
-    const bus = new Bus({ drivers: { redis: redis({ url }) }, logger: { error() {}, warn() {}, info() {}, debug() {} } });
+    const bus = new Bus({ drivers: { redis: redis({ url }) }, logger: quietLogger });
     const running = await startGateway({ bus });
     try {
       const health = await bus.health();
@@ -46,7 +46,7 @@ describe('health', { skip }, () => {
 
   it('follows a broker that goes away and comes back, saying since when', { timeout: 60_000 }, async () => {
     const server = await startPrivateRedis();
-    const bus = new Bus({ drivers: { redis: redis({ url: server.url }) }, logger: { error() {}, warn() {}, info() {}, debug() {} } });
+    const bus = new Bus({ drivers: { redis: redis({ url: server.url }) }, logger: quietLogger });
     bus.on('error', () => {});
     try {
       const up = await bus.health();
