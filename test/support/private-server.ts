@@ -48,12 +48,17 @@ export interface ServerCommand {
   args(port: number, dir: string): string[];
   /** Whether it serves yet. Default: it accepts connections on its port. */
   ready?(port: number): Promise<boolean>;
+  /** How long each start may take to be ready. Default: 10 s. */
+  readyWithinMs?: number;
+  /** Runs once before the first start, e.g. to format the data directory. */
+  prepare?(port: number, dir: string): Promise<void>;
 }
 
 export async function startPrivateServer(spec: ServerCommand): Promise<PrivateServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `omnibus-${spec.name}-`));
   const ready = spec.ready ?? accepts;
+  const readyWithinMs = spec.readyWithinMs ?? 10_000;
   let child: ChildProcess | undefined;
   let output = '';
   const killOnExit = () => child?.kill('SIGKILL');
@@ -74,10 +79,10 @@ export async function startPrivateServer(spec: ServerCommand): Promise<PrivateSe
       output += `${error.message}\n`;
       gone();
     });
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + readyWithinMs;
     while (!(await ready(port))) {
       if (child !== started) throw new Error(`${spec.name} on port ${port} exited while starting:\n${output}`);
-      if (Date.now() > deadline) throw new Error(`${spec.name} on port ${port} was not ready within 10 s:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`${spec.name} on port ${port} was not ready within ${readyWithinMs / 1000} s:\n${output}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   };
@@ -98,6 +103,7 @@ export async function startPrivateServer(spec: ServerCommand): Promise<PrivateSe
     rmSync(dir, { recursive: true, force: true });
   };
   try {
+    await spec.prepare?.(port, dir);
     await start();
   } catch (error) {
     await dispose();
