@@ -1,7 +1,10 @@
 // Redelivery kept in this process, for drivers whose broker holds no state per subscriber
 // (a subscription without a group reads from a position of its own): settling completes
 // at once, and a nack or a lapsed ack deadline hands the message over again from memory.
-// What is in flight lives as long as the subscription, like the position itself.
+// What is in flight lives as long as the subscription, like the position itself. A driver
+// whose broker keeps a position per group (Kafka's committed offset) passes `settled`, so an
+// ack resolves once the position moved past the message, and `keep`, to drop redeliveries of
+// what went to another member.
 
 import type { Deliver, Delivery, WireMessage } from './driver.js';
 
@@ -17,9 +20,9 @@ class LocalDelivery implements Delivery {
     this.deadline = Date.now() + owner.ackDeadlineMs;
   }
 
-  // Each call completes at once, so none returns a promise for core to await.
-  ack(): void {
-    this.settle();
+  // Without a `settled` hook each call completes at once, so none returns a promise for core to await.
+  ack(): void | Promise<void> {
+    if (this.settle()) return this.owner.hooks.settled?.(this.message);
   }
 
   nack(delayMs = 0): void {
@@ -30,8 +33,8 @@ class LocalDelivery implements Delivery {
     if (!this.settled) this.deadline = Date.now() + this.owner.ackDeadlineMs;
   }
 
-  reject(): void {
-    this.settle();
+  reject(): void | Promise<void> {
+    return this.ack();
   }
 
   /** Marks settled; false if it already was (a late ack after the deadline passed). */
@@ -43,6 +46,13 @@ class LocalDelivery implements Delivery {
   }
 }
 
+export interface LocalDeliveryHooks {
+  /** An ack or reject: what it returns is what `ack()` returns. */
+  settled?(message: WireMessage): void | Promise<void>;
+  /** Whether a nacked or lapsed message is still this subscriber's to deliver again. */
+  keep?(message: WireMessage): boolean;
+}
+
 export class LocalDeliveries {
   readonly inFlight = new Set<LocalDelivery>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
@@ -52,6 +62,7 @@ export class LocalDeliveries {
   constructor(
     readonly ackDeadlineMs: number,
     private readonly deliver: Deliver,
+    readonly hooks: LocalDeliveryHooks = {},
   ) {
     this.sweeper = setInterval(() => this.sweep(), Math.min(5_000, Math.max(5, Math.floor(ackDeadlineMs / 4))));
     this.sweeper.unref?.();
@@ -62,7 +73,13 @@ export class LocalDeliveries {
    * while the subscriber's buffer is full).
    */
   hand(message: WireMessage, attempt = 1): void | Promise<void> {
-    if (this.closed || (message.ttlMs !== undefined && Date.now() >= message.time + message.ttlMs)) return;
+    if (this.closed) return;
+    if (message.ttlMs !== undefined && Date.now() >= message.time + message.ttlMs) {
+      // Expired: consumed without a handler, so a kept position moves past it.
+      void Promise.resolve(this.hooks.settled?.(message)).catch(() => {});
+      return;
+    }
+    if (attempt > 1 && this.hooks.keep?.(message) === false) return;
     const delivery = new LocalDelivery(message, attempt, this);
     this.inFlight.add(delivery);
     return this.deliver(delivery);

@@ -12,13 +12,15 @@ export class Coalescer<T> {
   private running: Promise<void> | undefined;
 
   /**
-   * `run` stores one combined batch; `split` says whether a failure may be one bad item's
-   * fault, so each caller's items are retried alone and only the bad one fails.
+   * `run` stores one combined batch of at most `maxItems` (counted by `weight`: 1 each by
+   * default, or bytes); `split` says whether a failure may be one bad item's fault, so each
+   * caller's items are retried alone and only the bad one fails.
    */
   constructor(
     private readonly run: (items: T[]) => Promise<void>,
     private readonly maxItems: number,
     private readonly split: (error: unknown) => boolean = () => false,
+    private readonly weight: (item: T) => number = () => 1,
   ) {}
 
   add(items: T[]): Promise<void> {
@@ -38,16 +40,22 @@ export class Coalescer<T> {
       while (this.queue.length > 0) {
         const taken: Array<Waiting<T>> = [];
         let count = 0;
-        while (this.queue.length > 0 && (taken.length === 0 || count + this.queue[0].items.length <= this.maxItems)) {
+        while (this.queue.length > 0 && (taken.length === 0 || count + this.weigh(this.queue[0].items) <= this.maxItems)) {
           const next = this.queue.shift()!;
           taken.push(next);
-          count += next.items.length;
+          count += this.weigh(next.items);
         }
         await this.store(taken);
       }
     } finally {
       this.running = undefined;
     }
+  }
+
+  private weigh(items: T[]): number {
+    let total = 0;
+    for (const item of items) total += this.weight(item);
+    return total;
   }
 
   private async store(taken: Array<Waiting<T>>): Promise<void> {

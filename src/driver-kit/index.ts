@@ -16,7 +16,7 @@ export {
 } from '../core/driver.js';
 export { ClosedError, ConfigurationError, ConnectionError, InvalidPositionError, PublishError, RefusedError } from '../core/errors.js';
 export { backoffDelay, type BackoffOptions, type Jitter } from '../core/backoff.js';
-export { LocalDeliveries } from '../core/local-deliveries.js';
+export { LocalDeliveries, type LocalDeliveryHooks } from '../core/local-deliveries.js';
 export { PatternIndex } from '../core/pattern-index.js';
 export { isWildcard, matchesPattern } from '../core/topic.js';
 

@@ -1,0 +1,248 @@
+// The Kafka driver: topics are Kafka topics, created on first use; the key is the record
+// key, so one key keeps its order; groups are Kafka consumer groups whose committed offsets
+// move only past what handlers acknowledged. Built on @platformatic/kafka.
+
+import type { Admin, BaseOptions, Producer } from '@platformatic/kafka';
+import { randomUUID } from 'node:crypto';
+import { ClosedError, ConfigurationError, OmnibusError } from '../../core/errors.js';
+import { defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/driver.js';
+import { ConnectOnce } from '../../driver-kit/connect-once.js';
+import { Observers } from '../../driver-kit/observers.js';
+import { loadPeer } from '../../driver-kit/peer.js';
+import { assignBySubscription } from './assigner.js';
+import { checkKafkaName, Cluster, type KafkaModule } from './cluster.js';
+import { kafkaFailure } from './errors.js';
+import { readHistory } from './history.js';
+import { Publisher } from './publisher.js';
+import { KafkaSubscription, type ConsumerSettings } from './subscription.js';
+
+export interface KafkaOptions {
+  /** Bootstrap brokers, `host:port`. Default `'127.0.0.1:9092'`. */
+  brokers?: string | string[];
+  /** The client id the broker sees (consumers add `-consumer`). Default `'omnibus'`. */
+  clientId?: string;
+  /**
+   * A @platformatic/kafka `Producer` the application already built (with the default Buffer
+   * serialisers); the driver publishes through it and never closes it. Default: the driver
+   * builds one from these options.
+   */
+  producer?: Producer;
+  /** Passed to every client the driver builds: `sasl`, `tls`, `connectTimeout`, `retries`, ... Default none. */
+  additionalConfig?: Record<string, unknown>;
+  /** Create a topic on first publish or subscribe. When false, a missing topic is a RefusedError. Default true. */
+  autoCreateTopics?: boolean;
+  /** Partitions of a created topic: group members share a topic by partitions. Default 3. */
+  partitions?: number;
+  /** Replication factor of a created topic; -1 takes the broker's `default.replication.factor`. Default -1. */
+  replicationFactor?: number;
+  /** Topic configuration of created topics (`retention.ms`, `cleanup.policy`, ...). Default none. */
+  topicConfig?: Record<string, string>;
+  /** The idempotent producer: a retried produce request is stored once. Needs `acks: 'all'`. Default true. */
+  idempotent?: boolean;
+  /** `'all'`: every in-sync replica stored it; `'leader'`: the leader did. Default `'all'`. */
+  acks?: 'all' | 'leader';
+  /** Compression of produced batches. Default `'none'`. */
+  compression?: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+  /** How long a publish waits for others to share its produce request (Kafka's `linger.ms`). Default 0: those of one event-loop turn. */
+  lingerMs?: number;
+  /** The most bytes of records in one produce request; must fit the broker's `message.max.bytes`. Default 1,000,000. */
+  batchSize?: number;
+  /** How long one fetch waits on the broker for new records (the subscriber's long poll). Default 500 ms. */
+  fetchMaxWaitMs?: number;
+  /** How often a wildcard subscription lists the topics again to find new ones. Default 2,000 ms. */
+  topicRefreshMs?: number;
+  /** A group member that sends no heartbeat for this long is out of the group. Default 10,000 ms. */
+  sessionTimeoutMs?: number;
+  /** How often group members heartbeat, and so how soon they see a rebalance. Default 500 ms. */
+  heartbeatIntervalMs?: number;
+  /** How long a rebalance waits for members to rejoin. Default 10,000 ms. */
+  rebalanceTimeoutMs?: number;
+  /** The largest payload. Default the broker's `message.max.bytes` (read on connect; 1,048,588 before that) less 8 KiB for headers. */
+  maxPayloadBytes?: number;
+}
+
+const KAFKA_DEFAULT_MAX_MESSAGE = 1_048_588;
+const HEADROOM = 8 * 1024;
+
+interface Link {
+  cluster: Cluster;
+  publisher: Publisher;
+  producer: Producer;
+}
+
+class KafkaDriver implements Driver {
+  readonly name = 'kafka';
+  readonly capabilities: Capabilities;
+  private readonly clientId: string;
+  private readonly brokers: string[];
+  private readonly link = new ConnectOnce((topic: string | undefined) => this.connect(topic));
+  private readonly observers = new Observers();
+  private readonly subscriptions = new Set<KafkaSubscription>();
+  private readonly settings: ConsumerSettings;
+  private closed = false;
+
+  constructor(private readonly options: KafkaOptions) {
+    this.brokers = [options.brokers ?? '127.0.0.1:9092'].flat();
+    if (this.brokers.length === 0) throw new ConfigurationError('kafka: brokers is empty; give at least one host:port');
+    if (options.idempotent !== false && options.acks === 'leader') {
+      throw new ConfigurationError("kafka: the idempotent producer needs acks: 'all'; set idempotent: false to use acks: 'leader'");
+    }
+    this.clientId = options.clientId ?? 'omnibus';
+    this.settings = {
+      fetchMaxWaitMs: options.fetchMaxWaitMs ?? 500,
+      fetchMaxBytes: 16 * 1024 * 1024,
+      partitionMaxBytes: 2 * 1024 * 1024,
+      topicRefreshMs: options.topicRefreshMs ?? 2_000,
+      sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 500,
+      rebalanceTimeoutMs: options.rebalanceTimeoutMs ?? 10_000,
+    };
+    this.capabilities = {
+      persistent: true,
+      groups: true,
+      replay: true,
+      dedupe: false,
+      ordering: 'key',
+      nativeWildcards: true,
+      maxPayloadBytes: options.maxPayloadBytes ?? KAFKA_DEFAULT_MAX_MESSAGE - HEADROOM,
+      ackDeadline: true,
+    };
+  }
+
+  observe(listener: (event: DriverEvent) => void): void {
+    this.observers.add(listener);
+  }
+
+  async ready(): Promise<void> {
+    if (this.closed) throw new ClosedError('the kafka driver is closed');
+    await this.link.get(undefined);
+  }
+
+  async publish(batch: WireMessage[]): Promise<void> {
+    if (this.closed) throw new ClosedError('the kafka driver is closed', { topic: batch[0]?.topic });
+    const topics = [...new Set(batch.map((message) => message.topic))];
+    for (const topic of topics) checkKafkaName(topic);
+    const { cluster, publisher } = await this.link.get(batch[0]?.topic);
+    await Promise.all(topics.map((topic) => cluster.ensure(topic)));
+    await publisher.publish(batch);
+  }
+
+  async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
+    if (this.closed) throw new ClosedError('the kafka driver is closed', { topic: spec.pattern });
+    checkKafkaName(spec.pattern);
+    const { cluster } = await this.link.get(spec.pattern);
+    const kafka = cluster.kafka;
+    const consumer = new kafka.Consumer({
+      ...this.clientOptions(),
+      clientId: `${this.clientId}-consumer`,
+      // Without a group the consumer never joins one: it reads every partition itself.
+      groupId: spec.group ?? `omnibus-reader-${randomUUID()}`,
+      autocommit: false,
+      sessionTimeout: this.settings.sessionTimeoutMs,
+      heartbeatInterval: this.settings.heartbeatIntervalMs,
+      rebalanceTimeout: this.settings.rebalanceTimeoutMs,
+      partitionAssigner: assignBySubscription,
+    });
+    consumer.on('error', (error: unknown) => this.observers.emit({ type: 'error', driver: this.name, error }));
+    const pool = new kafka.ConnectionPool(`${this.clientId}-fetch`, this.clientOptions());
+    const subscription = new KafkaSubscription(cluster, consumer, pool, spec, deliver, this.settings, (event) => this.observers.emit(event));
+    try {
+      await subscription.open();
+    } catch (error) {
+      await subscription.close();
+      await subscription.finished;
+      throw error instanceof OmnibusError ? error : kafkaFailure(error, 'subscribing failed', spec.pattern);
+    }
+    this.subscriptions.add(subscription);
+    return {
+      close: async () => {
+        await subscription.close();
+        void subscription.finished.then(() => this.subscriptions.delete(subscription));
+      },
+    };
+  }
+
+  async *read(spec: ReadSpec): AsyncGenerator<WireMessage> {
+    if (this.closed) throw new ClosedError('the kafka driver is closed', { topic: spec.pattern });
+    checkKafkaName(spec.pattern);
+    const { cluster } = await this.link.get(spec.pattern);
+    const kafka = cluster.kafka;
+    const consumer = new kafka.Consumer({ ...this.clientOptions(), clientId: `${this.clientId}-reader`, groupId: `omnibus-reader-${randomUUID()}`, autocommit: false });
+    const pool = new kafka.ConnectionPool(`${this.clientId}-fetch`, this.clientOptions());
+    try {
+      yield* readHistory(cluster, { kafka, consumer, pool, maxBytes: this.settings.fetchMaxBytes, partitionMaxBytes: this.settings.partitionMaxBytes }, spec);
+    } catch (error) {
+      throw error instanceof OmnibusError ? error : kafkaFailure(error, 'reading history failed', spec.pattern);
+    } finally {
+      await Promise.resolve(consumer.close(true)).catch(() => {});
+      await pool.close().catch(() => {});
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const subscriptions = [...this.subscriptions];
+    await Promise.all(subscriptions.map((subscription) => subscription.close()));
+    await Promise.all(subscriptions.map((subscription) => subscription.finished));
+    const link = await this.link.current?.catch(() => undefined);
+    if (link === undefined) return;
+    await link.publisher.idle();
+    if (this.options.producer === undefined) await link.producer.close().catch(() => {});
+    await link.cluster.admin.close().catch(() => {});
+  }
+
+  private clientOptions(): BaseOptions {
+    return { clientId: this.clientId, bootstrapBrokers: this.brokers, retries: 3, retryDelay: 250, ...(this.options.additionalConfig as Partial<BaseOptions>) };
+  }
+
+  private async connect(topic: string | undefined): Promise<Link> {
+    const kafka: KafkaModule = await loadPeer('kafka', '@platformatic/kafka', () => import('@platformatic/kafka'), ' (>=1.30.0)');
+    const admin: Admin = new kafka.Admin({ ...this.clientOptions(), clientId: `${this.clientId}-admin` });
+    admin.on('error', () => {});
+    let messageMax = KAFKA_DEFAULT_MAX_MESSAGE;
+    try {
+      const metadata = await admin.metadata({ topics: [] });
+      messageMax = await brokerMessageMax(admin, metadata.controllerId >= 0 ? metadata.controllerId : [...metadata.brokers.keys()][0]);
+    } catch (error) {
+      await admin.close().catch(() => {});
+      throw kafkaFailure(error, `cannot reach the brokers at ${this.brokers.join(', ')}`, topic);
+    }
+    if (this.options.maxPayloadBytes === undefined) this.capabilities.maxPayloadBytes = messageMax - HEADROOM;
+    const cluster = new Cluster(kafka, admin, this.clientOptions(), {
+      autoCreateTopics: this.options.autoCreateTopics ?? true,
+      partitions: this.options.partitions ?? 3,
+      replicationFactor: this.options.replicationFactor ?? -1,
+      topicConfig: this.options.topicConfig ?? {},
+    });
+    const idempotent = this.options.idempotent ?? true;
+    const producer =
+      this.options.producer ??
+      new kafka.Producer({
+        ...this.clientOptions(),
+        clientId: `${this.clientId}-producer`,
+        idempotent,
+        acks: this.options.acks === 'leader' ? kafka.ProduceAcks.LEADER : kafka.ProduceAcks.ALL,
+        compression: this.options.compression ?? 'none',
+        autocreateTopics: false,
+      });
+    producer.on('error', (error: unknown) => this.observers.emit({ type: 'error', driver: this.name, error }));
+    const hash = (key: Buffer) => kafka.compatibilityPartitioner(undefined as never, key);
+    const publisher = new Publisher(producer, { lingerMs: this.options.lingerMs ?? 0, batchSize: Math.min(this.options.batchSize ?? 1_000_000, messageMax - 1024) }, (name) => cluster.partitionCount(name), hash);
+    return { cluster, publisher, producer };
+  }
+}
+
+/** The broker's `message.max.bytes`, or Kafka's default when it cannot be read (ACLs). */
+async function brokerMessageMax(admin: Admin, broker: number | undefined): Promise<number> {
+  if (broker === undefined) return KAFKA_DEFAULT_MAX_MESSAGE;
+  try {
+    const [description] = await admin.describeConfigs({ resources: [{ resourceType: 4, resourceName: String(broker), configurationKeys: ['message.max.bytes'] }] });
+    const value = Number(description?.configs.find((config) => config.name === 'message.max.bytes')?.value);
+    return Number.isFinite(value) && value > 0 ? value : KAFKA_DEFAULT_MAX_MESSAGE;
+  } catch {
+    return KAFKA_DEFAULT_MAX_MESSAGE;
+  }
+}
+
+export const kafka = defineDriver((options: KafkaOptions = {}): Driver => new KafkaDriver(options));

@@ -1,0 +1,126 @@
+// Publishing: every publish of one linger window (one event-loop turn by default) goes to
+// Kafka as one produce request, and while a request is in flight the next ones gather, so
+// 100 concurrent single publishes cost a few round trips, not 100. A request stays under
+// `batchSize` bytes, which must fit the broker's `message.max.bytes`.
+
+import type { Producer, ProduceResult } from '@platformatic/kafka';
+import type { WireMessage } from '../../core/driver.js';
+import { PublishError } from '../../core/errors.js';
+import { Coalescer } from '../../driver-kit/coalescer.js';
+import { kafkaFailure } from './errors.js';
+import { formatSeq, recordSize, toRecord, type OutgoingRecord } from './wire.js';
+
+interface Entry {
+  wire: WireMessage;
+  record: OutgoingRecord;
+  size: number;
+}
+
+export interface PublisherSettings {
+  lingerMs: number;
+  batchSize: number;
+}
+
+/** Kafka's Java default: murmur2 of the key, made positive, modulo the partition count. */
+export type KeyHash = (key: Buffer) => number;
+
+export class Publisher {
+  private readonly coalescer: Coalescer<Entry>;
+  private lingering: { entries: Entry[]; done: Promise<void> } | undefined;
+  private readonly roundRobin = new Map<string, number>();
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly settings: PublisherSettings,
+    /** Partitions of a topic already ensured. */
+    private readonly partitionsOf: (topic: string) => number,
+    private readonly hash: KeyHash,
+  ) {
+    // After a failed combined request, each caller's messages go alone only when one message
+    // was the fault (too large, say): a retry of a request Kafka may have stored would duplicate it.
+    const oneBadMessage = (error: unknown) => error instanceof PublishError && !error.retriable;
+    this.coalescer = new Coalescer((entries) => this.send(entries), settings.batchSize, oneBadMessage, (entry) => entry.size);
+  }
+
+  /** Hands `entries` over in requests of at most `batchSize` bytes, in order. */
+  private add(entries: Entry[]): Promise<void> {
+    const requests: Array<Promise<void>> = [];
+    let start = 0;
+    let size = 0;
+    for (let i = 0; i < entries.length; i++) {
+      if (i > start && size + entries[i].size > this.settings.batchSize) {
+        requests.push(this.coalescer.add(entries.slice(start, i)));
+        start = i;
+        size = 0;
+      }
+      size += entries[i].size;
+    }
+    requests.push(this.coalescer.add(start === 0 ? entries : entries.slice(start)));
+    return requests.length === 1 ? requests[0] : Promise.all(requests).then(() => undefined);
+  }
+
+  /** Resolves once Kafka stored every message (with the producer's acks), setting each `seq`. */
+  publish(batch: WireMessage[]): Promise<void> {
+    const entries = batch.map((wire) => {
+      const record = toRecord(wire, this.partition(wire.topic, wire.key));
+      return { wire, record, size: recordSize(record) };
+    });
+    if (this.settings.lingerMs <= 0) return this.add(entries);
+    // Linger: wait a little so more publishes share the request, as Kafka's `linger.ms`.
+    if (this.lingering === undefined) {
+      const gathered: Entry[] = [];
+      const done = new Promise<void>((resolve) => setTimeout(resolve, this.settings.lingerMs)).then(() => {
+        this.lingering = undefined;
+        return this.add(gathered);
+      });
+      this.lingering = { entries: gathered, done };
+    }
+    this.lingering.entries.push(...entries);
+    return this.lingering.done;
+  }
+
+  /**
+   * The partition is chosen here, not by the client, so the seq of each message is known
+   * from the answer, and one key lands where Java producers put it.
+   */
+  private partition(topic: string, key: string | undefined): number {
+    const count = this.partitionsOf(topic);
+    if (key !== undefined) return this.hash(Buffer.from(key)) % count;
+    const next = this.roundRobin.get(topic) ?? 0;
+    this.roundRobin.set(topic, (next + 1) % count);
+    return next;
+  }
+
+  /** Resolves once every publish handed over so far has been answered. */
+  async idle(): Promise<void> {
+    await this.lingering?.done.catch(() => {});
+    await this.coalescer.idle();
+  }
+
+  private async send(entries: Entry[]): Promise<void> {
+    let result: ProduceResult;
+    try {
+      result = await this.producer.send({ messages: entries.map((entry) => entry.record) });
+    } catch (error) {
+      throw kafkaFailure(error, `publishing ${entries.length} message${entries.length === 1 ? '' : 's'} failed`, entries[0]?.wire.topic);
+    }
+    assignSeqs(entries, result);
+  }
+}
+
+/**
+ * The produce answer gives each partition's base offset; records of one partition were
+ * written in the order sent, so each gets the next offset.
+ */
+function assignSeqs(entries: Entry[], result: ProduceResult): void {
+  const next = new Map<string, bigint>();
+  for (const { topic, partition, offset } of result.offsets ?? []) next.set(`${topic}:${partition}`, offset);
+  for (const { wire, record } of entries) {
+    const partition = record.partition;
+    const key = `${record.topic}:${partition}`;
+    const offset = next.get(key);
+    if (offset === undefined) continue;
+    wire.seq = formatSeq(record.topic, partition, offset);
+    next.set(key, offset + 1n);
+  }
+}

@@ -1,0 +1,326 @@
+// One subscription: a consumer of its own that fetches the partitions it holds and hands
+// their records to core. Without a group it holds every partition of the matching topics
+// (assigned directly: no group to join, so no rebalance wait and nothing left on the broker).
+// With a group, Kafka's group protocol assigns the partitions, and acks move the group's
+// committed offset (ledger.ts). Redelivery (nack, the ack deadline) happens in this process,
+// so a nacked record holds back the commit point, never the rest of its partition.
+
+import type { ConnectionPool, Consumer, GroupAssignment } from '@platformatic/kafka';
+import type { Deliver, DriverEvent, DriverSubscription, SubscribeSpec, WireMessage } from '../../core/driver.js';
+import { ConnectionError } from '../../core/errors.js';
+import { LocalDeliveries } from '../../core/local-deliveries.js';
+import { isWildcard, matchesPattern } from '../../core/topic.js';
+import { afterThisTurn } from '../../driver-kit/turn.js';
+import { Pump } from '../../driver-kit/pump.js';
+import type { Cluster } from './cluster.js';
+import { kafkaFailure } from './errors.js';
+import { commitOffsets, committedOffsets, type CommitEntry } from './group-offsets.js';
+import { decodeOffsets, PartitionLedger } from './ledger.js';
+import { startOf, type Start } from './position.js';
+import { fetchRecords, inPublishOrder, offsetsAt, type Fetcher, type FetchPosition } from './fetch.js';
+
+export interface ConsumerSettings {
+  fetchMaxWaitMs: number;
+  fetchMaxBytes: number;
+  partitionMaxBytes: number;
+  topicRefreshMs: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  rebalanceTimeoutMs: number;
+}
+
+interface Held extends FetchPosition {
+  /** Groups only: what is settled, for commits. */
+  ledger?: PartitionLedger;
+}
+
+const key = (topic: string, partition: number) => `${topic}:${partition}`;
+
+export class KafkaSubscription extends Pump implements DriverSubscription {
+  private readonly held = new Map<string, Held>();
+  private readonly topics = new Set<string>();
+  private readonly positions = new WeakMap<WireMessage, { held: Held; offset: bigint }>();
+  private readonly deliveries: LocalDeliveries;
+  private readonly start: Start;
+  private readonly subscribedAt = Date.now();
+  private readonly fetcher: Fetcher;
+  /** Between a rebalance starting and this member knowing its new partitions: nothing is handed out. */
+  private rebalancing = false;
+  private down = false;
+  private refreshTimer: ReturnType<typeof setInterval> | undefined;
+  private stopListening: (() => void) | undefined;
+  private readonly dirty = new Set<PartitionLedger>();
+  private commitScheduled = false;
+  private committing: Promise<void> = Promise.resolve();
+  private closing: Promise<void> | undefined;
+  private joined: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly consumer: Consumer,
+    private readonly pool: ConnectionPool,
+    private readonly spec: SubscribeSpec,
+    deliver: Deliver,
+    private readonly settings: ConsumerSettings,
+    private readonly emit: (event: DriverEvent) => void,
+  ) {
+    super((error) => this.lost(error));
+    this.fetcher = { kafka: cluster.kafka, consumer, pool, maxBytes: settings.fetchMaxBytes, partitionMaxBytes: settings.partitionMaxBytes };
+    this.start = startOf(spec.from, spec.pattern);
+    const group = spec.group !== undefined;
+    this.deliveries = new LocalDeliveries(spec.ackDeadlineMs, deliver, group ? { settled: (message) => this.settled(message), keep: (message) => this.holds(message) } : {});
+    if (group) {
+      consumer.on('consumer:group:rebalance', () => this.rebalanceStarted());
+      consumer.on('consumer:group:join', (payload) => void this.assigned(payload.assignments ?? []));
+    }
+  }
+
+  /** Resolves once the starting positions are fixed: what is published after it is delivered. */
+  async open(): Promise<void> {
+    const { pattern } = this.spec;
+    if (!isWildcard(pattern)) await this.cluster.ensure(pattern).catch((error) => {
+      if (!(error instanceof ConnectionError)) throw error;
+    });
+    await this.addTopics(await this.cluster.matching(pattern), true);
+    this.stopListening = this.cluster.onCreated((topic) => {
+      if (matchesPattern(pattern, topic) && !this.topics.has(topic)) void this.addTopics([topic], false).catch((error) => this.reportError(error));
+    });
+    if (isWildcard(pattern) || this.topics.size === 0) {
+      this.refreshTimer = setInterval(() => void this.refresh(), this.settings.topicRefreshMs);
+      this.refreshTimer.unref?.();
+    }
+    this.wake();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    // Core hands back what never started only after close resolves; waiting for the last acks
+    // goes on in the background (see `finished`), so the group is left once they are in.
+    return this.closing.then(() => undefined);
+  }
+
+  /** Resolves when the consumer is gone: acks in, commits made, the group left. */
+  finished: Promise<void> = Promise.resolve();
+
+  private async shutdown(): Promise<void> {
+    if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    this.stopListening?.();
+    await this.stop();
+    this.deliveries.close();
+    this.finished = this.leave();
+  }
+
+  private async leave(): Promise<void> {
+    if (this.spec.group !== undefined) {
+      // Handlers still running may ack; unstarted deliveries are given back (nacked) by core.
+      const deadline = Date.now() + this.spec.ackDeadlineMs;
+      while (this.deliveries.inFlight.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      await this.flush();
+      await this.committing;
+      for (const held of this.held.values()) held.ledger?.fail(new ConnectionError('kafka: the subscription closed before this ack could be committed; the message may be delivered again', { topic: held.topic }));
+      await Promise.resolve(this.consumer.leaveGroup(true)).catch(() => {});
+    }
+    await Promise.resolve(this.consumer.close(true)).catch(() => {});
+    await this.pool.close().catch(() => {});
+  }
+
+  private reportError(error: unknown): void {
+    this.emit({ type: 'error', driver: 'kafka', error });
+  }
+
+  private lost(error: unknown): void {
+    if (!this.down) {
+      this.down = true;
+      this.emit({ type: 'connectionLost', driver: 'kafka', error });
+    }
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      const fresh = (await this.cluster.matching(this.spec.pattern)).filter((topic) => !this.topics.has(topic));
+      if (fresh.length > 0) await this.addTopics(fresh, false);
+    } catch (error) {
+      if (!this.closed) this.reportError(error);
+    }
+  }
+
+  /** Starts reading `topics`: holds their partitions (no group) or rejoins with them (group). */
+  private async addTopics(topics: string[], initial: boolean): Promise<void> {
+    const fresh = topics.filter((topic) => !this.topics.has(topic));
+    if (fresh.length === 0 || this.closed) return;
+    for (const topic of fresh) this.topics.add(topic);
+    if (this.spec.group === undefined) {
+      const counts = await this.cluster.partitions(fresh);
+      const wanted = fresh.flatMap((topic) => Array.from({ length: counts.get(topic) ?? 0 }, (_, partition) => ({ topic, partition })));
+      const offsets = await this.startOffsets(wanted, initial);
+      for (const { topic, partition } of wanted) this.held.set(key(topic, partition), { topic, partition, next: offsets.get(key(topic, partition)) ?? 0n });
+      this.wake();
+      return;
+    }
+    for (const topic of fresh) this.consumer.topics.track(topic);
+    // Joining again makes the group rebalance with the new topics; commit first what is settled.
+    await this.flush();
+    this.joined = this.consumer
+      .joinGroup({ sessionTimeout: this.settings.sessionTimeoutMs, heartbeatInterval: this.settings.heartbeatIntervalMs, rebalanceTimeout: this.settings.rebalanceTimeoutMs })
+      .then(() => undefined);
+    await this.joined;
+  }
+
+  /**
+   * Where each partition starts. `latest` is the end now for topics known when subscribing;
+   * for topics found later it is the first record published after subscribing.
+   */
+  private async startOffsets(wanted: Array<{ topic: string; partition: number }>, initial: boolean): Promise<Map<string, bigint>> {
+    const result = new Map<string, bigint>();
+    if (wanted.length === 0) return result;
+    const topics = [...new Set(wanted.map((w) => w.topic))];
+    const start = this.start;
+    // The ends first: a partition with nothing at or after the time starts at its end as it
+    // was before the lookup, so nothing arriving in between is skipped.
+    const ends = await this.offsetsAt(topics, -1n);
+    let timestamp: bigint | undefined;
+    if (start.kind === 'earliest') timestamp = -2n;
+    else if (start.kind === 'latest') timestamp = initial ? undefined : BigInt(this.subscribedAt);
+    else if (start.kind === 'time') timestamp = BigInt(start.ms);
+    else timestamp = BigInt(await this.recordTime(start.at.topic, start.at.partition, start.at.offset));
+    const found = timestamp === undefined ? ends : await this.offsetsAt(topics, timestamp);
+    for (const { topic, partition } of wanted) {
+      let offset = found.get(topic)?.[partition] ?? -1n;
+      if (start.kind === 'seq' && start.at.topic === topic && start.at.partition === partition) offset = start.at.offset;
+      if (offset < 0n) offset = ends.get(topic)?.[partition] ?? 0n;
+      result.set(key(topic, partition), offset);
+    }
+    return result;
+  }
+
+  private offsetsAt(topics: string[], timestamp: bigint): Promise<Map<string, bigint[]>> {
+    return offsetsAt(this.consumer, topics, timestamp, this.spec.pattern);
+  }
+
+  /** The timestamp of the record at `offset`, for a seq's other partitions; now if there is none. */
+  private async recordTime(topic: string, partition: number, offset: bigint): Promise<number> {
+    const records = await fetchRecords(this.fetcher, [{ topic, partition, next: offset }], 0);
+    return records.find((record) => record.offset >= offset)?.time ?? Date.now();
+  }
+
+  private rebalanceStarted(): void {
+    this.rebalancing = true;
+    // Kafka still takes commits of the old generation until every member rejoined.
+    void this.flush();
+  }
+
+  /** A join completed: lets go of partitions now elsewhere and starts the new ones at the group's offsets. */
+  private async assigned(assignments: GroupAssignment[]): Promise<void> {
+    const now = new Set(assignments.flatMap(({ topic, partitions }) => partitions.map((partition) => key(topic, partition))));
+    for (const [id, held] of this.held) {
+      if (now.has(id)) continue;
+      this.held.delete(id);
+      held.ledger?.fail(new ConnectionError(`kafka: partition ${id} went to another group member before this ack was committed; it may be delivered again`, { topic: held.topic }));
+      this.dirty.delete(held.ledger!);
+    }
+    const wanted = assignments.flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition }))).filter(({ topic, partition }) => !this.held.has(key(topic, partition)));
+    try {
+      if (wanted.length > 0) {
+        const byTopic = new Map<string, number[]>();
+        for (const { topic, partition } of wanted) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+        const committed = await committedOffsets(this.cluster.admin, this.spec.group!, byTopic);
+        const uncommitted = wanted.filter(({ topic, partition }) => !committed.has(key(topic, partition)));
+        // A group with no commit yet reads what was published since this member subscribed.
+        const fallback = await this.startOffsets(uncommitted, false);
+        for (const { topic, partition } of wanted) {
+          const id = key(topic, partition);
+          const at = committed.get(id);
+          const offset = at?.offset ?? fallback.get(id) ?? 0n;
+          const ledger = new PartitionLedger(topic, partition, offset, decodeOffsets(offset, at?.metadata), at);
+          this.held.set(id, { topic, partition, next: offset, ledger });
+          // A start the group never committed is committed now, so a member taking the
+          // partition over later starts where this one did, not at its own subscribe time.
+          if (at === undefined) this.dirty.add(ledger);
+        }
+        if (uncommitted.length > 0) await this.flush();
+      }
+    } catch (error) {
+      this.reportError(kafkaFailure(error, 'reading the group offsets failed', this.spec.pattern));
+    } finally {
+      this.rebalancing = false;
+      this.wake();
+    }
+  }
+
+  private holds(message: WireMessage): boolean {
+    const position = this.positions.get(message);
+    return position !== undefined && this.held.get(key(position.held.topic, position.held.partition)) === position.held;
+  }
+
+  /** An ack (or reject) of a group's message: resolves once the group's commit covers it. */
+  private settled(message: WireMessage): Promise<void> {
+    const position = this.positions.get(message);
+    if (position === undefined || !this.holds(message)) {
+      return Promise.reject(new ConnectionError(`kafka: ${message.topic} partition went to another group member before this ack; the message may be delivered again`, { topic: message.topic }));
+    }
+    const ledger = position.held.ledger!;
+    const done = ledger.settle(position.offset);
+    this.dirty.add(ledger);
+    if (!this.commitScheduled) {
+      this.commitScheduled = true;
+      afterThisTurn(() => void this.flush());
+    }
+    return done;
+  }
+
+  /** Commits what was settled since the last commit; one commit at a time, in order. */
+  private flush(): Promise<void> {
+    this.commitScheduled = false;
+    const ledgers = [...this.dirty];
+    this.dirty.clear();
+    const next = this.committing.then(() => this.commit(ledgers));
+    this.committing = next;
+    return next;
+  }
+
+  private async commit(ledgers: PartitionLedger[]): Promise<void> {
+    const entries: Array<CommitEntry & { ledger: PartitionLedger }> = [];
+    for (const ledger of ledgers) {
+      const point = ledger.pending();
+      if (point !== undefined) entries.push({ topic: ledger.topic, partition: ledger.partition, ...point, ledger });
+      else if (ledger.waiting > 0) ledger.committedAt(ledger.committed);
+    }
+    if (entries.length === 0) return;
+    try {
+      await commitOffsets(this.cluster.kafka, this.consumer, entries);
+      for (const entry of entries) entry.ledger.committedAt({ offset: entry.offset, metadata: entry.metadata });
+    } catch (error) {
+      const failed = new ConnectionError(`kafka: committing the group's offsets failed (${(error as Error).message}); the messages may be delivered again`, {
+        topic: entries[0].topic,
+        cause: error,
+      });
+      for (const entry of entries) entry.ledger.fail(failed);
+    }
+  }
+
+  /** One fetch from every leader of the held partitions, handed to core in offset order. */
+  protected async pass(): Promise<boolean> {
+    if (this.rebalancing || this.held.size === 0) return false;
+    const held = [...this.held.values()];
+    const records = inPublishOrder(await fetchRecords(this.fetcher, held, this.settings.fetchMaxWaitMs));
+    if (this.down) {
+      this.down = false;
+      this.emit({ type: 'reconnected', driver: 'kafka' });
+    }
+    for (const record of records) {
+      const current = this.held.get(key(record.topic, record.partition));
+      if (current === undefined || current !== record.position || this.rebalancing || this.closed) continue;
+      if (record.offset < current.next) continue;
+      current.next = record.offset + 1n;
+      if (record.message === undefined) {
+        current.ledger?.advance(record.offset + 1n);
+        continue;
+      }
+      if (current.ledger !== undefined && !current.ledger.hand(record.offset)) continue;
+      this.positions.set(record.message, { held: current, offset: record.offset });
+      const handed = this.deliveries.hand(record.message);
+      if (handed !== undefined) await handed;
+    }
+    return !this.closed;
+  }
+}
