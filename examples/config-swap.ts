@@ -1,5 +1,5 @@
 // One program, any broker: the driver comes from omnibus.config.json or OMNIBUS_URL
-// (memory:, sqlite:omnibus.db, nats://, redis://, postgres://), never from the code.
+// (memory:, sqlite:omnibus.db, nats://, redis://, postgres://, kafka://), never from the code.
 //   OMNIBUS_URL=redis://127.0.0.1:6379 npx tsx examples/config-swap.ts
 import { createBusFromConfig } from '../src/index.js';
 

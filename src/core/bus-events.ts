@@ -2,8 +2,17 @@
 
 import type { Message } from './message.js';
 
+/**
+ * A message that did not get where it was going: a received one whose handler kept failing
+ * (`message` is set), or one a `writer()` accepted whose publish then failed (`message` is
+ * absent: `id` names it).
+ */
 export interface DeliveryFailed {
-  message: Message;
+  message?: Message;
+  topic: string;
+  id: string;
+  /** The driver the topic routes to. */
+  driver: string;
   error: unknown;
   attempts: number;
   /** The dead-letter topic it was published to, if the subscription has one. */

@@ -94,6 +94,7 @@ export class Bus {
       tracing: this.tracing,
       deadLetter: (topic, original, headers) => this.deadLetter(topic, original, headers),
       reportError: (error, topic) => this.reportError(error, topic),
+      driverOf: (topic) => this.router.driverFor(topic).driver.name,
       forget: (subscription) => this.subscriptions.delete(subscription),
     };
   }
@@ -225,9 +226,11 @@ export class Bus {
 
   /** Per-frame writing: `write()` validates synchronously and returns a result instead of throwing. */
   writer<T>(target: Target<T>): Writer<T> {
-    return new Writer<T>(target, (topic, data, options) => this.publishValidated(topic, data, options), (error, topic) =>
-      this.reportError(error, topic),
-    );
+    return new Writer<T>(target, (topic, data, options) => this.publishValidated(topic, data, options), (error, topic, id) => {
+      const driver = this.router.driverFor(topic).driver.name;
+      if (this.events.has('deliveryFailed')) this.events.emit('deliveryFailed', { topic, id, driver, error, attempts: 1 });
+      else this.reportError(error, topic, driver);
+    });
   }
 
   /** Per driver: connected or not, since when, and the last connection error. */

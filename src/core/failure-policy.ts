@@ -23,6 +23,8 @@ export interface FailureHost {
   readonly events: BusEventEmitter;
   deadLetter(topic: string, original: WireMessage, headers: Record<string, string>): Promise<void>;
   reportError(error: unknown, topic?: string): void;
+  /** The name of the driver `topic` routes to. */
+  driverOf(topic: string): string;
 }
 
 /** Why `deadLetter` cannot serve a subscription on `pattern`, or undefined when it can. */
@@ -89,7 +91,8 @@ export class FailurePolicy {
     }
     this.counters.deadLettered++;
     await this.quietly(() => message.delivery.reject(reason));
-    this.host.events.emit('deliveryFailed', { message, error, attempts: message.attempt, deadLetter: topic });
+    const { topic: from, id, attempt } = message;
+    this.host.events.emit('deliveryFailed', { message, topic: from, id, driver: this.host.driverOf(from), error, attempts: attempt, deadLetter: topic });
   }
 
   private quietly(settle: () => void | Promise<void>): Promise<void> | undefined {

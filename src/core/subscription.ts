@@ -68,6 +68,7 @@ export interface SubscriptionHost {
   readonly tracing: Tracing | undefined;
   deadLetter(topic: string, original: WireMessage, headers: Record<string, string>): Promise<void>;
   reportError(error: unknown, topic?: string): void;
+  driverOf(topic: string): string;
   forget(subscription: CoreSubscription): void;
 }
 

@@ -1,5 +1,6 @@
 // `bus.writer()` for loops that must not await or throw: `write()` validates on the spot
-// and returns a result; failures after that arrive as bus `error` events.
+// and returns a result; a publish that fails after that arrives as a bus `deliveryFailed`
+// event, with the topic, the id and the driver.
 
 import { uuidv7 } from './uuid.js';
 import { OmnibusError } from './errors.js';
@@ -15,7 +16,7 @@ export class Writer<T> {
   constructor(
     private readonly target: Target<T>,
     private readonly send: Send,
-    private readonly report: (error: unknown, topic: string) => void,
+    private readonly report: (error: unknown, topic: string, id: string) => void,
   ) {}
 
   write(data: T, options: PublishOptions = {}): WriteResult {
@@ -29,7 +30,7 @@ export class Writer<T> {
     }
     const id = options.id ?? uuidv7();
     try {
-      this.send(topic, value, { ...options, id }).catch((error) => this.report(error, topic));
+      this.send(topic, value, { ...options, id }).catch((error) => this.report(error, topic, id));
     } catch (error) {
       if (error instanceof OmnibusError) return { ok: false, error };
       throw error;

@@ -64,7 +64,7 @@ for (const [name, makeDriver] of [
         assert.deepEqual(topics, ['a.x', 'b.dead', 'c.dead', 'a.dead']);
         // Events come in whatever order the handlers finish; one per failure.
         assert.deepEqual(failed.map((event) => String(event.deadLetter)).sort(), ['a.dead', 'b.dead', 'c.dead', 'undefined']);
-        const last = failed.find((event) => event.deadLetter === undefined)!.message;
+        const last = failed.find((event) => event.deadLetter === undefined)!.message!;
         assert.equal(last.topic, 'a.dead');
         assert.equal(last.headers[HEADER.deadLetterPath], 'a.x,b.dead,c.dead');
         assert.equal(last.headers[HEADER.originalTopic], 'c.dead');
@@ -85,7 +85,8 @@ for (const [name, makeDriver] of [
         await bus.publish('shop.dead', 'poison', { headers: { [HEADER.originalTopic]: 'shop.orders', [HEADER.error]: 'bad' } });
         await eventually(() => failed.length === 1, 'the failed dead letter reported');
         assert.equal(failed[0].deadLetter, undefined);
-        assert.equal(failed[0].message.data, 'poison');
+        assert.equal(failed[0].message?.data, 'poison');
+        assert.deepEqual([failed[0].topic, failed[0].driver], ['shop.dead', name]);
         assert.deepEqual(redriven, []);
         assert.equal(bus.stats().byDriver.d.published, 1, 'nothing published after the first message');
       } finally {

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { withDefaultUser } from '../../src/drivers/postgres/options.js';
 import { brokerSkip } from '../support/broker.js';
+import { kafkaForTests } from '../support/kafka.js';
 import { deleteStreams, NATS_START, NATS_URL } from '../support/nats.js';
 import { deleteKeys, REDIS_START, REDIS_URL } from '../support/redis.js';
 
@@ -18,6 +19,7 @@ const PG_URL = process.env.PG_URL ?? 'postgres://127.0.0.1:5432/test';
 const PG_START = 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start';
 const id = `swap${randomUUID().slice(0, 8)}`;
 const expected = ['order-1', 'order-2', 'order-3', 'order-4', 'order-5'];
+const kafkaBrokers = await kafkaForTests();
 
 async function example(env: Record<string, string>, cwd: string): Promise<{ driver: string; billed: string[] }> {
   const { stdout } = await run(process.execPath, ['--import', import.meta.resolve('tsx'), join(process.cwd(), 'examples/config-swap.ts')], {
@@ -67,6 +69,13 @@ describe('the config-swap example runs unchanged on every driver', () => {
     } finally {
       await deleteKeys(`${id}:`);
     }
+  });
+
+  it('kafka:// through OMNIBUS_URL', async (t) => {
+    if (kafkaBrokers.skip) return t.skip(kafkaBrokers.skip);
+    // The example's topics and group are fixed; a client id of this run keeps runs apart in the broker's view only.
+    const result = await example({ OMNIBUS_URL: `kafka://${kafkaBrokers.brokers.join(',')}?clientId=${id}` }, dir);
+    assert.deepEqual(result, { driver: 'kafka', billed: expected });
   });
 
   it('postgres:// through OMNIBUS_URL', async (t) => {

@@ -36,6 +36,9 @@ interface Held extends FetchPosition {
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
 
+/** How long a closing group member waits for the next settle before it leaves the group. */
+const DRAIN_IDLE_MS = 1_000;
+
 export class KafkaSubscription extends Pump implements DriverSubscription {
   private readonly held = new Map<string, Held>();
   private readonly topics = new Set<string>();
@@ -51,6 +54,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
   private stopListening: (() => void) | undefined;
   private readonly dirty = new Set<PartitionLedger>();
   private commitScheduled = false;
+  private lastSettled = 0;
   private committing: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
   private joined: Promise<void> = Promise.resolve();
@@ -112,9 +116,14 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
 
   private async leave(): Promise<void> {
     if (this.spec.group !== undefined) {
-      // Handlers still running may ack; unstarted deliveries are given back (nacked) by core.
+      // Handlers still running may ack, and core gives back (nacks) what never started: the
+      // group is left once nothing is out, or once settling stopped for a while (a manual-ack
+      // subscriber may hold messages it will never settle), at most for the ack deadline.
       const deadline = Date.now() + this.spec.ackDeadlineMs;
-      while (this.deliveries.inFlight.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      this.lastSettled = Date.now();
+      while (this.deliveries.inFlight.size > 0 && Date.now() < deadline && Date.now() - this.lastSettled < DRAIN_IDLE_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       await this.flush();
       await this.committing;
       for (const held of this.held.values()) held.ledger?.fail(new ConnectionError('kafka: the subscription closed before this ack could be committed; the message may be delivered again', { topic: held.topic }));
@@ -259,6 +268,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
       return Promise.reject(new ConnectionError(`kafka: ${message.topic} partition went to another group member before this ack; the message may be delivered again`, { topic: message.topic }));
     }
     const ledger = position.held.ledger!;
+    this.lastSettled = Date.now();
     const done = ledger.settle(position.offset);
     this.dirty.add(ledger);
     if (!this.commitScheduled) {
