@@ -42,6 +42,7 @@ class LocalDelivery implements Delivery {
     if (this.settled) return false;
     this.settled = true;
     this.owner.inFlight.delete(this);
+    this.owner.hooks.left?.();
     return true;
   }
 }
@@ -51,6 +52,8 @@ export interface LocalDeliveryHooks {
   settled?(message: WireMessage): void | Promise<void>;
   /** Whether a nacked or lapsed message is still this subscriber's to deliver again. */
   keep?(message: WireMessage): boolean;
+  /** A delivery stopped being in flight (settled, nacked or lapsed): room for another. */
+  left?(): void;
 }
 
 export class LocalDeliveries {

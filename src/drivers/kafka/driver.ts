@@ -57,6 +57,12 @@ export interface KafkaOptions {
   heartbeatIntervalMs?: number;
   /** How long a rebalance waits for members to rejoin. Default 10,000 ms. */
   rebalanceTimeoutMs?: number;
+  /**
+   * Records handed to a subscriber ahead of its acks, at most (Kafka's `max.poll.records`).
+   * Before a group member gives up partitions in a rebalance it waits for these to settle, at
+   * most half the rebalance timeout: lower it for slow handlers. Default 256.
+   */
+  prefetch?: number;
   /** The largest payload. Default the broker's `message.max.bytes` (read on connect; 1,048,588 before that) less 8 KiB for headers. */
   maxPayloadBytes?: number;
 }
@@ -96,6 +102,7 @@ class KafkaDriver implements Driver {
       sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000,
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 500,
       rebalanceTimeoutMs: options.rebalanceTimeoutMs ?? 10_000,
+      prefetch: options.prefetch ?? 256,
     };
     this.capabilities = {
       persistent: true,
@@ -143,7 +150,6 @@ class KafkaDriver implements Driver {
       rebalanceTimeout: this.settings.rebalanceTimeoutMs,
       partitionAssigner: assignBySubscription,
     });
-    consumer.on('error', (error: unknown) => this.observers.emit({ type: 'error', driver: this.name, error }));
     const pool = new kafka.ConnectionPool(`${this.clientId}-fetch`, this.clientOptions());
     const subscription = new KafkaSubscription(cluster, consumer, pool, spec, deliver, this.settings, (event) => this.observers.emit(event));
     try {

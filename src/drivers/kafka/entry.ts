@@ -41,6 +41,7 @@ export default declareDriver({
     sessionTimeoutMs: ms.optional(),
     heartbeatIntervalMs: ms.optional(),
     rebalanceTimeoutMs: ms.optional(),
+    prefetch: count.optional(),
     maxPayloadBytes: bytes.optional(),
   }),
   peers: { '@platformatic/kafka': '>=1.30.0' },

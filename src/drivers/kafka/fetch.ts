@@ -90,6 +90,8 @@ export async function fetchRecords(fetcher: Fetcher, positions: FetchPosition[],
           position.next = earliest.get(topic)?.[partition] ?? position.next;
           continue;
         }
+        // Any other error (the leader moved, say): the next fetch asks for fresh metadata.
+        if (partitionAnswer.errorCode !== 0) consumer.clearMetadata();
         for (const batch of partitionAnswer.records ?? []) {
           const control = (batch.attributes & IS_CONTROL) !== 0;
           for (const record of batch.records) {

@@ -7,6 +7,7 @@
 
 import type { ConnectionPool, Consumer, GroupAssignment } from '@platformatic/kafka';
 import type { Deliver, DriverEvent, DriverSubscription, SubscribeSpec, WireMessage } from '../../core/driver.js';
+import { backoffDelay } from '../../core/backoff.js';
 import { ConnectionError } from '../../core/errors.js';
 import { LocalDeliveries } from '../../core/local-deliveries.js';
 import { isWildcard, matchesPattern } from '../../core/topic.js';
@@ -27,6 +28,7 @@ export interface ConsumerSettings {
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   rebalanceTimeoutMs: number;
+  prefetch: number;
 }
 
 interface Held extends FetchPosition {
@@ -55,9 +57,13 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
   private readonly dirty = new Set<PartitionLedger>();
   private commitScheduled = false;
   private lastSettled = 0;
+  /** Set while the fetch loop waits for room under `prefetch`. */
+  private roomFreed: (() => void) | undefined;
   private committing: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
-  private joined: Promise<void> = Promise.resolve();
+  private rejoinTimer: ReturnType<typeof setTimeout> | undefined;
+  private rejoins = 0;
+  private assigning: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly cluster: Cluster,
@@ -72,10 +78,20 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
     this.fetcher = { kafka: cluster.kafka, consumer, pool, maxBytes: settings.fetchMaxBytes, partitionMaxBytes: settings.partitionMaxBytes };
     this.start = startOf(spec.from, spec.pattern);
     const group = spec.group !== undefined;
-    this.deliveries = new LocalDeliveries(spec.ackDeadlineMs, deliver, group ? { settled: (message) => this.settled(message), keep: (message) => this.holds(message) } : {});
+    const left = () => this.roomFreed?.();
+    this.deliveries = new LocalDeliveries(spec.ackDeadlineMs, deliver, group ? { settled: (message) => this.settled(message), keep: (message) => this.holds(message), left } : { left });
+    consumer.on('error', (error: unknown) => {
+      this.reportError(kafkaFailure(error, 'the consumer failed', spec.pattern));
+      // The client gives up on rejoining after its retries; the member must not stay out for good.
+      if (group) this.rejoinLater();
+    });
     if (group) {
+      this.hookJoins();
       consumer.on('consumer:group:rebalance', () => this.rebalanceStarted());
-      consumer.on('consumer:group:join', (payload) => void this.assigned(payload.assignments ?? []));
+      // Joins are handled one after another: each compares with what the one before left.
+      consumer.on('consumer:group:join', (payload) => {
+        this.assigning = this.assigning.then(() => this.assigned(payload.assignments ?? []));
+      });
     }
   }
 
@@ -108,8 +124,11 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
 
   private async shutdown(): Promise<void> {
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    if (this.rejoinTimer !== undefined) clearTimeout(this.rejoinTimer);
     this.stopListening?.();
-    await this.stop();
+    const stopping = this.stop();
+    this.roomFreed?.();
+    await stopping;
     this.deliveries.close();
     this.finished = this.leave();
   }
@@ -167,12 +186,36 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
       return;
     }
     for (const topic of fresh) this.consumer.topics.track(topic);
-    // Joining again makes the group rebalance with the new topics; commit first what is settled.
-    await this.flush();
-    this.joined = this.consumer
-      .joinGroup({ sessionTimeout: this.settings.sessionTimeoutMs, heartbeatInterval: this.settings.heartbeatIntervalMs, rebalanceTimeout: this.settings.rebalanceTimeoutMs })
-      .then(() => undefined);
-    await this.joined;
+    // Not awaited: the join completes when every member rejoined, and a member may be waiting
+    // for this very caller (its handler) before it lets go of its partitions (`beforeJoin`).
+    // Where a new group starts does not depend on when the join completes (`assigned`).
+    this.join().catch((error) => {
+      this.reportError(kafkaFailure(error, 'joining the group failed', this.spec.pattern));
+      this.rejoinLater();
+    });
+  }
+
+  private join(): Promise<void> {
+    const { sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs } = this.settings;
+    return this.consumer.joinGroup({ sessionTimeout: sessionTimeoutMs, heartbeatInterval: heartbeatIntervalMs, rebalanceTimeout: rebalanceTimeoutMs }).then(() => undefined);
+  }
+
+  /** Joins the group again after the client gave up, backing off until it is back. */
+  private rejoinLater(): void {
+    if (this.closed || this.rejoinTimer !== undefined) return;
+    this.rebalancing = true;
+    this.roomFreed?.();
+    this.rejoinTimer = setTimeout(() => {
+      this.rejoinTimer = undefined;
+      if (this.closed) return;
+      this.join().then(
+        () => (this.rejoins = 0),
+        (error) => {
+          this.lost(error);
+          this.rejoinLater();
+        },
+      );
+    }, backoffDelay(++this.rejoins, { initialMs: 200, maxMs: 5_000 }));
   }
 
   /**
@@ -212,8 +255,43 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
     return records.find((record) => record.offset >= offset)?.time ?? Date.now();
   }
 
+  /**
+   * Kafka's Java consumer gives up its partitions only after its revoke callback ran; this
+   * client rejoins at once. So every JoinGroup request this consumer sends first waits for
+   * what it handed out to settle and commits it (see `beforeJoin`), through the client's
+   * exported `kGetApi` hook, which is how it finds the request to send.
+   */
+  private hookJoins(): void {
+    type GetApi = (name: string, callback: (error: unknown, api?: unknown) => void) => void;
+    const internals = this.consumer as unknown as Record<symbol, GetApi>;
+    const kGetApi = this.cluster.kafka.kGetApi;
+    const getApi = internals[kGetApi].bind(this.consumer);
+    internals[kGetApi] = (name, callback) => {
+      if (name !== 'JoinGroup') return getApi(name, callback);
+      this.beforeJoin().then(() => getApi(name, callback), callback);
+    };
+  }
+
+  /**
+   * Before (re)joining, while Kafka still takes this generation's commits: stop handing out,
+   * let what is out settle (until nothing is out, or nothing settled for a second, at most
+   * half the rebalance timeout so the group does not drop this member), then commit.
+   */
+  private async beforeJoin(): Promise<void> {
+    if (this.held.size === 0) return;
+    this.rebalancing = true;
+    this.roomFreed?.();
+    const deadline = Date.now() + Math.min(this.spec.ackDeadlineMs, this.settings.rebalanceTimeoutMs / 2);
+    this.lastSettled = Date.now();
+    while (this.deliveries.inFlight.size > 0 && Date.now() < deadline && Date.now() - this.lastSettled < DRAIN_IDLE_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await this.flush();
+  }
+
   private rebalanceStarted(): void {
     this.rebalancing = true;
+    this.roomFreed?.();
     // Kafka still takes commits of the old generation until every member rejoined.
     void this.flush();
   }
@@ -321,11 +399,19 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
       const current = this.held.get(key(record.topic, record.partition));
       if (current === undefined || current !== record.position || this.rebalancing || this.closed) continue;
       if (record.offset < current.next) continue;
-      current.next = record.offset + 1n;
       if (record.message === undefined) {
+        current.next = record.offset + 1n;
         current.ledger?.advance(record.offset + 1n);
         continue;
       }
+      // At most `prefetch` out at once: what waits here can still be dropped on a rebalance,
+      // what core holds must be settled before this member lets go of its partitions.
+      while (this.deliveries.inFlight.size >= this.settings.prefetch && !this.rebalancing && !this.closed) {
+        await new Promise<void>((resolve) => (this.roomFreed = resolve));
+        this.roomFreed = undefined;
+      }
+      if (this.held.get(key(record.topic, record.partition)) !== current || this.rebalancing || this.closed) continue;
+      current.next = record.offset + 1n;
       if (current.ledger !== undefined && !current.ledger.hand(record.offset)) continue;
       this.positions.set(record.message, { held: current, offset: record.offset });
       const handed = this.deliveries.hand(record.message);
