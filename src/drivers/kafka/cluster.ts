@@ -43,6 +43,11 @@ export class Cluster {
     private readonly settings: TopicSettings,
   ) {}
 
+  /** Whether missing topics are created (`autoCreateTopics`). */
+  get createsTopics(): boolean {
+    return this.settings.autoCreateTopics;
+  }
+
   /** Makes sure `topic` exists (creating it when allowed) and has a leader for every partition. */
   ensure(topic: string): Promise<void> {
     let ensuring = this.ensured.get(topic);

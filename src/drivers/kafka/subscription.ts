@@ -95,12 +95,15 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
     }
   }
 
-  /** Resolves once the starting positions are fixed: what is published after it is delivered. */
+  /**
+   * Resolves once the subscription reads (no group: its starting offsets are fixed) or has
+   * asked to join its group; either way what is published after it is delivered.
+   */
   async open(): Promise<void> {
     const { pattern } = this.spec;
-    if (!isWildcard(pattern)) await this.cluster.ensure(pattern).catch((error) => {
-      if (!(error instanceof ConnectionError)) throw error;
-    });
+    // A concrete topic is created now, so 'latest' means its end; without auto-creation the
+    // subscription waits for it to appear, as a Kafka consumer does.
+    if (!isWildcard(pattern) && this.cluster.createsTopics) await this.cluster.ensure(pattern);
     await this.addTopics(await this.cluster.matching(pattern), true);
     this.stopListening = this.cluster.onCreated((topic) => {
       if (matchesPattern(pattern, topic) && !this.topics.has(topic)) void this.addTopics([topic], false).catch((error) => this.reportError(error));
@@ -176,15 +179,17 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
   private async addTopics(topics: string[], initial: boolean): Promise<void> {
     const fresh = topics.filter((topic) => !this.topics.has(topic));
     if (fresh.length === 0 || this.closed) return;
-    for (const topic of fresh) this.topics.add(topic);
     if (this.spec.group === undefined) {
       const counts = await this.cluster.partitions(fresh);
       const wanted = fresh.flatMap((topic) => Array.from({ length: counts.get(topic) ?? 0 }, (_, partition) => ({ topic, partition })));
       const offsets = await this.startOffsets(wanted, initial);
+      // Marked as read only now: a topic whose lookup failed is tried again at the next refresh.
+      for (const topic of fresh) this.topics.add(topic);
       for (const { topic, partition } of wanted) this.held.set(key(topic, partition), { topic, partition, next: offsets.get(key(topic, partition)) ?? 0n });
       this.wake();
       return;
     }
+    for (const topic of fresh) this.topics.add(topic);
     for (const topic of fresh) this.consumer.topics.track(topic);
     // Not awaited: the join completes when every member rejoined, and a member may be waiting
     // for this very caller (its handler) before it lets go of its partitions (`beforeJoin`).
