@@ -179,17 +179,21 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
   private async addTopics(topics: string[], initial: boolean): Promise<void> {
     const fresh = topics.filter((topic) => !this.topics.has(topic));
     if (fresh.length === 0 || this.closed) return;
+    for (const topic of fresh) this.topics.add(topic);
     if (this.spec.group === undefined) {
-      const counts = await this.cluster.partitions(fresh);
-      const wanted = fresh.flatMap((topic) => Array.from({ length: counts.get(topic) ?? 0 }, (_, partition) => ({ topic, partition })));
-      const offsets = await this.startOffsets(wanted, initial);
-      // Marked as read only now: a topic whose lookup failed is tried again at the next refresh.
-      for (const topic of fresh) this.topics.add(topic);
-      for (const { topic, partition } of wanted) this.held.set(key(topic, partition), { topic, partition, next: offsets.get(key(topic, partition)) ?? 0n });
+      try {
+        const counts = await this.cluster.partitions(fresh);
+        const wanted = fresh.flatMap((topic) => Array.from({ length: counts.get(topic) ?? 0 }, (_, partition) => ({ topic, partition })));
+        const offsets = await this.startOffsets(wanted, initial);
+        for (const { topic, partition } of wanted) this.held.set(key(topic, partition), { topic, partition, next: offsets.get(key(topic, partition)) ?? 0n });
+      } catch (error) {
+        // Forgotten again, so the next refresh tries these topics once more.
+        for (const topic of fresh) this.topics.delete(topic);
+        throw error;
+      }
       this.wake();
       return;
     }
-    for (const topic of fresh) this.topics.add(topic);
     for (const topic of fresh) this.consumer.topics.track(topic);
     // Not awaited: the join completes when every member rejoined, and a member may be waiting
     // for this very caller (its handler) before it lets go of its partitions (`beforeJoin`).
