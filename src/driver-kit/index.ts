@@ -25,6 +25,7 @@ export { failure, type FailureKind } from './failure.js';
 export { ConnectOnce } from './connect-once.js';
 export { declareDriver, type DriverDeclaration } from './declaration.js';
 export { GroupTable } from './group-table.js';
+export { LinkState } from './link-state.js';
 export { Observers } from './observers.js';
 export { optionSchemas } from './option-schemas.js';
 export { loadPeer } from './peer.js';

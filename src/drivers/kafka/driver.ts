@@ -4,9 +4,10 @@
 
 import type { Admin, BaseOptions, Producer } from '@platformatic/kafka';
 import { randomUUID } from 'node:crypto';
-import { ClosedError, ConfigurationError, OmnibusError } from '../../core/errors.js';
+import { ClosedError, ConfigurationError, ConnectionError, OmnibusError } from '../../core/errors.js';
 import { defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/driver.js';
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
+import { LinkState } from '../../driver-kit/link-state.js';
 import { Observers } from '../../driver-kit/observers.js';
 import { loadPeer } from '../../driver-kit/peer.js';
 import { assignBySubscription } from './assigner.js';
@@ -37,7 +38,11 @@ export interface KafkaOptions {
   replicationFactor?: number;
   /** Topic configuration of created topics (`retention.ms`, `cleanup.policy`, ...). Default none. */
   topicConfig?: Record<string, string>;
-  /** The idempotent producer: a retried produce request is stored once. Needs `acks: 'all'`. Default true. */
+  /**
+   * The idempotent producer: the broker stores a produce request the client retries by itself
+   * once, and keeps each partition's records in the order sent. A publish the caller retries
+   * after an error is a new request and may be stored twice. Needs `acks: 'all'`. Default true.
+   */
   idempotent?: boolean;
   /** `'all'`: every in-sync replica stored it; `'leader'`: the leader did. Default `'all'`. */
   acks?: 'all' | 'leader';
@@ -83,6 +88,7 @@ class KafkaDriver implements Driver {
   private readonly brokers: string[];
   private readonly link = new ConnectOnce((topic: string | undefined) => this.connect(topic));
   private readonly observers = new Observers();
+  private readonly linkState = new LinkState('kafka', (event) => this.observers.emit(event));
   private readonly subscriptions = new Set<KafkaSubscription>();
   private readonly settings: ConsumerSettings;
   private closed = false;
@@ -120,9 +126,18 @@ class KafkaDriver implements Driver {
     this.observers.add(listener);
   }
 
+  /** Connects, then asks the cluster for its metadata: rejects with ConnectionError while no broker answers. */
   async ready(): Promise<void> {
     if (this.closed) throw new ClosedError('the kafka driver is closed');
-    await this.link.get(undefined);
+    const { cluster } = await this.link.get(undefined);
+    try {
+      await cluster.admin.metadata({ topics: [], forceUpdate: true });
+      this.linkState.back('ready');
+    } catch (error) {
+      const failed = kafkaFailure(error, `cannot reach the brokers at ${this.brokers.join(', ')}`, undefined);
+      if (failed instanceof ConnectionError) this.linkState.lost('ready', failed);
+      throw failed;
+    }
   }
 
   async publish(batch: WireMessage[]): Promise<void> {
@@ -151,7 +166,7 @@ class KafkaDriver implements Driver {
       partitionAssigner: assignBySubscription,
     });
     const pool = new kafka.ConnectionPool(`${this.clientId}-fetch`, this.clientOptions());
-    const subscription = new KafkaSubscription(cluster, consumer, pool, spec, deliver, this.settings, (event) => this.observers.emit(event));
+    const subscription = new KafkaSubscription(cluster, consumer, pool, spec, deliver, this.settings, (event) => this.observers.emit(event), this.linkState);
     try {
       await subscription.open();
     } catch (error) {
@@ -234,7 +249,14 @@ class KafkaDriver implements Driver {
       });
     producer.on('error', (error: unknown) => this.observers.emit({ type: 'error', driver: this.name, error }));
     const hash = (key: Buffer) => kafka.compatibilityPartitioner(undefined as never, key);
-    const publisher = new Publisher(producer, { lingerMs: this.options.lingerMs ?? 0, batchSize: Math.min(this.options.batchSize ?? 1_000_000, messageMax - 1024) }, (name) => cluster.partitionCount(name), hash);
+    const publisher = new Publisher(
+      producer,
+      { lingerMs: this.options.lingerMs ?? 0, batchSize: Math.min(this.options.batchSize ?? 1_000_000, messageMax - 1024) },
+      (name) => cluster.partitionCount(name),
+      hash,
+      idempotent,
+      this.linkState,
+    );
     return { cluster, publisher, producer };
   }
 }

@@ -5,8 +5,9 @@
 
 import type { Producer, ProduceResult } from '@platformatic/kafka';
 import type { WireMessage } from '../../core/driver.js';
-import { PublishError } from '../../core/errors.js';
+import { ConnectionError, PublishError } from '../../core/errors.js';
 import { Coalescer } from '../../driver-kit/coalescer.js';
+import type { LinkState } from '../../driver-kit/link-state.js';
 import { kafkaFailure } from './errors.js';
 import { formatSeq, recordSize, toRecord, type OutgoingRecord } from './wire.js';
 
@@ -28,6 +29,7 @@ export class Publisher {
   private readonly coalescer: Coalescer<Entry>;
   private lingering: { entries: Entry[]; done: Promise<void> } | undefined;
   private readonly roundRobin = new Map<string, number>();
+  private resetSequences = false;
 
   constructor(
     private readonly producer: Producer,
@@ -35,6 +37,8 @@ export class Publisher {
     /** Partitions of a topic already ensured. */
     private readonly partitionsOf: (topic: string) => number,
     private readonly hash: KeyHash,
+    private readonly idempotent: boolean,
+    private readonly link: LinkState,
   ) {
     // After a failed combined request, each caller's messages go alone only when one message
     // was the fault (too large, say): a retry of a request Kafka may have stored would duplicate it.
@@ -100,10 +104,22 @@ export class Publisher {
   private async send(entries: Entry[]): Promise<void> {
     let result: ProduceResult;
     try {
+      if (this.resetSequences) {
+        await this.producer.initIdempotentProducer({});
+        this.resetSequences = false;
+      }
       result = await this.producer.send({ messages: entries.map((entry) => entry.record) });
     } catch (error) {
-      throw kafkaFailure(error, `publishing ${entries.length} message${entries.length === 1 ? '' : 's'} failed`, entries[0]?.wire.topic);
+      // The client moves its idempotent sequence numbers on only with an answer. A request the
+      // broker stored but never answered would make the next one, with the same numbers, look
+      // like its duplicate (answered, not stored) or out of order for good. A new producer id
+      // starts the numbers afresh.
+      this.resetSequences = this.idempotent;
+      const failed = kafkaFailure(error, `publishing ${entries.length} message${entries.length === 1 ? '' : 's'} failed`, entries[0]?.wire.topic);
+      if (failed instanceof ConnectionError) this.link.lost('publisher', failed);
+      throw failed;
     }
+    this.link.back('publisher');
     assignSeqs(entries, result);
   }
 }

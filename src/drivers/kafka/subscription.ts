@@ -12,6 +12,7 @@ import { ConnectionError } from '../../core/errors.js';
 import { LocalDeliveries } from '../../core/local-deliveries.js';
 import { isWildcard, matchesPattern } from '../../core/topic.js';
 import { afterThisTurn } from '../../driver-kit/turn.js';
+import type { LinkState } from '../../driver-kit/link-state.js';
 import { Pump } from '../../driver-kit/pump.js';
 import type { Cluster } from './cluster.js';
 import { kafkaFailure } from './errors.js';
@@ -51,7 +52,6 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
   private readonly fetcher: Fetcher;
   /** Between a rebalance starting and this member knowing its new partitions: nothing is handed out. */
   private rebalancing = false;
-  private down = false;
   private refreshTimer: ReturnType<typeof setInterval> | undefined;
   private stopListening: (() => void) | undefined;
   private readonly dirty = new Set<PartitionLedger>();
@@ -73,6 +73,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
     deliver: Deliver,
     private readonly settings: ConsumerSettings,
     private readonly emit: (event: DriverEvent) => void,
+    private readonly link: LinkState,
   ) {
     super((error) => this.lost(error));
     this.fetcher = { kafka: cluster.kafka, consumer, pool, maxBytes: settings.fetchMaxBytes, partitionMaxBytes: settings.partitionMaxBytes };
@@ -153,6 +154,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
     }
     await Promise.resolve(this.consumer.close(true)).catch(() => {});
     await this.pool.close().catch(() => {});
+    this.link.back(this);
   }
 
   private reportError(error: unknown): void {
@@ -160,10 +162,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
   }
 
   private lost(error: unknown): void {
-    if (!this.down) {
-      this.down = true;
-      this.emit({ type: 'connectionLost', driver: 'kafka', error });
-    }
+    this.link.lost(this, error);
   }
 
   private async refresh(): Promise<void> {
@@ -391,7 +390,11 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
         topic: entries[0].topic,
         cause: error,
       });
-      for (const entry of entries) entry.ledger.fail(failed);
+      for (const entry of entries) {
+        entry.ledger.fail(failed);
+        // Still to be committed: by the next commit, or at the latest when the member leaves.
+        this.dirty.add(entry.ledger);
+      }
     }
   }
 
@@ -400,10 +403,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
     if (this.rebalancing || this.held.size === 0) return false;
     const held = [...this.held.values()];
     const records = inPublishOrder(await fetchRecords(this.fetcher, held, this.settings.fetchMaxWaitMs));
-    if (this.down) {
-      this.down = false;
-      this.emit({ type: 'reconnected', driver: 'kafka' });
-    }
+    this.link.back(this);
     for (const record of records) {
       const current = this.held.get(key(record.topic, record.partition));
       if (current === undefined || current !== record.position || this.rebalancing || this.closed) continue;
