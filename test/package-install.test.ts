@@ -116,13 +116,20 @@ describe('the packed package in a fresh project', { timeout: 300_000 }, () => {
   });
 });
 
+const KAFKA_CLIENT_HELPERS = /^@platformatic\/(dynamic-buffer|wasm-utils)@/;
+
 describe('installing the repository', () => {
   it('leaves the committed lockfile as it is, with no engine warnings on the Node versions engines names', async () => {
     const copy = mkdtempSync(join(tmpdir(), 'omnibus-lock-'));
     try {
       for (const file of ['package.json', 'package-lock.json']) copyFileSync(join(root, file), join(copy, file));
       const { stdout, stderr } = await run('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: copy });
-      assert.doesNotMatch(stdout + stderr, /EBADENGINE/);
+      // Two helpers of @platformatic/kafka (a dev dependency; the Kafka driver's optional peer)
+      // declare Node >= 22.19 while the client itself supports 20.19.4 and its tests run here on
+      // Node 20 (docs/kafka.md). Only their warnings are let through, by name.
+      const warned = [...(stdout + stderr).matchAll(/EBADENGINE\s+package: '([^']+)'/g)].map((match) => match[1]);
+      assert.deepEqual(warned.filter((name) => !KAFKA_CLIENT_HELPERS.test(name)), [], 'packages whose engines leave out this Node');
+      assert.doesNotMatch((stdout + stderr).replace(/npm warn EBADENGINE.*\n/g, ''), /EBADENGINE/);
       assert.equal(readFileSync(join(copy, 'package-lock.json'), 'utf8'), readFileSync(join(root, 'package-lock.json'), 'utf8'), 'npm install would rewrite package-lock.json: commit the one it makes');
     } finally {
       rmSync(copy, { recursive: true, force: true });
