@@ -9,7 +9,7 @@ import { ConnectionError, PublishError } from '../../core/errors.js';
 import { Coalescer } from '../../driver-kit/coalescer.js';
 import type { LinkState } from '../../driver-kit/link-state.js';
 import { kafkaFailure } from './errors.js';
-import { formatSeq, recordSize, toRecord, type OutgoingRecord } from './wire.js';
+import { toRecord, type OutgoingRecord } from './wire.js';
 
 interface Entry {
   wire: WireMessage;
@@ -65,10 +65,7 @@ export class Publisher {
 
   /** Resolves once Kafka stored every message (with the producer's acks), setting each `seq`. */
   publish(batch: WireMessage[]): Promise<void> {
-    const entries = batch.map((wire) => {
-      const record = toRecord(wire, this.partition(wire.topic, wire.key));
-      return { wire, record, size: recordSize(record) };
-    });
+    const entries = batch.map((wire) => ({ wire, ...toRecord(wire, this.partition(wire.topic, wire.key)) }));
     if (this.settings.lingerMs <= 0) return this.add(entries);
     // Linger: wait a little so more publishes share the request, as Kafka's `linger.ms`.
     if (this.lingering === undefined) {
@@ -129,14 +126,13 @@ export class Publisher {
  * written in the order sent, so each gets the next offset.
  */
 function assignSeqs(entries: Entry[], result: ProduceResult): void {
-  const next = new Map<string, bigint>();
-  for (const { topic, partition, offset } of result.offsets ?? []) next.set(`${topic}:${partition}`, offset);
+  // Offsets as numbers (exact below 2^53, which no partition reaches) and one prefix per
+  // partition: a string per message is the least this costs.
+  const next = new Map<string, { prefix: string; offset: number }>();
+  for (const { topic, partition, offset } of result.offsets ?? []) next.set(`${topic}:${partition}`, { prefix: `${topic}:${partition}:`, offset: Number(offset) });
   for (const { wire, record } of entries) {
-    const partition = record.partition;
-    const key = `${record.topic}:${partition}`;
-    const offset = next.get(key);
-    if (offset === undefined) continue;
-    wire.seq = formatSeq(record.topic, partition, offset);
-    next.set(key, offset + 1n);
+    const position = next.get(`${record.topic}:${record.partition}`);
+    if (position === undefined) continue;
+    wire.seq = position.prefix + position.offset++;
   }
 }

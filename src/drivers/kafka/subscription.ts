@@ -33,11 +33,18 @@ export interface ConsumerSettings {
 }
 
 interface Held extends FetchPosition {
+  /** Set once the partition is no longer this subscription's (it went to another member). */
+  released?: boolean;
   /** Groups only: what is settled, for commits. */
   ledger?: PartitionLedger;
 }
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/** Where a handed-out message came from, kept on the message itself (cheaper than a WeakMap entry per record). */
+const POSITION = Symbol('kafka position');
+type Positioned = WireMessage & { [POSITION]?: { held: Held; offset: bigint } };
+const positionOf = (message: WireMessage) => (message as Positioned)[POSITION];
 
 /** How long a closing group member waits for the next settle before it leaves the group. */
 const DRAIN_IDLE_MS = 1_000;
@@ -45,7 +52,6 @@ const DRAIN_IDLE_MS = 1_000;
 export class KafkaSubscription extends Pump implements DriverSubscription {
   private readonly held = new Map<string, Held>();
   private readonly topics = new Set<string>();
-  private readonly positions = new WeakMap<WireMessage, { held: Held; offset: bigint }>();
   private readonly deliveries: LocalDeliveries;
   private readonly start: Start;
   private readonly subscribedAt = Date.now();
@@ -149,7 +155,10 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
       }
       await this.flush();
       await this.committing;
-      for (const held of this.held.values()) held.ledger?.fail(new ConnectionError('kafka: the subscription closed before this ack could be committed; the message may be delivered again', { topic: held.topic }));
+      for (const held of this.held.values()) {
+        held.released = true;
+        held.ledger?.fail(new ConnectionError('kafka: the subscription closed before this ack could be committed; the message may be delivered again', { topic: held.topic }));
+      }
       await Promise.resolve(this.consumer.leaveGroup(true)).catch(() => {});
     }
     await Promise.resolve(this.consumer.close(true)).catch(() => {});
@@ -310,6 +319,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
     for (const [id, held] of this.held) {
       if (now.has(id)) continue;
       this.held.delete(id);
+      held.released = true;
       held.ledger?.fail(new ConnectionError(`kafka: partition ${id} went to another group member before this ack was committed; it may be delivered again`, { topic: held.topic }));
       this.dirty.delete(held.ledger!);
     }
@@ -343,13 +353,13 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
   }
 
   private holds(message: WireMessage): boolean {
-    const position = this.positions.get(message);
-    return position !== undefined && this.held.get(key(position.held.topic, position.held.partition)) === position.held;
+    const position = positionOf(message);
+    return position !== undefined && !position.held.released;
   }
 
   /** An ack (or reject) of a group's message: resolves once the group's commit covers it. */
   private settled(message: WireMessage): Promise<void> {
-    const position = this.positions.get(message);
+    const position = positionOf(message);
     if (position === undefined || !this.holds(message)) {
       return Promise.reject(new ConnectionError(`kafka: ${message.topic} partition went to another group member before this ack; the message may be delivered again`, { topic: message.topic }));
     }
@@ -405,8 +415,8 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
     const records = inPublishOrder(await fetchRecords(this.fetcher, held, this.settings.fetchMaxWaitMs));
     this.link.back(this);
     for (const record of records) {
-      const current = this.held.get(key(record.topic, record.partition));
-      if (current === undefined || current !== record.position || this.rebalancing || this.closed) continue;
+      const current = record.position as Held;
+      if (current.released || this.rebalancing || this.closed) continue;
       if (record.offset < current.next) continue;
       if (record.message === undefined) {
         current.next = record.offset + 1n;
@@ -419,10 +429,10 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
         await new Promise<void>((resolve) => (this.roomFreed = resolve));
         this.roomFreed = undefined;
       }
-      if (this.held.get(key(record.topic, record.partition)) !== current || this.rebalancing || this.closed) continue;
+      if (current.released || this.rebalancing || this.closed) continue;
       current.next = record.offset + 1n;
       if (current.ledger !== undefined && !current.ledger.hand(record.offset)) continue;
-      this.positions.set(record.message, { held: current, offset: record.offset });
+      (record.message as Positioned)[POSITION] = { held: current, offset: record.offset };
       const handed = this.deliveries.hand(record.message);
       if (handed !== undefined) await handed;
     }

@@ -39,29 +39,57 @@ export interface IncomingRecord {
   headers: Array<[Buffer | null, Buffer | null]>;
 }
 
-export function toRecord(wire: WireMessage, partition: number): OutgoingRecord {
+/** What a record adds to a batch beyond its key, value and headers (varints, deltas), about. */
+const RECORD_OVERHEAD = 32;
+
+const ID_NAME = Buffer.from(KAFKA_HEADER.id);
+const TTL_NAME = Buffer.from(KAFKA_HEADER.ttl);
+
+// Header names, and content types, repeat on nearly every record: encoded once. Bounded, so a
+// stream of unique header names cannot grow memory without limit.
+const ENCODED_LIMIT = 1_000;
+const encoded = new Map<string, Buffer>();
+function repeated(text: string): Buffer {
+  let bytes = encoded.get(text);
+  if (bytes === undefined) {
+    if (encoded.size >= ENCODED_LIMIT) encoded.clear();
+    bytes = Buffer.from(text);
+    encoded.set(text, bytes);
+  }
+  return bytes;
+}
+
+/** The record for `wire`, and about how many bytes it adds to a produce request. */
+export function toRecord(wire: WireMessage, partition: number): { record: OutgoingRecord; size: number } {
   const headers = new Map<Buffer, Buffer>();
-  headers.set(Buffer.from(KAFKA_HEADER.id), Buffer.from(wire.id));
-  if (wire.ttlMs !== undefined) headers.set(Buffer.from(KAFKA_HEADER.ttl), Buffer.from(String(wire.ttlMs)));
-  for (const name in wire.headers) headers.set(Buffer.from(name), Buffer.from(wire.headers[name]));
+  // Ids are UUIDs or the caller's; latin1 is exact for ASCII and cheaper than UTF-8.
+  const id = /^[\x20-\x7e]*$/.test(wire.id) ? Buffer.from(wire.id, 'latin1') : Buffer.from(wire.id);
+  headers.set(ID_NAME, id);
+  let size = RECORD_OVERHEAD + ID_NAME.byteLength + id.byteLength;
+  if (wire.ttlMs !== undefined) {
+    const ttl = Buffer.from(String(wire.ttlMs));
+    headers.set(TTL_NAME, ttl);
+    size += TTL_NAME.byteLength + ttl.byteLength;
+  }
+  for (const name in wire.headers) {
+    const text = wire.headers[name];
+    const value = name === 'content-type' ? repeated(text) : Buffer.from(text);
+    const nameBytes = repeated(name);
+    headers.set(nameBytes, value);
+    size += nameBytes.byteLength + value.byteLength + 4;
+  }
   const body = wire.body;
-  return {
+  const key = wire.key === undefined ? undefined : Buffer.from(wire.key);
+  size += body.byteLength + (key?.byteLength ?? 0);
+  const record = {
     topic: wire.topic,
     partition,
-    key: wire.key === undefined ? undefined : Buffer.from(wire.key),
+    key,
     value: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
     timestamp: BigInt(wire.time),
     headers,
   };
-}
-
-/** About what a record adds to a batch beyond its key, value and headers (varints, deltas). */
-export const RECORD_OVERHEAD = 32;
-
-export function recordSize(record: OutgoingRecord): number {
-  let size = RECORD_OVERHEAD + record.value.byteLength + (record.key?.byteLength ?? 0);
-  for (const [name, value] of record.headers) size += name.byteLength + value.byteLength + 4;
-  return size;
+  return { record, size };
 }
 
 export function fromRecord(record: IncomingRecord): WireMessage {
