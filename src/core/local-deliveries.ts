@@ -22,7 +22,10 @@ class LocalDelivery implements Delivery {
 
   // Without a `settled` hook each call completes at once, so none returns a promise for core to await.
   ack(): void | Promise<void> {
-    if (this.settle()) return this.owner.hooks.settled?.(this.message);
+    // Also after the deadline lapsed (settle() is false then): the message was handled, so a
+    // kept position may move past it, and the ack says when it did.
+    this.settle();
+    return this.owner.hooks.settled?.(this.message);
   }
 
   nack(delayMs = 0): void {

@@ -2,7 +2,7 @@
 // creating them on first use, and which match a pattern (Kafka has no subject wildcards, so
 // a pattern is matched against the topic list, listed again every `topicRefreshMs`).
 
-import type { Admin, BaseOptions } from '@platformatic/kafka';
+import type { Admin } from '@platformatic/kafka';
 import { ConfigurationError, InvalidTopicError, RefusedError } from '../../core/errors.js';
 import { isWildcard, matchesPattern } from '../../core/topic.js';
 import { codes, kafkaFailure } from './errors.js';
@@ -38,8 +38,6 @@ export class Cluster {
   constructor(
     readonly kafka: KafkaModule,
     readonly admin: Admin,
-    /** Options for every client the driver makes: brokers, client id, retries, TLS/SASL. */
-    readonly clientOptions: BaseOptions,
     private readonly settings: TopicSettings,
   ) {}
 

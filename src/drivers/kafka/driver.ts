@@ -30,7 +30,7 @@ export interface KafkaOptions {
   producer?: Producer;
   /** Passed to every client the driver builds: `sasl`, `tls`, `connectTimeout`, `retries`, ... Default none. */
   additionalConfig?: Record<string, unknown>;
-  /** Create a topic on first publish or subscribe. When false, a missing topic is a RefusedError. Default true. */
+  /** Create a topic on first publish or subscribe. When false, publishing to a missing topic is a RefusedError and a subscription waits for it. Default true. */
   autoCreateTopics?: boolean;
   /** Partitions of a created topic: group members share a topic by partitions. Default 3. */
   partitions?: number;
@@ -64,8 +64,9 @@ export interface KafkaOptions {
   rebalanceTimeoutMs?: number;
   /**
    * Records handed to a subscriber ahead of its acks, at most (Kafka's `max.poll.records`).
-   * Before a group member gives up partitions in a rebalance it waits for these to settle, at
-   * most half the rebalance timeout: lower it for slow handlers. Default 256.
+   * Before a group member gives up partitions in a rebalance it waits for these to settle (at
+   * most the ack deadline, half the rebalance timeout and the session timeout less two
+   * heartbeats): lower it for slow handlers. Default 256.
    */
   prefetch?: number;
   /** The largest payload. Default the broker's `message.max.bytes` (read on connect; 1,048,588 before that) less 8 KiB for headers. */
@@ -166,9 +167,18 @@ class KafkaDriver implements Driver {
       partitionAssigner: assignBySubscription,
     });
     const pool = new kafka.ConnectionPool(`${this.clientId}-fetch`, this.clientOptions());
-    const subscription = new KafkaSubscription(cluster, consumer, pool, spec, deliver, this.settings, (event) => this.observers.emit(event), this.linkState);
+    let subscription: KafkaSubscription;
+    try {
+      subscription = new KafkaSubscription(cluster, consumer, pool, spec, deliver, this.settings, (event) => this.observers.emit(event), this.linkState);
+    } catch (error) {
+      await Promise.resolve(consumer.close(true)).catch(() => {});
+      await pool.close().catch(() => {});
+      throw error;
+    }
     try {
       await subscription.open();
+      // The driver closed while this subscription was opening: it must not outlive the driver.
+      if (this.closed) throw new ClosedError('the kafka driver is closed', { topic: spec.pattern });
     } catch (error) {
       await subscription.close();
       await subscription.finished;
@@ -178,7 +188,7 @@ class KafkaDriver implements Driver {
     return {
       close: async () => {
         await subscription.close();
-        void subscription.finished.then(() => this.subscriptions.delete(subscription));
+        void subscription.finished.finally(() => this.subscriptions.delete(subscription)).catch(() => {});
       },
     };
   }
@@ -230,7 +240,7 @@ class KafkaDriver implements Driver {
       throw kafkaFailure(error, `cannot reach the brokers at ${this.brokers.join(', ')}`, topic);
     }
     if (this.options.maxPayloadBytes === undefined) this.capabilities.maxPayloadBytes = messageMax - HEADROOM;
-    const cluster = new Cluster(kafka, admin, this.clientOptions(), {
+    const cluster = new Cluster(kafka, admin, {
       autoCreateTopics: this.options.autoCreateTopics ?? true,
       partitions: this.options.partitions ?? 3,
       replicationFactor: this.options.replicationFactor ?? -1,

@@ -4,7 +4,7 @@
 import type { ConnectionPool, Consumer } from '@platformatic/kafka';
 import type { WireMessage } from '../../core/driver.js';
 import type { KafkaModule } from './cluster.js';
-import { kafkaFailure } from './errors.js';
+import { codes, kafkaFailure } from './errors.js';
 import { fromRecord } from './wire.js';
 
 export interface Fetcher {
@@ -43,6 +43,21 @@ export async function offsetsAt(consumer: Consumer, topics: string[], timestamp:
   }
 }
 
+/**
+ * Positions outside what their partition holds: below its oldest record (retention removed
+ * what was to be read next) go on from the oldest; past its end (the log was truncated) from the end.
+ */
+async function intoRange(consumer: Consumer, positions: FetchPosition[]): Promise<void> {
+  const topics = [...new Set(positions.map((p) => p.topic))];
+  const [oldest, ends] = await Promise.all([offsetsAt(consumer, topics, -2n, topics[0]), offsetsAt(consumer, topics, -1n, topics[0])]);
+  for (const position of positions) {
+    const low = oldest.get(position.topic)?.[position.partition];
+    const high = ends.get(position.topic)?.[position.partition];
+    if (low !== undefined && position.next < low) position.next = low;
+    else if (high !== undefined && position.next > high) position.next = high;
+  }
+}
+
 /** Records from each position's `next` on, in offset order per partition; waits up to `maxWaitMs` for any. */
 export async function fetchRecords(fetcher: Fetcher, positions: FetchPosition[], maxWaitMs: number): Promise<Fetched[]> {
   const { consumer } = fetcher;
@@ -60,8 +75,9 @@ export async function fetchRecords(fetcher: Fetcher, positions: FetchPosition[],
     leaderTopics.set(topic.id, [...(leaderTopics.get(topic.id) ?? []), position]);
   }
   const answers = await Promise.all(
-    [...byLeader].map(([node, leaderTopics]) =>
-      consumer.fetch({
+    [...byLeader].map(([node, leaderTopics]) => {
+      const asked = [...leaderTopics.values()].flat();
+      return consumer.fetch({
         node,
         maxWaitTime: maxWaitMs,
         minBytes: 1,
@@ -71,12 +87,21 @@ export async function fetchRecords(fetcher: Fetcher, positions: FetchPosition[],
           topicId,
           partitions: partitions.map((p) => ({ partition: p.partition, fetchOffset: p.next, partitionMaxBytes: fetcher.partitionMaxBytes, currentLeaderEpoch: -1, lastFetchedEpoch: -1 })),
         })),
-      }),
-    ),
+      }).catch(async (error: unknown) => {
+        // The client fails the whole answer when one partition has an error.
+        if (codes(error).has('OFFSET_OUT_OF_RANGE')) {
+          await intoRange(consumer, asked);
+          return undefined;
+        }
+        consumer.clearMetadata(); // the leader moved, say: the next fetch asks afresh
+        throw error;
+      });
+    }),
   );
   const IS_CONTROL = fetcher.kafka.IS_CONTROL;
   const out: Fetched[] = [];
   for (const answer of answers) {
+    if (answer === undefined) continue;
     for (const topicAnswer of answer.responses) {
       const topic = names.get(topicAnswer.topicId);
       if (topic === undefined) continue;
@@ -84,14 +109,6 @@ export async function fetchRecords(fetcher: Fetcher, positions: FetchPosition[],
         const partition = partitionAnswer.partitionIndex;
         const position = positions.find((p) => p.topic === topic && p.partition === partition);
         if (position === undefined) continue;
-        if (partitionAnswer.errorCode === 1) {
-          // OFFSET_OUT_OF_RANGE: retention removed what was to be read next; go on from the oldest left.
-          const earliest = await offsetsAt(consumer, [topic], -2n, topic);
-          position.next = earliest.get(topic)?.[partition] ?? position.next;
-          continue;
-        }
-        // Any other error (the leader moved, say): the next fetch asks for fresh metadata.
-        if (partitionAnswer.errorCode !== 0) consumer.clearMetadata();
         for (const batch of partitionAnswer.records ?? []) {
           const control = (batch.attributes & IS_CONTROL) !== 0;
           for (const record of batch.records) {

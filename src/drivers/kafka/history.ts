@@ -19,7 +19,9 @@ export async function* readHistory(cluster: Cluster, fetcher: Fetcher, spec: Rea
   let timestamp = -2n;
   if (start.kind === 'time') timestamp = BigInt(start.ms);
   if (start.kind === 'seq') {
-    const [record] = await fetchRecords(fetcher, [{ topic: start.at.topic, partition: start.at.partition, next: start.at.offset }], 0);
+    // A fetch starts at the batch holding the offset: the record itself is further in.
+    const records = await fetchRecords(fetcher, [{ topic: start.at.topic, partition: start.at.partition, next: start.at.offset }], 0);
+    const record = records.find((fetched) => fetched.offset >= start.at.offset);
     timestamp = record === undefined ? -1n : BigInt(record.time);
   }
   const starts = await offsetsAt(fetcher.consumer, topics, timestamp, spec.pattern);
@@ -35,14 +37,21 @@ export async function* readHistory(cluster: Cluster, fetcher: Fetcher, spec: Rea
   while (true) {
     const empty = cursors.filter((cursor) => cursor.buffered.length === 0 && cursor.next < cursor.end);
     if (empty.length > 0) {
+      let any = false;
       for (const fetched of await fetchRecords(fetcher, empty, 0)) {
         const cursor = fetched.position as Cursor;
-        if (fetched.offset < cursor.end) cursor.buffered.push(fetched);
+        // A fetch returns whole batches: records before `next` were read or precede the start.
+        if (fetched.offset >= cursor.next && fetched.offset < cursor.end) {
+          cursor.buffered.push(fetched);
+          any = true;
+        }
       }
       for (const cursor of empty) {
         const last = cursor.buffered.at(-1);
-        // Nothing came back below the end: the rest was removed or is transaction markers.
-        cursor.next = last === undefined ? cursor.end : last.offset + 1n;
+        if (last !== undefined) cursor.next = last.offset + 1n;
+        // A partition can come back empty because the answer was full; only when none brought
+        // anything is the rest of each gone (removed by retention, or transaction markers only).
+        else if (!any) cursor.next = cursor.end;
       }
     }
     let oldest: Cursor | undefined;

@@ -5,7 +5,7 @@
 
 import type { Producer, ProduceResult } from '@platformatic/kafka';
 import type { WireMessage } from '../../core/driver.js';
-import { ConnectionError, PublishError } from '../../core/errors.js';
+import { ConnectionError } from '../../core/errors.js';
 import { Coalescer } from '../../driver-kit/coalescer.js';
 import type { LinkState } from '../../driver-kit/link-state.js';
 import { kafkaFailure } from './errors.js';
@@ -40,10 +40,10 @@ export class Publisher {
     private readonly idempotent: boolean,
     private readonly link: LinkState,
   ) {
-    // After a failed combined request, each caller's messages go alone only when one message
-    // was the fault (too large, say): a retry of a request Kafka may have stored would duplicate it.
-    const oneBadMessage = (error: unknown) => error instanceof PublishError && !error.retriable;
-    this.coalescer = new Coalescer((entries) => this.send(entries), settings.batchSize, oneBadMessage, (entry) => entry.size);
+    // A failed combined request is never split and sent again: Kafka stores each partition on
+    // its own, so the records of other partitions may be stored already. Core refuses messages
+    // over maxPayloadBytes before they get here, the usual one bad record.
+    this.coalescer = new Coalescer((entries) => this.send(entries), settings.batchSize, () => false, (entry) => entry.size);
   }
 
   /** Hands `entries` over in requests of at most `batchSize` bytes, in order. */

@@ -68,6 +68,13 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
   private committing: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
   private rejoinTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Counts rebalances begun, so a slow `assigned` does not resume fetching during a newer one. */
+  private rebalance = 0;
+  /** Between the last commit before a JoinGroup and the assignment that follows it. */
+  private joining = false;
+  private memberId: string | null = null;
+  /** Counts topics added, so a join that raced a newly found topic is made again. */
+  private topicsAdded = 0;
   private rejoins = 0;
   private assigning: Promise<void> = Promise.resolve();
 
@@ -144,6 +151,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
   }
 
   private async leave(): Promise<void> {
+    this.joining = false;
     if (this.spec.group !== undefined) {
       // Handlers still running may ack, and core gives back (nacks) what never started: the
       // group is left once nothing is out, or once settling stopped for a while (a manual-ack
@@ -178,6 +186,8 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
     try {
       const fresh = (await this.cluster.matching(this.spec.pattern)).filter((topic) => !this.topics.has(topic));
       if (fresh.length > 0) await this.addTopics(fresh, false);
+      // A concrete topic that did not exist when subscribing: found, nothing more to look for.
+      if (!isWildcard(this.spec.pattern) && this.topics.size > 0) clearInterval(this.refreshTimer);
     } catch (error) {
       if (!this.closed) this.reportError(error);
     }
@@ -203,6 +213,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
       return;
     }
     for (const topic of fresh) this.consumer.topics.track(topic);
+    this.topicsAdded++;
     // Not awaited: the join completes when every member rejoined, and a member may be waiting
     // for this very caller (its handler) before it lets go of its partitions (`beforeJoin`).
     // Where a new group starts does not depend on when the join completes (`assigned`).
@@ -212,14 +223,20 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
     });
   }
 
-  private join(): Promise<void> {
+  /** Joins with the topics tracked now; once more if topics were found while a join was under way (the client folds it into that join, which named the old ones). */
+  private async join(): Promise<void> {
     const { sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs } = this.settings;
-    return this.consumer.joinGroup({ sessionTimeout: sessionTimeoutMs, heartbeatInterval: heartbeatIntervalMs, rebalanceTimeout: rebalanceTimeoutMs }).then(() => undefined);
+    let added: number;
+    do {
+      added = this.topicsAdded;
+      await this.consumer.joinGroup({ sessionTimeout: sessionTimeoutMs, heartbeatInterval: heartbeatIntervalMs, rebalanceTimeout: rebalanceTimeoutMs });
+    } while (added !== this.topicsAdded && !this.closed);
   }
 
   /** Joins the group again after the client gave up, backing off until it is back. */
   private rejoinLater(): void {
     if (this.closed || this.rejoinTimer !== undefined) return;
+    this.rebalance++;
     this.rebalancing = true;
     this.roomFreed?.();
     this.rejoinTimer = setTimeout(() => {
@@ -233,6 +250,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
         },
       );
     }, backoffDelay(++this.rejoins, { initialMs: 200, maxMs: 5_000 }));
+    this.rejoinTimer.unref?.();
   }
 
   /**
@@ -295,18 +313,26 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
    * half the rebalance timeout so the group does not drop this member), then commit.
    */
   private async beforeJoin(): Promise<void> {
-    if (this.held.size === 0) return;
+    this.rebalance++;
     this.rebalancing = true;
     this.roomFreed?.();
-    const deadline = Date.now() + Math.min(this.spec.ackDeadlineMs, this.settings.rebalanceTimeoutMs / 2);
+    if (this.held.size === 0) return;
+    // The client stops heartbeating while it joins: a drain past the session timeout would get
+    // this member dropped from the group.
+    const { sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs } = this.settings;
+    const deadline = Date.now() + Math.min(this.spec.ackDeadlineMs, rebalanceTimeoutMs / 2, sessionTimeoutMs - 2 * heartbeatIntervalMs);
     this.lastSettled = Date.now();
     while (this.deliveries.inFlight.size > 0 && Date.now() < deadline && Date.now() - this.lastSettled < DRAIN_IDLE_MS) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     await this.flush();
+    // From here the client may already carry the next generation, under which Kafka would take
+    // a commit for a partition that moved: commits wait for the assignment (`assigned`).
+    this.joining = true;
   }
 
   private rebalanceStarted(): void {
+    this.rebalance++;
     this.rebalancing = true;
     this.roomFreed?.();
     // Kafka still takes commits of the old generation until every member rejoined.
@@ -315,9 +341,14 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
 
   /** A join completed: lets go of partitions now elsewhere and starts the new ones at the group's offsets. */
   private async assigned(assignments: GroupAssignment[]): Promise<void> {
+    const rebalance = this.rebalance;
     const now = new Set(assignments.flatMap(({ topic, partitions }) => partitions.map((partition) => key(topic, partition))));
+    // A member the group dropped (a new member id) and let back in knows nothing it held before:
+    // another member may have read and committed past it meanwhile.
+    const sameMember = this.memberId === this.consumer.memberId;
+    this.memberId = this.consumer.memberId;
     for (const [id, held] of this.held) {
-      if (now.has(id)) continue;
+      if (now.has(id) && sameMember) continue;
       this.held.delete(id);
       held.released = true;
       held.ledger?.fail(new ConnectionError(`kafka: partition ${id} went to another group member before this ack was committed; it may be delivered again`, { topic: held.topic }));
@@ -342,13 +373,17 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
           // partition over later starts where this one did, not at its own subscribe time.
           if (at === undefined) this.dirty.add(ledger);
         }
-        if (uncommitted.length > 0) await this.flush();
       }
-    } catch (error) {
-      this.reportError(kafkaFailure(error, 'reading the group offsets failed', this.spec.pattern));
-    } finally {
+      this.joining = false;
+      if (rebalance !== this.rebalance) return; // another rebalance began meanwhile: its join decides
       this.rebalancing = false;
+      await this.flush();
       this.wake();
+    } catch (error) {
+      this.joining = false;
+      this.reportError(kafkaFailure(error, 'reading the group offsets failed', this.spec.pattern));
+      // Partitions the group counts as this member's must not stay unread: join again.
+      this.rejoinLater();
     }
   }
 
@@ -377,6 +412,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
   /** Commits what was settled since the last commit; one commit at a time, in order. */
   private flush(): Promise<void> {
     this.commitScheduled = false;
+    if (this.joining) return this.committing;
     const ledgers = [...this.dirty];
     this.dirty.clear();
     const next = this.committing.then(() => this.commit(ledgers));
