@@ -140,8 +140,8 @@ function brokerProperties({ port, controllerPort, dir }: KafkaDir): Record<strin
     'transaction.state.log.num.partitions': '1',
     'share.coordinator.state.topic.replication.factor': '1',
     'share.coordinator.state.topic.min.isr': '1',
-    // A group's first member does not wait 3 s for others to join.
-    'group.initial.rebalance.delay.ms': '0',
+    // group.initial.rebalance.delay.ms stays at Kafka's 3 s: members that subscribe together
+    // form the group's first generation together, as they do on a production cluster.
   };
 }
 

@@ -17,12 +17,13 @@ export async function* readHistory(cluster: Cluster, fetcher: Fetcher, spec: Rea
   if (topics.length === 0) return;
   const ends = await offsetsAt(fetcher.consumer, topics, -1n, spec.pattern);
   let timestamp = -2n;
+  let seqRecord: Fetched | undefined;
   if (start.kind === 'time') timestamp = BigInt(start.ms);
   if (start.kind === 'seq') {
     // A fetch starts at the batch holding the offset: the record itself is further in.
     const records = await fetchRecords(fetcher, [{ topic: start.at.topic, partition: start.at.partition, next: start.at.offset }], 0);
-    const record = records.find((fetched) => fetched.offset >= start.at.offset);
-    timestamp = record === undefined ? -1n : BigInt(record.time);
+    seqRecord = records.find((fetched) => fetched.offset >= start.at.offset);
+    timestamp = seqRecord === undefined ? -1n : BigInt(seqRecord.time);
   }
   const starts = await offsetsAt(fetcher.consumer, topics, timestamp, spec.pattern);
   const cursors: Cursor[] = [];
@@ -60,6 +61,8 @@ export async function* readHistory(cluster: Cluster, fetcher: Fetcher, spec: Rea
     }
     if (oldest === undefined) return;
     const fetched = oldest.buffered.shift()!;
-    if (fetched.message !== undefined) yield fetched.message;
+    // Other partitions start at the seq's time: what shares that millisecond but came first is left out.
+    const before = seqRecord !== undefined && (fetched.topic !== seqRecord.topic || fetched.partition !== seqRecord.partition) && publishedBefore(fetched, seqRecord);
+    if (fetched.message !== undefined && !before) yield fetched.message;
   }
 }

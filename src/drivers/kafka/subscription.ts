@@ -33,6 +33,8 @@ export interface ConsumerSettings {
 }
 
 interface Held extends FetchPosition {
+  /** From a seq, in another partition: records published before the seq's own are left out. */
+  after?: SeqRecord;
   /** Set once the partition is no longer this subscription's (it went to another member). */
   released?: boolean;
   /** Groups only: what is settled, for commits. */
@@ -40,6 +42,14 @@ interface Held extends FetchPosition {
 }
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/** The record a `from: { seq }` names: other partitions start at its time, ties broken by id. */
+interface SeqRecord {
+  topic: string;
+  partition: number;
+  time: number;
+  id: string;
+}
 
 /** Where a handed-out message came from, kept on the message itself (cheaper than a WeakMap entry per record). */
 const POSITION = Symbol('kafka position');
@@ -55,6 +65,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
   private readonly deliveries: LocalDeliveries;
   private readonly start: Start;
   private readonly subscribedAt = Date.now();
+  private seqRecord: SeqRecord | undefined;
   private readonly fetcher: Fetcher;
   /** Between a rebalance starting and this member knowing its new partitions: nothing is handed out. */
   private rebalancing = false;
@@ -203,7 +214,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
         const counts = await this.cluster.partitions(fresh);
         const wanted = fresh.flatMap((topic) => Array.from({ length: counts.get(topic) ?? 0 }, (_, partition) => ({ topic, partition })));
         const offsets = await this.startOffsets(wanted, initial);
-        for (const { topic, partition } of wanted) this.held.set(key(topic, partition), { topic, partition, next: offsets.get(key(topic, partition)) ?? 0n });
+        for (const { topic, partition } of wanted) this.held.set(key(topic, partition), this.fresh(topic, partition, offsets.get(key(topic, partition)) ?? 0n));
       } catch (error) {
         // Forgotten again, so the next refresh tries these topics once more.
         for (const topic of fresh) this.topics.delete(topic);
@@ -269,7 +280,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
     if (start.kind === 'earliest') timestamp = -2n;
     else if (start.kind === 'latest') timestamp = initial ? undefined : BigInt(this.subscribedAt);
     else if (start.kind === 'time') timestamp = BigInt(start.ms);
-    else timestamp = BigInt(await this.recordTime(start.at.topic, start.at.partition, start.at.offset));
+    else timestamp = BigInt((this.seqRecord ??= await this.recordAt(start.at.topic, start.at.partition, start.at.offset)).time);
     const found = timestamp === undefined ? ends : await this.offsetsAt(topics, timestamp);
     for (const { topic, partition } of wanted) {
       let offset = found.get(topic)?.[partition] ?? -1n;
@@ -285,9 +296,18 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
   }
 
   /** The timestamp of the record at `offset`, for a seq's other partitions; now if there is none. */
-  private async recordTime(topic: string, partition: number, offset: bigint): Promise<number> {
+  /** The record at `offset` (a fetch starts at its batch), for a seq's other partitions; now if there is none. */
+  private async recordAt(topic: string, partition: number, offset: bigint): Promise<SeqRecord> {
     const records = await fetchRecords(this.fetcher, [{ topic, partition, next: offset }], 0);
-    return records.find((record) => record.offset >= offset)?.time ?? Date.now();
+    const record = records.find((fetched) => fetched.offset >= offset);
+    return { topic, partition, time: record?.time ?? Date.now(), id: record?.message?.id ?? '' };
+  }
+
+  /** Where a partition not yet read starts: `offset`, and for a seq's other partitions, after the seq's record. */
+  private fresh(topic: string, partition: number, offset: bigint, ledger?: PartitionLedger): Held {
+    const seq = this.seqRecord;
+    const after = seq !== undefined && (seq.topic !== topic || seq.partition !== partition) ? seq : undefined;
+    return { topic, partition, next: offset, after, ledger };
   }
 
   /**
@@ -368,7 +388,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
           const at = committed.get(id);
           const offset = at?.offset ?? fallback.get(id) ?? 0n;
           const ledger = new PartitionLedger(topic, partition, offset, decodeOffsets(offset, at?.metadata), at);
-          this.held.set(id, { topic, partition, next: offset, ledger });
+          this.held.set(id, at === undefined ? this.fresh(topic, partition, offset, ledger) : { topic, partition, next: offset, ledger });
           // A start the group never committed is committed now, so a member taking the
           // partition over later starts where this one did, not at its own subscribe time.
           if (at === undefined) this.dirty.add(ledger);
@@ -454,6 +474,11 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
       const current = record.position as Held;
       if (current.released || this.rebalancing || this.closed) continue;
       if (record.offset < current.next) continue;
+      if (current.after !== undefined && record.message !== undefined) {
+        const { time, id } = current.after;
+        if (record.time < time || (record.time === time && record.message.id < id)) record.message = undefined; // published before the seq's record
+        else current.after = undefined;
+      }
       if (record.message === undefined) {
         current.next = record.offset + 1n;
         current.ledger?.advance(record.offset + 1n);
