@@ -18,6 +18,8 @@ import { startPrivateKafka } from '../test/support/kafka.js';
 import { groupConsumeRate, interleaved, percentile, printTable, rate, type Row } from './measure.js';
 
 const RUNS = 3;
+/** Rounds of publishMany: a round takes two seconds, and its figures swing most between rounds. */
+const BATCH_RUNS = 5;
 const PARTITIONS = 3;
 /** Messages per publishMany call, and per raw send where they fit one request. */
 const BATCH = 1_000;
@@ -133,7 +135,7 @@ class Suite {
       rate(size.batched, async () => {
         for (let i = 0; i < size.batched; i += size.rawBatch) await this.producer.send({ messages: next() });
       });
-    return interleaved(RUNS, {
+    return interleaved(BATCH_RUNS, {
       omnibus: () =>
         rate(size.batched, async () => {
           for (let i = 0; i < size.batched; i += BATCH) await this.bus.publishMany(items);

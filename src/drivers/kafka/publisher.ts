@@ -9,13 +9,7 @@ import { ConnectionError } from '../../core/errors.js';
 import { Coalescer } from '../../driver-kit/coalescer.js';
 import type { LinkState } from '../../driver-kit/link-state.js';
 import { kafkaFailure } from './errors.js';
-import { toRecord, type OutgoingRecord } from './wire.js';
-
-interface Entry {
-  wire: WireMessage;
-  record: OutgoingRecord;
-  size: number;
-}
+import { toRecord, type Outgoing as Entry } from './wire.js';
 
 export interface PublisherSettings {
   lingerMs: number;
@@ -65,7 +59,7 @@ export class Publisher {
 
   /** Resolves once Kafka stored every message (with the producer's acks), setting each `seq`. */
   publish(batch: WireMessage[]): Promise<void> {
-    const entries = batch.map((wire) => ({ wire, ...toRecord(wire, this.partition(wire.topic, wire.key)) }));
+    const entries = batch.map((wire) => toRecord(wire, this.partition(wire.topic, wire.key)));
     if (this.settings.lingerMs <= 0) return this.add(entries);
     // Linger: wait a little so more publishes share the request, as Kafka's `linger.ms`.
     if (this.lingering === undefined) {
@@ -126,12 +120,16 @@ export class Publisher {
  * written in the order sent, so each gets the next offset.
  */
 function assignSeqs(entries: Entry[], result: ProduceResult): void {
-  // Offsets as numbers (exact below 2^53, which no partition reaches) and one prefix per
-  // partition: a string per message is the least this costs.
-  const next = new Map<string, { prefix: string; offset: number }>();
-  for (const { topic, partition, offset } of result.offsets ?? []) next.set(`${topic}:${partition}`, { prefix: `${topic}:${partition}:`, offset: Number(offset) });
+  // Per topic, indexed by partition: no key to build per message. Offsets as numbers (exact
+  // below 2^53, which no partition reaches) after one prefix per partition.
+  const next = new Map<string, Array<{ prefix: string; offset: number }>>();
+  for (const { topic, partition, offset } of result.offsets ?? []) {
+    let partitions = next.get(topic);
+    if (partitions === undefined) next.set(topic, (partitions = []));
+    partitions[partition] = { prefix: `${topic}:${partition}:`, offset: Number(offset) };
+  }
   for (const { wire, record } of entries) {
-    const position = next.get(`${record.topic}:${record.partition}`);
+    const position = next.get(record.topic)?.[record.partition];
     if (position === undefined) continue;
     wire.seq = position.prefix + position.offset++;
   }
