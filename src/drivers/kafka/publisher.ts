@@ -9,7 +9,7 @@ import { ConnectionError } from '../../core/errors.js';
 import { Coalescer } from '../../driver-kit/coalescer.js';
 import type { LinkState } from '../../driver-kit/link-state.js';
 import { kafkaFailure } from './errors.js';
-import { toRecord, type Outgoing as Entry } from './wire.js';
+import { toRecord, type Outgoing } from './wire.js';
 
 export interface PublisherSettings {
   lingerMs: number;
@@ -20,8 +20,8 @@ export interface PublisherSettings {
 export type KeyHash = (key: Buffer) => number;
 
 export class Publisher {
-  private readonly coalescer: Coalescer<Entry>;
-  private lingering: { entries: Entry[]; done: Promise<void> } | undefined;
+  private readonly coalescer: Coalescer<Outgoing>;
+  private lingering: { entries: Outgoing[]; done: Promise<void> } | undefined;
   private readonly roundRobin = new Map<string, number>();
   private resetSequences = false;
 
@@ -41,7 +41,7 @@ export class Publisher {
   }
 
   /** Hands `entries` over in requests of at most `batchSize` bytes, in order. */
-  private add(entries: Entry[]): Promise<void> {
+  private add(entries: Outgoing[]): Promise<void> {
     const requests: Array<Promise<void>> = [];
     let start = 0;
     let size = 0;
@@ -63,7 +63,7 @@ export class Publisher {
     if (this.settings.lingerMs <= 0) return this.add(entries);
     // Linger: wait a little so more publishes share the request, as Kafka's `linger.ms`.
     if (this.lingering === undefined) {
-      const gathered: Entry[] = [];
+      const gathered: Outgoing[] = [];
       const done = new Promise<void>((resolve) => setTimeout(resolve, this.settings.lingerMs)).then(() => {
         this.lingering = undefined;
         return this.add(gathered);
@@ -92,7 +92,7 @@ export class Publisher {
     await this.coalescer.idle();
   }
 
-  private async send(entries: Entry[]): Promise<void> {
+  private async send(entries: Outgoing[]): Promise<void> {
     let result: ProduceResult;
     try {
       if (this.resetSequences) {
@@ -119,7 +119,7 @@ export class Publisher {
  * The produce answer gives each partition's base offset; records of one partition were
  * written in the order sent, so each gets the next offset.
  */
-function assignSeqs(entries: Entry[], result: ProduceResult): void {
+function assignSeqs(entries: Outgoing[], result: ProduceResult): void {
   // Per topic, indexed by partition: no key to build per message. Offsets as numbers (exact
   // below 2^53, which no partition reaches) after one prefix per partition.
   const next = new Map<string, Array<{ prefix: string; offset: number }>>();
