@@ -8,12 +8,15 @@ import { WebSocketServer } from 'ws';
 import { consoleLogger, type Logger } from '../core/logger.js';
 import { AuthError, Authenticator, type Principal } from './auth.js';
 import { clientOf, ConnectionCounter } from './connections.js';
+import { Dashboard } from './dashboard.js';
 import { ConfigurationError } from '../core/errors.js';
 import { isLoopback, OriginCheck } from './origins.js';
 import { httpHandler } from './http.js';
 import { metricsRegistry } from './metrics.js';
 import { resolveLimits, type GatewayOptions } from './options.js';
+import { RecentFailures } from './recent-failures.js';
 import { Session } from './session.js';
+import { subscriptionsVisibleTo, type StatsView } from './stats-view.js';
 import { TopicCounts } from './topics.js';
 import type { Bus } from '../core/bus.js';
 import { httpStatus, type ErrorCode } from '../protocol/errors.js';
@@ -31,6 +34,7 @@ export class Gateway {
   private readonly sessions = new Set<Session>();
   private readonly streams = new Set<() => void>();
   private readonly topics = new TopicCounts();
+  private readonly failures: RecentFailures;
   private readonly connectionCounter: ConnectionCounter;
   private readonly origins: OriginCheck;
   private readonly insecure: boolean;
@@ -53,6 +57,7 @@ export class Gateway {
     this.connectionCounter = new ConnectionCounter(this.limits.maxConnectionsPerClient);
     this.origins = new OriginCheck(options.allowedOrigins);
     this.insecure = options.insecure ?? false;
+    this.failures = new RecentFailures(this.bus);
     // The bus's, with the payload limit the gateway itself sets.
     const { maxPayloadBytes, ...shared } = this.bus.capabilities;
     const capabilities = { drivers: this.bus.drivers.map((entry) => entry.name), ...shared, maxPayloadBytes: Math.min(maxPayloadBytes, this.limits.maxMessageBytes) };
@@ -82,6 +87,8 @@ export class Gateway {
       connections: this.connectionCounter,
       origins: this.origins,
       topics: this.topics,
+      dashboard: new Dashboard(),
+      stats: (principal: Principal) => this.stats(principal),
       health: () => this.health(),
       metrics: () => this.metrics(),
       track: (close: () => void) => {
@@ -203,6 +210,7 @@ export class Gateway {
       server?.closeAllConnections?.();
       await stopped;
       this.wss.close();
+      this.failures.close();
     })();
     return this.closing;
   }
@@ -224,6 +232,15 @@ export class Gateway {
   private async metrics(): Promise<{ contentType: string; text: string }> {
     this.registry ??= metricsRegistry({ bus: this.bus, connections: () => this.sessions.size, streams: () => this.streams.size });
     return { contentType: this.registry.contentType, text: await this.registry.metrics() };
+  }
+
+  private stats(principal: Principal): StatsView {
+    return {
+      gateway: { path: this.path, connections: this.sessions.size, streams: this.streams.size, uptimeMs: Date.now() - this.startedAt },
+      drivers: this.bus.drivers.map((entry) => entry.name),
+      subscriptions: subscriptionsVisibleTo(this.bus, principal),
+      failures: this.failures.visibleTo(principal),
+    };
   }
 
   /** `ok` only while every driver is connected and the gateway is not closing. */

@@ -1,6 +1,7 @@
 // The HTTP side: POST /v1/publish (JSON, CloudEvents structured or binary), GET /v1/messages
 // (history from a position), GET /v1/stream (Server-Sent Events, Last-Event-ID resume),
-// GET /v1/topics, GET /metrics (Prometheus) and GET /healthz.
+// GET /v1/topics, GET /v1/stats (the dashboard's figures), GET /metrics (Prometheus),
+// GET /healthz, and the dashboard's page at /.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Bus } from '../core/bus.js';
@@ -10,11 +11,13 @@ import { httpStatus } from '../protocol/errors.js';
 import type { Limits } from '../protocol/limits.js';
 import { AuthError, type Authenticator, type Principal } from './auth.js';
 import { clientOf, type ConnectionCounter } from './connections.js';
+import type { Dashboard } from './dashboard.js';
 import { FrameError, messageFields, publishEntry, type PublishEntry } from './frames.js';
 import { historyQuery, parseFrom, writeHistoryPage } from './history.js';
 import type { OriginCheck } from './origins.js';
 import { ClientBuckets } from './rate.js';
 import { describeError, publishItems, publishToBus } from './publishing.js';
+import type { StatsView } from './stats-view.js';
 import { checkPattern, openSubscription } from './subscriptions.js';
 import type { TopicCounts } from './topics.js';
 
@@ -26,6 +29,8 @@ export interface HttpHost {
   connections: ConnectionCounter;
   origins: OriginCheck;
   topics: TopicCounts;
+  dashboard: Dashboard;
+  stats(principal: Principal): StatsView;
   health(): Promise<{ ok: boolean; body: Record<string, unknown> }>;
   metrics(): Promise<{ contentType: string; text: string }>;
   track(close: () => void): () => void;
@@ -144,7 +149,8 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
       json(res, ok ? 200 : 503, body);
       return true;
     }
-    if (!['POST /v1/publish', 'GET /v1/messages', 'GET /v1/stream', 'GET /v1/topics', 'GET /metrics'].includes(route)) return false;
+    if (await host.dashboard.serve(req, res, url.pathname)) return true;
+    if (!['POST /v1/publish', 'GET /v1/messages', 'GET /v1/stream', 'GET /v1/topics', 'GET /v1/stats', 'GET /metrics'].includes(route)) return false;
     let principal: Principal | undefined;
     try {
       if (!host.origins.admits(req)) throw new FrameError('FORBIDDEN', host.origins.refusal(req));
@@ -153,6 +159,7 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
       else if (route === 'GET /v1/messages') await history(host, principal, url, res);
       else if (route === 'GET /v1/stream') await stream(host, principal, url, req, res);
       else if (route === 'GET /metrics') await metrics(host, principal, res);
+      else if (route === 'GET /v1/stats') json(res, 200, host.stats(principal));
       else json(res, 200, { topics: host.topics.visibleTo(principal) });
     } catch (error) {
       if (!res.headersSent) fail(res, error, principal);
