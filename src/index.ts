@@ -6,7 +6,8 @@ export { createBus, type CreateBusOptions } from './create-bus.js';
 export { createBusFromConfig, loadConfig, type ConfigSource, type OmnibusConfig } from './config/index.js';
 export { memory, type MemoryOptions } from './drivers/memory/index.js';
 
-export { defineEvent, type EventDefinition, type Target } from './core/event.js';
+export { defineEvent, type EventDefinition, type EventInfo, type Target } from './core/event.js';
+export { defineCatalog, type AsyncApiOptions, type AsyncApiServer, type Catalog, type CatalogOptions } from './catalog/index.js';
 export { HEADER, type Headers, type Message, type PublishOptions, type PublishResult, type StoredMessage } from './core/message.js';
 export type { Handler, SubscribeOptions, Subscription } from './core/subscription.js';
 export type { BackoffOptions } from './core/backoff.js';

@@ -7,14 +7,25 @@ import { assertPattern } from './topic.js';
 export interface EventDefinition<T = unknown> {
   readonly topic: string;
   readonly schema: StandardSchemaV1<unknown, T>;
+  /** What the event means, for the catalogue (defineCatalog). */
+  readonly description?: string;
+  /** A payload as publishers send it, for the catalogue; defineCatalog checks it against the schema. */
+  readonly example?: unknown;
+}
+
+/** What the catalogue says about an event besides its topic and schema. */
+export interface EventInfo<Input> {
+  description?: string;
+  example?: Input;
 }
 
 export function defineEvent<S extends StandardSchemaV1>(
   topic: string,
   schema: S,
+  info: EventInfo<StandardSchemaV1.InferInput<S>> = {},
 ): EventDefinition<StandardSchemaV1.InferOutput<S>> {
   assertPattern(topic);
-  return Object.freeze({ topic, schema: schema as StandardSchemaV1<unknown, StandardSchemaV1.InferOutput<S>> });
+  return Object.freeze({ topic, schema: schema as StandardSchemaV1<unknown, StandardSchemaV1.InferOutput<S>>, ...info });
 }
 
 export type Target<T> = string | EventDefinition<T>;
