@@ -17,6 +17,7 @@ import {
   PublishError,
 } from './errors.js';
 import { topicOf, validate, type EventDefinition, type Target } from './event.js';
+import { GroupLags, type GroupLag, type LagOptions } from './lag.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { HEADER, type Headers, type Message, type PublishOptions, type PublishResult, type StoredMessage } from './message.js';
 import { Reader, type ReaderOptions } from './reader.js';
@@ -66,6 +67,7 @@ export class Bus {
   private readonly events = new BusEventEmitter();
   private readonly subscriptions = new Set<CoreSubscription>();
   private readonly patternCounters = new Map<string, Counters>();
+  private readonly groupLags = new GroupLags();
   private readonly closeTimeoutMs: number;
   private readonly tracing: Tracing | undefined;
   private closing: Promise<void> | undefined;
@@ -162,6 +164,7 @@ export class Bus {
     const statsKey = options.group === undefined ? pattern : `${pattern}#${options.group}`;
     let patternCounters = this.patternCounters.get(statsKey);
     if (patternCounters === undefined) this.patternCounters.set(statsKey, (patternCounters = counters()));
+    if (options.group !== undefined) this.groupLags.add(statsKey, pattern, options.group, entries.map((entry) => entry.driver));
     const event = typeof target === 'string' ? undefined : (target as EventDefinition);
     const subscription = new CoreSubscription(pattern, handler as Handler, options, this.host, patternCounters, event);
     this.subscriptions.add(subscription);
@@ -239,6 +242,16 @@ export class Bus {
     return { ok: drivers.every((driver) => driver.connected), drivers };
   }
 
+  /**
+   * Asks the drivers how far behind each group this bus subscribed is (see `GroupLag`), also
+   * groups whose subscriptions have closed. Groups on drivers that cannot tell are left out; a
+   * driver that fails or exceeds `timeoutMs` gives its group `lag: undefined` and reports an
+   * `error` event. `stats().lag` keeps the answer.
+   */
+  lag(options: LagOptions = {}): Promise<GroupLag[]> {
+    return this.groupLags.fetch(options, (error, pattern) => this.reportError(error, pattern));
+  }
+
   stats(): BusStats {
     const byDriver: BusStats['byDriver'] = {};
     const byPattern: BusStats['byPattern'] = {};
@@ -252,7 +265,7 @@ export class Bus {
       byPattern[pattern] = { ...value };
       addCounters(total, value);
     }
-    return { published, ...total, byDriver, byPattern };
+    return { published, ...total, byDriver, byPattern, lag: this.groupLags.lastFetched() };
   }
 
   /** Stops intake, waits up to `closeTimeoutMs` for running handlers, then closes the drivers. */
