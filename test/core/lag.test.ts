@@ -14,13 +14,13 @@ import { ConnectionError } from '../../src/core/errors.js';
 import type { GroupLag } from '../../src/core/lag.js';
 import type { Message } from '../../src/core/message.js';
 import { kafka } from '../../src/drivers/kafka/index.js';
-import { memory } from '../../src/drivers/memory/index.js';
 import { nats } from '../../src/drivers/nats/index.js';
 import { postgres } from '../../src/drivers/postgres/index.js';
 import { redis } from '../../src/drivers/redis/index.js';
 import { sqlite } from '../../src/drivers/sqlite/index.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
 import { kafkaForTests } from '../support/kafka.js';
+import { memoryWithLag } from '../support/lag.js';
 import { deleteStreams, NATS_URL, natsSkip } from '../support/nats.js';
 import { PG_URL, postgresSkip } from '../support/postgres.js';
 import { deleteKeys, REDIS_URL, redisSkip } from '../support/redis.js';
@@ -122,23 +122,9 @@ describe('consumer lag: kafka', { skip: kSkip }, () => {
   lagCase('kafka', () => kafka({ brokers, topicRefreshMs: 500 }), (root) => `${root}.orders`, (root) => [`${root}.orders`]);
 });
 
-/** The memory driver with `lag` replaced. */
-function withLag(lag: Driver['lag']): Driver {
-  const base = memory();
-  return {
-    name: base.name,
-    capabilities: base.capabilities,
-    carriesValues: base.carriesValues,
-    publish: (batch) => base.publish(batch),
-    subscribe: (spec, deliver) => base.subscribe(spec, deliver),
-    close: () => base.close(),
-    lag,
-  };
-}
-
 describe('consumer lag: failures', () => {
   it('a driver that cannot answer gives its group lag undefined with a typed error, reported as a bus error', async () => {
-    const bus = new Bus({ drivers: { memory: withLag(() => Promise.reject(new Error('broker on fire'))) } });
+    const bus = new Bus({ drivers: { memory: memoryWithLag(() => Promise.reject(new Error('broker on fire'))) } });
     const errors: unknown[] = [];
     bus.on('error', ({ error }) => errors.push(error));
     try {
@@ -154,7 +140,7 @@ describe('consumer lag: failures', () => {
   });
 
   it('a driver that does not answer within timeoutMs fails its group, not the call', async () => {
-    const bus = new Bus({ drivers: { memory: withLag(() => new Promise<number>(() => {})) } });
+    const bus = new Bus({ drivers: { memory: memoryWithLag(() => new Promise<number>(() => {})) } });
     bus.on('error', () => {});
     try {
       await bus.subscribe('orders.*', () => {}, { group: 'billing' });
