@@ -61,7 +61,7 @@ export function collectMetrics(bus: Bus, registry: Registry): void {
 function collectLag(bus: Bus, registry: Registry): void {
   const errors = new Counter({
     name: 'omnibus_consumer_lag_errors_total',
-    help: 'Scrapes at which a driver could not report a group\'s lag, per subscription pattern and group.',
+    help: "Scrapes at which a driver could not report a group's lag, per subscription pattern and group.",
     labelNames: ['pattern', 'group'],
     registers: [registry],
   });
@@ -72,7 +72,8 @@ function collectLag(bus: Bus, registry: Registry): void {
     registers: [registry],
     async collect() {
       this.reset();
-      for (const { pattern, group, lag } of await bus.lag()) {
+      // A closed bus has no lag to show; the rest of the scrape still answers.
+      for (const { pattern, group, lag } of await bus.lag().catch(() => [])) {
         if (lag === undefined) errors.inc({ pattern, group });
         else this.set({ pattern, group }, lag);
       }

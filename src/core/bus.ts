@@ -244,11 +244,12 @@ export class Bus {
 
   /**
    * Asks the drivers how far behind each group this bus subscribed is (see `GroupLag`), also
-   * groups whose subscriptions have closed. Groups on drivers that cannot tell are left out; a
+   * groups whose subscriptions have closed. Groups on drivers without `Driver.lag` are left out; a
    * driver that fails or exceeds `timeoutMs` gives its group `lag: undefined` and reports an
    * `error` event. `stats().lag` keeps the answer.
    */
   lag(options: LagOptions = {}): Promise<GroupLag[]> {
+    if (this.closing !== undefined) return Promise.reject(new ClosedError('lag on a closed bus'));
     return this.groupLags.fetch(options, (error, pattern) => this.reportError(error, pattern));
   }
 

@@ -10,8 +10,8 @@ export interface GroupLag {
   group: string;
   /**
    * Messages stored on the pattern that the group has not acknowledged (not yet delivered, or
-   * delivered and unsettled), summed over the drivers the pattern routes to. Undefined when a
-   * driver could not answer: `error` says why.
+   * delivered and unsettled), summed over the drivers the pattern routes to that report lag.
+   * Undefined when one of them could not answer: `error` says why.
    */
   lag: number | undefined;
   error?: OmnibusError;

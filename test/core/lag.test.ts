@@ -151,4 +151,10 @@ describe('consumer lag: failures', () => {
       await bus.close();
     }
   });
+
+  it('lag on a closed bus is a ClosedError', async () => {
+    const bus = new Bus({ drivers: { memory: memoryWithLag(async () => 0) } });
+    await bus.close();
+    await assert.rejects(bus.lag(), { name: 'ClosedError' });
+  });
 });
