@@ -164,7 +164,6 @@ export class Bus {
     const statsKey = options.group === undefined ? pattern : `${pattern}#${options.group}`;
     let patternCounters = this.patternCounters.get(statsKey);
     if (patternCounters === undefined) this.patternCounters.set(statsKey, (patternCounters = counters()));
-    if (options.group !== undefined) this.groupLags.add(statsKey, pattern, options.group, entries.map((entry) => entry.driver));
     const event = typeof target === 'string' ? undefined : (target as EventDefinition);
     const subscription = new CoreSubscription(pattern, handler as Handler, options, this.host, patternCounters, event);
     this.subscriptions.add(subscription);
@@ -179,6 +178,8 @@ export class Bus {
         throw new ConnectionError(`driver '${name}' could not subscribe to '${pattern}': ${errorMessage(error)}`, { topic: pattern, cause: error });
       }
     }
+    // Only once the broker holds the group, so a refused subscribe leaves no failing lag behind.
+    if (options.group !== undefined) this.groupLags.add(statsKey, pattern, options.group, entries.map((entry) => entry.driver));
     return subscription;
   }
 
