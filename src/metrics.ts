@@ -1,8 +1,9 @@
 // `omnibus/metrics`: the bus's counters as Prometheus metrics on a prom-client registry of
 // the application's. They are read from `bus.stats()` when the registry is scraped, so
-// publishing and delivering pay nothing for them.
+// publishing and delivering pay nothing for them. Consumer lag is asked of the brokers at
+// scrape time too (`bus.lag()`).
 
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Bus } from './core/bus.js';
 import type { Counters } from './core/stats.js';
 
@@ -23,7 +24,9 @@ function subscriptionLabels(key: string): { pattern: string; group: string } {
 /**
  * Registers `omnibus_published_messages_total` (per driver) and the delivered, acked,
  * retried, dead-lettered and dropped counters (per subscription pattern and group) on
- * `registry`. Call it once per registry.
+ * `registry`, and `omnibus_consumer_lag` (per group and pattern) with
+ * `omnibus_consumer_lag_errors_total` counting the scrapes a group's driver did not answer.
+ * Call it once per registry.
  */
 export function collectMetrics(bus: Bus, registry: Registry): void {
   new Counter({
@@ -48,4 +51,32 @@ export function collectMetrics(bus: Bus, registry: Registry): void {
       },
     });
   }
+  collectLag(bus, registry);
+}
+
+/**
+ * A driver that fails to answer leaves its group's series out of that scrape (and the bus
+ * reports the error) rather than failing the whole scrape.
+ */
+function collectLag(bus: Bus, registry: Registry): void {
+  const errors = new Counter({
+    name: 'omnibus_consumer_lag_errors_total',
+    help: "Scrapes at which a driver could not report a group's lag, per subscription pattern and group.",
+    labelNames: ['pattern', 'group'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'omnibus_consumer_lag',
+    help: 'Messages stored on the pattern that the group has not acknowledged yet, fetched from the brokers at scrape time.',
+    labelNames: ['pattern', 'group'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      // A closed bus has no lag to show; the rest of the scrape still answers.
+      for (const { pattern, group, lag } of await bus.lag().catch(() => [])) {
+        if (lag === undefined) errors.inc({ pattern, group });
+        else this.set({ pattern, group }, lag);
+      }
+    },
+  });
 }

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
+import { Bus } from '../src/core/bus.js';
 import { createBus } from '../src/create-bus.js';
+import { memoryWithLag } from './support/lag.js';
 import { collectMetrics } from '../src/metrics.js';
 import { eventually } from '../src/testing/wait.js';
 
@@ -35,6 +37,33 @@ describe('collectMetrics', () => {
     assert.equal(await value(registry, 'omnibus_acked_messages_total', billing), 1);
     assert.equal(await value(registry, 'omnibus_dead_lettered_messages_total', { pattern: 'shop.*', group: '' }), 1);
     assert.match(await registry.metrics(), /omnibus_dropped_messages_total\{pattern="shop\.\*",group=""\} 0/);
+    await bus.close();
+  });
+
+  it('leaves out the lag of a group whose driver cannot answer, counts it, and still answers the scrape', async () => {
+    let failing = true;
+    const bus = new Bus({
+      drivers: {
+        memory: memoryWithLag(async () => {
+          if (failing) throw new Error('broker on fire');
+          return 7;
+        }),
+      },
+    });
+    const errors: unknown[] = [];
+    bus.on('error', ({ error }) => errors.push(error));
+    const registry = new Registry();
+    collectMetrics(bus, registry);
+    await bus.subscribe('shop.orders', () => {}, { group: 'billing' });
+    const billing = { pattern: 'shop.orders', group: 'billing' };
+
+    const text = await registry.metrics();
+    assert.doesNotMatch(text, /^omnibus_consumer_lag\{/m, 'no series for the group that failed');
+    assert.match(text, /omnibus_published_messages_total/, 'the rest of the scrape is there');
+    assert.equal(errors.length, 1, 'the failure is reported as a bus error');
+    failing = false;
+    assert.equal(await value(registry, 'omnibus_consumer_lag', billing), 7);
+    assert.equal(await value(registry, 'omnibus_consumer_lag_errors_total', billing), 1);
     await bus.close();
   });
 });

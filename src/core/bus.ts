@@ -17,6 +17,7 @@ import {
   PublishError,
 } from './errors.js';
 import { topicOf, validate, type EventDefinition, type Target } from './event.js';
+import { GroupLags, type GroupLag, type LagOptions } from './lag.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { HEADER, type Headers, type Message, type PublishOptions, type PublishResult, type StoredMessage } from './message.js';
 import { Reader, type ReaderOptions } from './reader.js';
@@ -66,6 +67,7 @@ export class Bus {
   private readonly events = new BusEventEmitter();
   private readonly subscriptions = new Set<CoreSubscription>();
   private readonly patternCounters = new Map<string, Counters>();
+  private readonly groupLags = new GroupLags();
   private readonly closeTimeoutMs: number;
   private readonly tracing: Tracing | undefined;
   private closing: Promise<void> | undefined;
@@ -176,6 +178,8 @@ export class Bus {
         throw new ConnectionError(`driver '${name}' could not subscribe to '${pattern}': ${errorMessage(error)}`, { topic: pattern, cause: error });
       }
     }
+    // Only once the broker holds the group, so a refused subscribe leaves no failing lag behind.
+    if (options.group !== undefined) this.groupLags.add(statsKey, pattern, options.group, entries.map((entry) => entry.driver));
     return subscription;
   }
 
@@ -239,6 +243,17 @@ export class Bus {
     return { ok: drivers.every((driver) => driver.connected), drivers };
   }
 
+  /**
+   * Asks the drivers how far behind each group this bus subscribed is (see `GroupLag`), also
+   * groups whose subscriptions have closed. Groups on drivers without `Driver.lag` are left out; a
+   * driver that fails or exceeds `timeoutMs` gives its group `lag: undefined` and reports an
+   * `error` event. `stats().lag` keeps the answer.
+   */
+  lag(options: LagOptions = {}): Promise<GroupLag[]> {
+    if (this.closing !== undefined) return Promise.reject(new ClosedError('lag on a closed bus'));
+    return this.groupLags.fetch(options, (error, pattern) => this.reportError(error, pattern));
+  }
+
   stats(): BusStats {
     const byDriver: BusStats['byDriver'] = {};
     const byPattern: BusStats['byPattern'] = {};
@@ -252,7 +267,7 @@ export class Bus {
       byPattern[pattern] = { ...value };
       addCounters(total, value);
     }
-    return { published, ...total, byDriver, byPattern };
+    return { published, ...total, byDriver, byPattern, lag: this.groupLags.lastFetched() };
   }
 
   /** Stops intake, waits up to `closeTimeoutMs` for running handlers, then closes the drivers. */

@@ -92,6 +92,12 @@ export interface ReadSpec {
   from: Exclude<From, 'latest'>;
 }
 
+/** Which group's lag `Driver.lag` reports: the group as subscribed on that pattern. */
+export interface LagSpec {
+  pattern: string;
+  group: string;
+}
+
 export interface Driver {
   readonly name: string;
   readonly capabilities: Capabilities;
@@ -111,6 +117,13 @@ export interface Driver {
    * without it go through a subscription.
    */
   read?(spec: ReadSpec): AsyncIterable<WireMessage>;
+  /**
+   * How many messages matching `spec.pattern` the broker holds that `spec.group` has not yet
+   * acknowledged: those not yet delivered plus those delivered and unsettled. Optional, for
+   * drivers that can tell: the bus leaves groups on a driver without it out of its lag
+   * figures. A broker that cannot answer rejects, with a typed error saying why.
+   */
+  lag?(spec: LagSpec): Promise<number>;
   /** Reports connection changes and background errors to the bus. */
   observe?(listener: (event: DriverEvent) => void): void;
   /**

@@ -21,3 +21,4 @@ export * from './topic.js';
 export * from './tracing.js';
 export * from './writer.js';
 export * from './uuid.js';
+export type { GroupLag, LagOptions } from './lag.js';

@@ -1,5 +1,7 @@
 // Counters the bus keeps per driver and per subscription pattern; `bus.stats()` sums them.
 
+import type { GroupLag } from './lag.js';
+
 /** What happened to messages after they reached a subscription. */
 export interface Counters {
   delivered: number;
@@ -14,6 +16,12 @@ export interface BusStats extends Counters {
   byDriver: Record<string, { published: number }>;
   /** Keyed by subscription pattern (`pattern#group` for groups). */
   byPattern: Record<string, Counters>;
+  /**
+   * Consumer lag per group (keyed `pattern#group`, as `byPattern`), as of the last `bus.lag()`
+   * call or metrics scrape: stats() stays synchronous and free, while asking a broker is
+   * neither. Empty until lag was first fetched.
+   */
+  lag: Record<string, GroupLag>;
 }
 
 export function counters(): Counters {

@@ -10,6 +10,7 @@ export {
   type DriverEvent,
   type DriverSubscription,
   type From,
+  type LagSpec,
   type ReadSpec,
   type SubscribeSpec,
   type WireMessage,

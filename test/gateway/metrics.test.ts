@@ -1,7 +1,14 @@
 // GET /metrics over a real socket: Prometheus text with the bus's counters per driver and
-// per subscription, the gateway's connections and streams, and the process's own metrics.
+// per subscription, consumer lag per group, the gateway's connections and streams, and the
+// process's own metrics.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createBus } from '../../src/create-bus.js';
+import type { Message } from '../../src/core/message.js';
+import { sqlite } from '../../src/drivers/sqlite/index.js';
 import { eventually } from '../../src/testing/wait.js';
 import { RawSocket, startGateway, type Running } from '../support/gateway.js';
 
@@ -57,5 +64,30 @@ describe('gateway metrics', () => {
     const after = await scrape();
     assert.equal(after.get('omnibus_gateway_connections'), 0);
     assert.equal(after.get('omnibus_published_messages_total{driver="memory"}'), 3, 'counters never go down');
+  });
+});
+
+describe('gateway metrics: consumer lag', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'omnibus-metrics-lag-'));
+  let running: Running;
+  before(async () => {
+    running = await startGateway({ bus: createBus({ driver: sqlite({ path: join(dir, 'lag.db') }) }) });
+  });
+  after(async () => {
+    await running.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows omnibus_consumer_lag{pattern,group}, fetched from the driver at scrape time', async () => {
+    const received: Message[] = [];
+    await running.bus.subscribe('lag.*', (message) => void received.push(message), { group: 'billing', ack: 'manual' });
+    for (let n = 0; n < 5; n++) await running.bus.publish('lag.t', n);
+    await eventually(() => received.length === 5, 'five deliveries');
+    await received[0].ack();
+    await received[1].ack();
+    const response = await fetch(`${running.http}/metrics`);
+    const text = await response.text();
+    assert.match(text, /# TYPE omnibus_consumer_lag gauge/);
+    assert.equal(samples(text).get('omnibus_consumer_lag{pattern="lag.*",group="billing"}'), 3, 'five stored, two acked');
   });
 });

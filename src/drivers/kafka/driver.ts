@@ -5,7 +5,7 @@
 import type { Admin, BaseOptions, Producer } from '@platformatic/kafka';
 import { randomUUID } from 'node:crypto';
 import { ClosedError, ConfigurationError, ConnectionError, OmnibusError } from '../../core/errors.js';
-import { defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/driver.js';
+import { defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type LagSpec, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/driver.js';
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
 import { LinkState } from '../../driver-kit/link-state.js';
 import { Observers } from '../../driver-kit/observers.js';
@@ -14,6 +14,7 @@ import { assignBySubscription } from './assigner.js';
 import { checkKafkaName, Cluster, type KafkaModule } from './cluster.js';
 import { kafkaFailure } from './errors.js';
 import { readHistory } from './history.js';
+import { kafkaLag } from './lag.js';
 import { Publisher } from './publisher.js';
 import { KafkaSubscription, type ConsumerSettings } from './subscription.js';
 
@@ -208,6 +209,13 @@ class KafkaDriver implements Driver {
       await Promise.resolve(consumer.close(true)).catch(() => {});
       await pool.close().catch(() => {});
     }
+  }
+
+  async lag(spec: LagSpec): Promise<number> {
+    if (this.closed) throw new ClosedError('the kafka driver is closed', { topic: spec.pattern });
+    checkKafkaName(spec.pattern);
+    const { cluster } = await this.link.get(spec.pattern);
+    return kafkaLag(cluster, spec);
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@
 
 import type { StreamConfig } from '@nats-io/jetstream';
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
-import { ClosedError, ConfigurationError, ConnectionError, OmnibusError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
+import { ClosedError, ConfigurationError, ConnectionError, OmnibusError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type LagSpec, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
 import { failure } from '../../driver-kit/failure.js';
 import { Observers } from '../../driver-kit/observers.js';
@@ -13,6 +13,7 @@ import { CoreGroups, publishCore, subscribeCore, type CoreLink } from './core.js
 import { ConfirmedAcks } from './acks.js';
 import { readJetStream } from './history.js';
 import { inboxFor, publishJetStream, subscribeJetStream, type JetStreamLink } from './jetstream.js';
+import { jetStreamLag } from './lag.js';
 import { StreamCatalog } from './streams.js';
 
 
@@ -86,6 +87,8 @@ class NatsDriver implements Driver {
   private readonly groups = new CoreGroups();
   private connected = true;
   private closed = false;
+  /** JetStream mode only: core subjects keep nothing, so a group there has no lag to tell. */
+  readonly lag?: (spec: LagSpec) => Promise<number>;
 
   constructor(private readonly options: NatsOptions) {
     this.mode = options.mode ?? 'jetstream';
@@ -94,6 +97,7 @@ class NatsDriver implements Driver {
     }
     this.subjectPrefix = options.subjectPrefix ?? '';
     const durable = this.mode === 'jetstream';
+    if (durable) this.lag = (spec) => this.jetStreamLag(spec);
     this.capabilities = {
       persistent: durable,
       groups: true,
@@ -155,6 +159,16 @@ class NatsDriver implements Driver {
     const link = await this.link.get(spec.pattern);
     try {
       yield* readJetStream(link, spec);
+    } catch (error) {
+      throw error instanceof OmnibusError ? error : this.fail(error, spec.pattern);
+    }
+  }
+
+  private async jetStreamLag(spec: LagSpec): Promise<number> {
+    if (this.closed) throw new ClosedError('the nats driver is closed', { topic: spec.pattern });
+    const link = await this.link.get(spec.pattern);
+    try {
+      return await jetStreamLag(link, spec);
     } catch (error) {
       throw error instanceof OmnibusError ? error : this.fail(error, spec.pattern);
     }

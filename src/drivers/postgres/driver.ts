@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/driver.js';
+import { defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type LagSpec, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/driver.js';
 import { ClosedError, ConfigurationError, ConnectionError, InvalidPositionError, OmnibusError } from '../../core/errors.js';
 import { Coalescer } from '../../driver-kit/coalescer.js';
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
@@ -21,6 +21,7 @@ import {
   claimStatement,
   createGroupStatement,
   dropGroupStatement,
+  lagStatement,
   settleStatement,
   type Statement,
 } from './queries.js';
@@ -183,6 +184,12 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
       throw new InvalidPositionError("postgres: read() starts in history; use from 'earliest', { seq } or { time }", { topic: spec.pattern });
     }
     return this.history(spec.pattern, from);
+  }
+
+  async lag(spec: LagSpec): Promise<number> {
+    await this.open();
+    const { rows } = await this.pool!.query(lagStatement(this.options.schema, spec.group, spec.pattern, patternRegex(spec.pattern)));
+    return Number(rows[0].lag);
   }
 
   close(): Promise<void> {

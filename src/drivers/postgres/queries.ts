@@ -209,6 +209,22 @@ function firstAtTime(t: string, parameter: string): string {
   return `(SELECT seq FROM ${t}.messages WHERE time >= timestamptz 'epoch' + ${parameter} * interval '1 millisecond' ORDER BY time, seq LIMIT 1)`;
 }
 
+/**
+ * A group's lag: unexpired messages past its position matching `regex` (null: every topic),
+ * plus its leases (handed out, not acked). A group not stored has none: 0.
+ */
+export function lagStatement(schema: string, group: string, pattern: string, regex: string | null): Statement {
+  const t = quoteIdent(schema);
+  return {
+    name: `omnibus-lag-${schema}`,
+    text: `SELECT (SELECT count(*) FROM ${t}.groups g JOIN ${t}.messages m ON m.seq > g.position
+                   WHERE g.name = $1 AND g.pattern = $2 AND ($3::text IS NULL OR m.topic ~ $3)
+                     AND (m.expires_at IS NULL OR m.expires_at > now()))
+                + (SELECT count(*) FROM ${t}.leases l WHERE l.group_name = $1 AND l.pattern = $2) AS lag`,
+    values: [group, pattern, regex],
+  };
+}
+
 /** Creates a group at its `from` position, or leaves an existing one where it is. */
 export function createGroupStatement(schema: string, group: string, pattern: string, from: Position, ephemeral: boolean): Statement {
   const t = quoteIdent(schema);

@@ -4,7 +4,7 @@
 // loaded only when used.
 
 import type { Redis, RedisOptions as IORedisOptions } from 'ioredis';
-import { ClosedError, ConfigurationError, ConnectionError, OmnibusError, PublishError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
+import { ClosedError, ConfigurationError, ConnectionError, OmnibusError, PublishError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type LagSpec, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
 import { failure } from '../../driver-kit/failure.js';
 import { Observers } from '../../driver-kit/observers.js';
@@ -13,7 +13,8 @@ import { classify, DEFAULT_URL, duplicateConnection, isConnectionError, openConn
 import { FanOutReader } from './fan-out-reader.js';
 import { GroupReader } from './group-reader.js';
 import { readHistory } from './history.js';
-import { firstPosition, Keys, positionBeforeStart } from './layout.js';
+import { groupLag } from './lag.js';
+import { consumerGroupName, firstPosition, Keys, positionBeforeStart } from './layout.js';
 import { Publisher, PublishFailure } from './publisher.js';
 import type { ReaderHost, StreamReader } from './reader.js';
 import { Tail } from './tail.js';
@@ -172,6 +173,18 @@ class RedisDriver implements Driver, ReaderHost {
       return this.client;
     };
     return readHistory({ keys: this.keys, batchSize: this.batchSize, client }, pattern, start, this.connect(pattern));
+  }
+
+  /** XINFO GROUPS `lag` plus `pending`, over the streams the pattern reads; see redis/lag.ts. */
+  async lag(spec: LagSpec): Promise<number> {
+    if (this.closed) throw new ClosedError('the redis driver is closed', { topic: spec.pattern });
+    const client = await this.connect(spec.pattern);
+    try {
+      return await groupLag(client, this.keys, spec.pattern, consumerGroupName(spec.group, spec.pattern), () => this.streamNames());
+    } catch (error) {
+      const kind = classify(error) ?? 'connection';
+      throw failure(kind, `redis: reading the lag of group '${spec.group}' on '${spec.pattern}' failed: ${(error as Error).message}`, { topic: spec.pattern, cause: error });
+    }
   }
 
   close(): Promise<void> {

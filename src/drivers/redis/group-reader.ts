@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { matchesPattern, type Delivery, type WireMessage } from '../../core/index.js';
 import { BlockingReader, type ReadSource } from './blocking-reader.js';
-import { expired, parseEntry, positionBeforeStart } from './layout.js';
+import { consumerGroupName, expired, parseEntry, positionBeforeStart } from './layout.js';
 import { StreamReader, type Entry } from './reader.js';
 import { claimScript, dropConsumerScript, ensureGroupScript, groupStartScript, ownIdleScript } from './scripts.js';
 
@@ -56,9 +56,8 @@ class GroupDelivery implements Delivery {
 }
 
 export class GroupReader extends StreamReader implements ReadSource {
-  /** The consumer group's name in Redis: the Omnibus group and the pattern, like the memory driver's groups. */
   get group(): string {
-    return `${this.spec.group}|${this.pattern}`;
+    return consumerGroupName(this.spec.group!, this.pattern);
   }
   readonly consumer = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   readonly unsettled = new Set<GroupDelivery>();

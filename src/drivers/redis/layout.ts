@@ -54,6 +54,11 @@ export class Keys {
   }
 }
 
+/** The consumer group's name in Redis: the Omnibus group and the pattern, like the memory driver's groups. */
+export function consumerGroupName(group: string, pattern: string): string {
+  return `${group}|${pattern}`;
+}
+
 /** A stream id's two parts, or InvalidPositionError naming what is wrong with `seq`. */
 function streamId(seq: string): [bigint, bigint] {
   const match = typeof seq === 'string' ? STREAM_ID.exec(seq) : null;

@@ -3,7 +3,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ClosedError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
+import { ClosedError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type LagSpec, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
 import { isWildcard, matchesPattern } from '../../core/topic.js';
 import { GroupTable } from '../../driver-kit/group-table.js';
 import { Observers } from '../../driver-kit/observers.js';
@@ -112,6 +112,16 @@ export class SqliteDriver implements Driver {
         position = row.seq;
         if ((topic !== undefined || matchesPattern(spec.pattern, row.topic)) && !isExpired(row, now)) yield toWire(row);
       }
+    }
+  }
+
+  /** Read-only, so it needs no commit queue: WAL readers see the last commit. */
+  async lag(spec: LagSpec): Promise<number> {
+    const { leases, connection } = await this.open(spec.pattern);
+    try {
+      return leases.lag(spec.group, spec.pattern);
+    } catch (error) {
+      throw sqliteError(error, 'read', connection.file, spec.pattern);
     }
   }
 

@@ -4,7 +4,7 @@
 
 import type { Database, Statement } from 'better-sqlite3';
 import type { From } from '../../core/driver.js';
-import { matchesPattern } from '../../core/topic.js';
+import { isWildcard, matchesPattern } from '../../core/topic.js';
 import { isExpired, type MessageLog, type StoredRow } from './message-log.js';
 
 export interface Claimed {
@@ -39,6 +39,9 @@ export class LeaseStore {
   private readonly registerOwner: Statement;
   private readonly removeOwner: Statement;
   private readonly otherOwners: Statement;
+  private readonly storedTopics: Statement;
+  private readonly unreadOnTopic: Statement;
+  private readonly leaseCount: Statement;
 
   constructor(
     db: Database,
@@ -63,6 +66,11 @@ export class LeaseStore {
     this.registerOwner = db.prepare('INSERT OR REPLACE INTO owners (id, pid, host, started) VALUES (?, ?, ?, ?)');
     this.removeOwner = db.prepare('DELETE FROM owners WHERE id = ?');
     this.otherOwners = db.prepare('SELECT id, pid FROM owners WHERE host = ? AND id != ?');
+    this.storedTopics = db.prepare('SELECT topic FROM topics').pluck();
+    this.unreadOnTopic = db
+      .prepare('SELECT count(*) FROM messages WHERE topic = ? AND seq > ? AND (expires IS NULL OR expires > ?)')
+      .pluck();
+    this.leaseCount = db.prepare('SELECT count(*) FROM leases WHERE group_id = ?').pluck();
   }
 
   /** The group's id, creating it at `from` if it is new (an existing group keeps its position). */
@@ -70,6 +78,22 @@ export class LeaseStore {
     const id = this.findGroup.get(name, pattern) as number | undefined;
     if (id !== undefined) return id;
     return Number(this.createGroup.run(name, pattern, this.log.positionFor(from), Date.now()).lastInsertRowid);
+  }
+
+  /**
+   * Messages past the group's position matching `pattern`, plus its leases (handed out, not
+   * acked). Counted per topic on the topic index, so a wildcard costs one count per stored
+   * topic it matches. A group this file does not hold has nothing to lag behind: 0.
+   */
+  lag(name: string, pattern: string): number {
+    const id = this.findGroup.get(name, pattern) as number | undefined;
+    if (id === undefined) return 0;
+    const position = this.readPosition.get(id) as number;
+    const now = Date.now();
+    const topics = isWildcard(pattern) ? (this.storedTopics.all() as string[]).filter((topic) => matchesPattern(pattern, topic)) : [pattern];
+    let unread = 0;
+    for (const topic of topics) unread += this.unreadOnTopic.get(topic, position, now) as number;
+    return unread + (this.leaseCount.get(id) as number);
   }
 
   /** A cheap read-only check, so idle wake-ups do not open write transactions. */
