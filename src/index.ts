@@ -20,6 +20,7 @@ export type { Capabilities, Driver, From } from './core/driver.js';
 export type { BusEvents, DeliveryFailed } from './core/bus-events.js';
 export type { BusHealth, DriverHealth } from './core/health.js';
 export type { BusStats, Counters } from './core/stats.js';
+export type { GroupLag, LagOptions } from './core/lag.js';
 export type { Logger } from './core/logger.js';
 export type { Tracing } from './core/tracing.js';
 export { jsonCodec, type Codec } from './core/codec.js';

@@ -31,6 +31,12 @@ interface KnownGroup {
   drivers: Driver[];
 }
 
+/**
+ * Groups remembered at most. Each costs a broker query per fetch, and a gateway lets clients
+ * name groups, so past it the longest-known group is forgotten for the new one.
+ */
+export const MAX_LAG_GROUPS = 1_000;
+
 /** The groups this bus subscribed during its life, kept after their subscriptions close: an idle group's lag grows, which is what an operator watches for. */
 export class GroupLags {
   private readonly groups = new Map<string, KnownGroup>();
@@ -40,7 +46,13 @@ export class GroupLags {
   add(key: string, pattern: string, group: string, drivers: Driver[]): void {
     if (this.groups.has(key)) return;
     const reporting = drivers.filter((driver) => driver.lag !== undefined);
-    if (reporting.length > 0) this.groups.set(key, { pattern, group, drivers: reporting });
+    if (reporting.length === 0) return;
+    if (this.groups.size >= MAX_LAG_GROUPS) {
+      const oldest = this.groups.keys().next().value as string;
+      this.groups.delete(oldest);
+      this.last.delete(oldest);
+    }
+    this.groups.set(key, { pattern, group, drivers: reporting });
   }
 
   /** Asks every driver at once; a failure or a timeout leaves that group's `lag` undefined and goes to `report`. */

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { Bus } from '../../src/core/bus.js';
 import type { Driver } from '../../src/core/driver.js';
 import { ConnectionError } from '../../src/core/errors.js';
-import type { GroupLag } from '../../src/core/lag.js';
+import { MAX_LAG_GROUPS, type GroupLag } from '../../src/core/lag.js';
 import type { Message } from '../../src/core/message.js';
 import { kafka } from '../../src/drivers/kafka/index.js';
 import { nats } from '../../src/drivers/nats/index.js';
@@ -147,6 +147,20 @@ describe('consumer lag: failures', () => {
       const [figure] = await bus.lag({ timeoutMs: 50 });
       assert.equal(figure.lag, undefined);
       assert.match(figure.error!.message, /did not report the lag of group 'billing' on 'orders\.\*' within 50 ms/);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it(`remembers at most ${MAX_LAG_GROUPS} groups, forgetting the longest-known, so clients naming groups cannot grow each fetch`, async () => {
+    const asked: string[] = [];
+    const bus = new Bus({ drivers: { memory: memoryWithLag(async ({ group }) => (asked.push(group), 0)) } });
+    try {
+      for (let i = 0; i <= MAX_LAG_GROUPS; i++) await (await bus.subscribe('orders.*', () => {}, { group: `g${i}` })).close();
+      const figures = await bus.lag();
+      assert.equal(figures.length, MAX_LAG_GROUPS);
+      assert.equal(asked.length, MAX_LAG_GROUPS);
+      assert.ok(!asked.includes('g0') && asked.includes(`g${MAX_LAG_GROUPS}`));
     } finally {
       await bus.close();
     }
