@@ -80,6 +80,22 @@ describe('postgres driver', { skip }, () => {
     await untouched.close();
   });
 
+  it('refuses a schema a newer Omnibus migrated, with or without migrate', async () => {
+    const newer = `${schema}_newer`;
+    await admin.query(`CREATE SCHEMA "${newer}"`);
+    await admin.query(`CREATE TABLE "${newer}".migrations (component text NOT NULL, version integer NOT NULL, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))`);
+    await admin.query(`INSERT INTO "${newer}".migrations (component, version, name) VALUES ('bus', 99, 'from the future')`);
+    try {
+      for (const migrate of [true, false]) {
+        const old = postgres({ connectionString: url, schema: newer, migrate });
+        await assert.rejects(old.ready(), (error) => error instanceof ConfigurationError && /bus migration 99, newer than this version of Omnibus knows \(1\)/.test(error.message));
+        await old.close();
+      }
+    } finally {
+      await admin.query(`DROP SCHEMA "${newer}" CASCADE`);
+    }
+  });
+
   it('stores what was published in a table plain SQL can read, and returns the seq', async () => {
     const b = bus();
     const name = topic('sql');

@@ -39,6 +39,7 @@ export async function migrate(pool: Pool, schema: string, component: string, mig
         [component],
       ).catch(() => ({ rows: [{ version: 0 }] }));
       const version = Number(found.rows[0].version);
+      refuseNewer(schema, component, version, latest);
       if (version < latest) {
         throw new ConfigurationError(
           `PostgreSQL schema '${schema}' is at ${component} migration ${version}, this version of Omnibus needs ${latest}; ` +
@@ -63,6 +64,7 @@ export async function migrate(pool: Pool, schema: string, component: string, mig
       [component],
     );
     const current = Number(found.rows[0].version);
+    refuseNewer(schema, component, current, latest);
     for (const migration of migrations) {
       if (migration.version <= current) continue;
       await client.query(withSchema(migration.sql, schema));
@@ -81,4 +83,13 @@ export async function migrate(pool: Pool, schema: string, component: string, mig
     client.off('error', lost);
     client.release(failed !== undefined && !(failed instanceof ConfigurationError) ? (failed as Error) : undefined);
   }
+}
+
+/** A schema migrated by a newer Omnibus may hold what this version would misread: a rollback of the code alone. */
+function refuseNewer(schema: string, component: string, version: number, latest: number): void {
+  if (version <= latest) return;
+  throw new ConfigurationError(
+    `PostgreSQL schema '${schema}' is at ${component} migration ${version}, newer than this version of Omnibus knows (${latest}); ` +
+      'run the Omnibus version that migrated it, or a newer one',
+  );
 }
