@@ -19,9 +19,13 @@ import { Session } from './session.js';
 import { subscriptionsVisibleTo, type StatsView } from './stats-view.js';
 import { TopicCounts } from './topics.js';
 import type { Bus } from '../core/bus.js';
+import type { GroupLag } from '../core/lag.js';
 import { httpStatus, type ErrorCode } from '../protocol/errors.js';
 import { PROTOCOL_VERSION, type WelcomeFrame } from '../protocol/frames.js';
 import type { Limits } from '../protocol/limits.js';
+
+/** How long one fetch of consumer lag serves GET /v1/stats. */
+const LAG_REFRESH_MS = 2_000;
 
 export class Gateway {
   readonly bus: Bus;
@@ -35,6 +39,7 @@ export class Gateway {
   private readonly streams = new Set<() => void>();
   private readonly topics = new TopicCounts();
   private readonly failures: RecentFailures;
+  private lag: { at: number; figures: Promise<GroupLag[]> } | undefined;
   private readonly connectionCounter: ConnectionCounter;
   private readonly origins: OriginCheck;
   private readonly insecure: boolean;
@@ -234,11 +239,15 @@ export class Gateway {
     return { contentType: this.registry.contentType, text: await this.registry.metrics() };
   }
 
-  private stats(principal: Principal): StatsView {
+  private async stats(principal: Principal): Promise<StatsView> {
+    // Lag costs broker queries: one fetch serves every viewer for LAG_REFRESH_MS.
+    if (this.lag === undefined || Date.now() - this.lag.at > LAG_REFRESH_MS) {
+      this.lag = { at: Date.now(), figures: this.bus.lag().catch(() => []) };
+    }
     return {
       gateway: { path: this.path, connections: this.sessions.size, streams: this.streams.size, uptimeMs: Date.now() - this.startedAt },
       drivers: this.bus.drivers.map((entry) => entry.name),
-      subscriptions: subscriptionsVisibleTo(this.bus, principal),
+      subscriptions: subscriptionsVisibleTo(this.bus, principal, await this.lag.figures),
       failures: this.failures.visibleTo(principal),
     };
   }

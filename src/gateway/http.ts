@@ -30,7 +30,7 @@ export interface HttpHost {
   origins: OriginCheck;
   topics: TopicCounts;
   dashboard: Dashboard;
-  stats(principal: Principal): StatsView;
+  stats(principal: Principal): Promise<StatsView>;
   health(): Promise<{ ok: boolean; body: Record<string, unknown> }>;
   metrics(): Promise<{ contentType: string; text: string }>;
   track(close: () => void): () => void;
@@ -159,7 +159,7 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
       else if (route === 'GET /v1/messages') await history(host, principal, url, res);
       else if (route === 'GET /v1/stream') await stream(host, principal, url, req, res);
       else if (route === 'GET /metrics') await metrics(host, principal, res);
-      else if (route === 'GET /v1/stats') json(res, 200, host.stats(principal));
+      else if (route === 'GET /v1/stats') json(res, 200, await host.stats(principal));
       else json(res, 200, { topics: host.topics.visibleTo(principal) });
     } catch (error) {
       if (!res.headersSent) fail(res, error, principal);

@@ -3,6 +3,7 @@
 // connection figures.
 
 import type { Bus } from '../core/bus.js';
+import type { GroupLag } from '../core/lag.js';
 import type { Counters } from '../core/stats.js';
 import type { Principal } from './auth.js';
 import type { RecentFailure } from './recent-failures.js';
@@ -10,6 +11,8 @@ import type { RecentFailure } from './recent-failures.js';
 export interface SubscriptionFigures extends Counters {
   pattern: string;
   group?: string;
+  /** For groups on drivers that report it: messages stored and not yet acknowledged by the group. */
+  lag?: number;
 }
 
 export interface StatsView {
@@ -19,15 +22,20 @@ export interface StatsView {
   failures: RecentFailure[];
 }
 
-/** The bus's per-pattern counters (keyed `pattern` or `pattern#group`) the principal may read, by its own names. */
-export function subscriptionsVisibleTo(bus: Bus, principal: Principal): SubscriptionFigures[] {
+/**
+ * The bus's per-pattern counters (keyed `pattern` or `pattern#group`) the principal may read,
+ * by its own names, with each group's lag from `lags`.
+ */
+export function subscriptionsVisibleTo(bus: Bus, principal: Principal, lags: GroupLag[]): SubscriptionFigures[] {
+  const lagOf = new Map(lags.map((figure) => [`${figure.pattern}#${figure.group}`, figure.lag]));
   const visible: SubscriptionFigures[] = [];
   for (const [key, figures] of Object.entries(bus.stats().byPattern)) {
     // '#' is not legal in a pattern, so the first one ends it.
     const cut = key.indexOf('#');
     const pattern = principal.ownTopic(cut === -1 ? key : key.slice(0, cut));
     if (pattern === undefined || !principal.canSubscribe(pattern)) continue;
-    visible.push(cut === -1 ? { pattern, ...figures } : { pattern, group: key.slice(cut + 1), ...figures });
+    if (cut === -1) visible.push({ pattern, ...figures });
+    else visible.push({ pattern, group: key.slice(cut + 1), ...figures, lag: lagOf.get(key) });
   }
   return visible;
 }
