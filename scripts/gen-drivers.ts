@@ -1,12 +1,13 @@
 // `npm run docs`: makes everything that lists the drivers from their declarations
 // (src/drivers/<type>/entry.ts), so a new driver is its folder and nothing edited by hand:
-// src/drivers/declarations.ts, package.json's exports and peer dependencies, and the README's
-// driver table and address list. test/drivers-listed.test.ts fails when any of them drifts.
+// src/drivers/declarations.ts, package.json's exports and peer dependencies, the README's
+// driver table and address list, and docs/drivers.md. test/drivers-listed.test.ts and
+// test/readme.test.ts fail when any of them drifts.
 
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import type { Driver } from '../src/core/driver.js';
-import type { DriverDeclaration } from '../src/driver-kit/declaration.js';
+import type { Capabilities, Driver } from '../src/core/driver.js';
+import type { DriverDeclaration, DriverSemantics } from '../src/driver-kit/declaration.js';
 
 type Json = Record<string, any>;
 
@@ -63,28 +64,97 @@ export function withDrivers(pkg: Json, declarations: DriverDeclaration[]): Json 
     peerDependencies[name] = range;
     peerDependenciesMeta[name] = { optional: true };
   }
-  return { ...pkg, exports, peerDependencies, peerDependenciesMeta };
+  // Sorted as npm writes them, so an install and `npm run docs` leave the same file.
+  const sortedPeers = Object.fromEntries(Object.entries(peerDependencies).sort(([a], [b]) => a.localeCompare(b, 'en')));
+  return { ...pkg, exports, peerDependencies: sortedPeers, peerDependenciesMeta };
 }
 
 const yes = (value: boolean) => (value ? 'yes' : '—');
+const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
 
-/** The README's driver table, with each driver's capabilities as a driver made with its table options reports them. */
-export async function driverTable(declarations: DriverDeclaration[]): Promise<string> {
-  const rows = [
-    '| driver | import | persistent | groups | replay | dedupe | ordering | wildcards | ack deadline | max payload | needs |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-  ];
+interface MadeDriver {
+  declaration: DriverDeclaration;
+  capabilities: Capabilities;
+  /** It offers `lag()`. */
+  lag: boolean;
+}
+
+/** Each driver made with its table options, so the tables show what a real driver reports, not what a list says. */
+async function madeDrivers(declarations: DriverDeclaration[]): Promise<MadeDriver[]> {
+  const made: MadeDriver[] = [];
   for (const declaration of declarations) {
     const make = (await declaration.load()) as (options: Record<string, unknown>) => Driver;
     const driver = make(declaration.tableOptions ?? {});
-    const c = driver.capabilities;
-    const max = Number.isFinite(c.maxPayloadBytes) ? `${Math.round(c.maxPayloadBytes / 1024)} KiB` : 'no limit';
-    rows.push(
-      `| ${declaration.type} | \`omnibus/drivers/${declaration.type}\` | ${yes(c.persistent)} | ${yes(c.groups)} | ${yes(c.replay)} | ${yes(c.dedupe)} | ${c.ordering} | ${c.nativeWildcards ? 'native' : 'filtered'} | ${yes(c.ackDeadline)} | ${max} | ${declaration.needs} |`,
-    );
+    made.push({ declaration, capabilities: { ...driver.capabilities }, lag: driver.lag !== undefined });
     await driver.close();
   }
+  return made;
+}
+
+const CAPABILITY_HEADINGS = ['persistent', 'groups', 'replay', 'dedupe', 'ordering', 'wildcards', 'ack deadline', 'max payload'];
+
+function capabilityCells(c: Capabilities): string[] {
+  const max = Number.isFinite(c.maxPayloadBytes) ? `${Math.round(c.maxPayloadBytes / 1024)} KiB` : 'no limit';
+  return [yes(c.persistent), yes(c.groups), yes(c.replay), yes(c.dedupe), c.ordering, c.nativeWildcards ? 'native' : 'filtered', yes(c.ackDeadline), max];
+}
+
+/** The README's driver table, with each driver's capabilities as a driver made with its table options reports them. */
+export async function driverTable(declarations: DriverDeclaration[]): Promise<string> {
+  const headings = ['driver', 'import', ...CAPABILITY_HEADINGS, 'needs'];
+  const rows = [row(headings), row(headings.map(() => '---'))];
+  for (const { declaration, capabilities } of await madeDrivers(declarations)) {
+    rows.push(row([declaration.type, `\`omnibus/drivers/${declaration.type}\``, ...capabilityCells(capabilities), declaration.needs]));
+  }
   return rows.join('\n');
+}
+
+const PAGE_INTRO = `<!-- Made by \`npm run docs\` from each driver's declaration (src/drivers/<type>/entry.ts, its \`semantics\`): edit those, not this page. -->
+
+# The drivers compared
+
+Every driver keeps one contract, which the conformance suite checks: a subscription without
+\`group\` gets every matching message published after it subscribed; a group gives each message
+to one live member and delivers again what a member leaves unsettled (at least once); a handler
+that throws is retried, then dead-lettered, by core. What differs is what the broker holds, for
+how long, and what a resolved call means on it. The table shows each driver's capabilities as a
+driver made with its default options reports them (and whether it reports consumer lag); each
+section below says what its calls guarantee and what it cannot do.`;
+
+const SEMANTICS: Array<[Exclude<keyof DriverSemantics, 'limits'>, string]> = [
+  ['publish', 'A resolved \`publish()\`'],
+  ['ack', 'A resolved \`ack()\`'],
+  ['durability', 'Durability'],
+  ['ordering', 'Ordering'],
+  ['dedupe', 'De-duplication'],
+  ['groups', 'Groups'],
+  ['replay', 'Replay'],
+  ['ackDeadline', 'Ack deadline'],
+  ['maxPayload', 'Max payload'],
+  ['lag', 'Consumer lag'],
+];
+
+/** One driver's section: its semantics, and a link to its own page where docs/<type>.md exists. */
+function driverSection({ type, needs, semantics }: DriverDeclaration): string {
+  const page = existsSync(`docs/${type}.md`) ? ` Its own page: [${type}.md](${type}.md).` : '';
+  return [
+    `## ${type}`,
+    '',
+    `\`omnibus/drivers/${type}\`, needing ${needs}.${page}`,
+    '',
+    ...SEMANTICS.map(([field, label]) => `- **${label}**: ${semantics[field]}`),
+    '- **What it cannot do**:',
+    ...semantics.limits.map((limit) => `  - ${limit}`),
+  ].join('\n');
+}
+
+/** docs/drivers.md: the capabilities of every driver side by side, then each one's semantics. */
+export async function driversPage(declarations: DriverDeclaration[]): Promise<string> {
+  const headings = ['driver', ...CAPABILITY_HEADINGS, 'lag'];
+  const table = [row(headings), row(headings.map(() => '---'))];
+  for (const { declaration, capabilities, lag } of await madeDrivers(declarations)) {
+    table.push(row([`[${declaration.type}](#${declaration.type})`, ...capabilityCells(capabilities), yes(lag)]));
+  }
+  return `${[PAGE_INTRO, table.join('\n'), ...declarations.map(driverSection)].join('\n\n')}\n`;
 }
 
 /** The addresses `OMNIBUS_URL` takes, one per driver. */
@@ -114,5 +184,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const pkg = JSON.parse(await readFile('package.json', 'utf8')) as Json;
   await writeFile('package.json', `${JSON.stringify(withDrivers(pkg, declarations), null, 2)}\n`);
   await writeFile('README.md', await readme(await readFile('README.md', 'utf8'), declarations));
+  await writeFile('docs/drivers.md', await driversPage(declarations));
   console.log(`drivers listed from their declarations: ${folders.join(', ')}`);
 }

@@ -1,11 +1,12 @@
 // A driver is its folder: src/drivers/<type>/ with entry.ts (its declaration) and index.ts (its
 // subpath export). Everything that lists drivers is made from those (`npm run docs`); these
-// cases fail, in both directions, when a list and the folders disagree.
+// cases fail, in both directions, when a list and the folders disagree, and when docs/drivers.md
+// no longer says what the declarations do.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { declarations } from '../src/drivers/declarations.js';
-import { declarationsModule, driverFolders, withDrivers } from '../scripts/gen-drivers.js';
+import { declarationsModule, driverFolders, driversPage, withDrivers } from '../scripts/gen-drivers.js';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const regenerate = 'run `npm run docs` to regenerate it';
@@ -28,6 +29,11 @@ describe('the drivers, listed from their folders', () => {
     assert.deepEqual(pkg, withDrivers(pkg, declarations), regenerate);
     const exported = Object.keys(pkg.exports).filter((subpath) => subpath.startsWith('./drivers/'));
     assert.deepEqual(exported.sort(), declarations.map((d) => `./drivers/${d.type}`).sort());
+  });
+
+  it("docs/drivers.md shows every driver's capabilities and semantics as its declaration states them", async () => {
+    // By line: a diff of two long strings alike up to inspect's cut-off would hide both the change and the hint.
+    assert.deepEqual(readFileSync('docs/drivers.md', 'utf8').split('\n'), (await driversPage(declarations)).split('\n'), regenerate);
   });
 
   it('no two drivers claim one URL scheme', () => {

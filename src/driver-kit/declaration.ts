@@ -1,7 +1,8 @@
 // What a driver says about itself, once, beside its code: the names configuration uses for
-// it, what it needs, and the options a file may give it. The configuration registry, the
-// package's exports and peer dependencies and the README's driver table are made from these
-// declarations (`npm run docs`), never kept by hand in a second place.
+// it, what it needs, the options a file may give it and what it promises. The configuration
+// registry, the package's exports and peer dependencies, the README's driver table and
+// docs/drivers.md are made from these declarations (`npm run docs`), never kept by hand in a
+// second place.
 
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Driver } from '../core/driver.js';
@@ -23,8 +24,40 @@ export interface DriverDeclaration {
   needs: string;
   /** Options that make a driver without connecting anywhere, whose capabilities the table shows. Default `{}`. */
   tableOptions?: Record<string, unknown>;
+  /** What it promises, in words, for its section of docs/drivers.md. */
+  semantics: DriverSemantics;
   /** Its factory, imported only when configuration uses it. */
   load(): Promise<(options: never) => Driver>;
+}
+
+/**
+ * A driver's semantics, one Markdown sentence or two each, true of the code beside it. The
+ * capabilities table above them is made from the driver itself; these say what the table
+ * cannot: how, for how long, and where the broker falls short.
+ */
+export interface DriverSemantics {
+  /** What a resolved `publish()` guarantees: where the message is by then. */
+  publish: string;
+  /** What a resolved `ack()` guarantees, and what can still bring the message back. */
+  ack: string;
+  /** What survives a crash of the process, of the broker, of the machine. */
+  durability: string;
+  /** Which messages keep their publish order, for whom. */
+  ordering: string;
+  /** How an id published twice is stored once, and for how long; or why it is not. */
+  dedupe: string;
+  /** How a group's members share its messages, and where its position is kept. */
+  groups: string;
+  /** What `from` and `read()` can go back to, and how long messages are kept. */
+  replay: string;
+  /** Who redelivers a message left unsettled past its ack deadline. */
+  ackDeadline: string;
+  /** Where the payload limit comes from. */
+  maxPayload: string;
+  /** How `lag()` counts a group's messages, or why the driver has no `lag()`. */
+  lag: string;
+  /** What it cannot do, one item each. */
+  limits: string[];
 }
 
 /** The identity function that types a driver's declaration. */

@@ -32,5 +32,23 @@ export default declareDriver({
   }),
   peers: { pg: '>=8.0.0' },
   needs: 'the pg package and PostgreSQL >= 12 (tested on 15)',
+  semantics: {
+    publish: 'Its `INSERT` has committed, synchronously (publishes never use `synchronous_commit = off`), so it survives a crash of the server. While the server is unreachable a publish is retried for `publishRetryMs` (5 s), then fails with `ConnectionError`; ids make the retry safe.',
+    ack: "The `DELETE` of its lease has committed: no member, in any process, is handed the message again, and a clean restart of the server keeps it so. Settles commit with `synchronous_commit = off`, so a crash of the server within about `3 × wal_writer_delay` (600 ms by default) can forget one, and the message is delivered once more. A subscription without `group` is an ephemeral group in the same tables, and acks the same way.",
+    durability: 'Rows in one schema (`messages`, `groups`, `leases`): as durable as the PostgreSQL server, its WAL, replicas and backups. A server crash can lose the last fraction of a second of claims and settles (redelivery), never a published message.',
+    ordering: 'Global: one `seq` for the whole schema, and an advisory lock makes seqs visible in order, so whoever has seen seq n has seen every committed seq below it. A subscription, and each member of a group, gets new messages in `seq` order; a group splits its messages among its members.',
+    dedupe: 'By id, for as long as retention keeps the row (7 days by default): `UNIQUE (id)` with `ON CONFLICT DO NOTHING`, and a duplicate resolves with the `seq` it was first stored under.',
+    groups: "Rows in `groups` (name, pattern, position) and `leases`: members in any process claim with `FOR UPDATE SKIP LOCKED`, each process holding at most `prefetch` (200) of a group's messages unsettled. A new group starts at its `from` (default `'latest'`); an existing one resumes from its position, across restarts of the process and of the server.",
+    replay: "`from: 'earliest' | { seq } | { time }` and `read()` reach what retention keeps: by default 7 days (`retention.maxAgeMs`), and nothing past its `ttlMs`.",
+    ackDeadline: "A lease's `until`, in the table: past it, whichever member claims first, in any process, gets the message again with `attempt` one higher. Every settle names its attempt, so a late ack of a lapsed lease changes nothing.",
+    maxPayload: '16 MiB by default (`maxPayloadBytes`); PostgreSQL allows up to 1 GiB per value.',
+    lag: "One statement: the unexpired messages after the group's position whose topic matches the pattern (as a regular expression), plus the group's leases. A group not stored counts 0.",
+    limits: [
+      'An ack, a nack or a claim can be forgotten by a server crash within about 600 ms of its commit: the message is delivered again.',
+      'The de-duplication window is the retention: once its row is deleted, an id can be stored again.',
+      'Retention deletes by age and count whether or not every group has read the messages.',
+      'A batch holding an id already stored costs a second round trip, an error line in the server log and a new pool connection: fine for retries, not for a producer that repeats ids all the time.',
+    ],
+  },
   load: async () => (await import('./driver.js')).postgres,
 });
