@@ -24,7 +24,7 @@ export { isWildcard, matchesPattern } from '../core/topic.js';
 export { Coalescer } from './coalescer.js';
 export { failure, type FailureKind } from './failure.js';
 export { ConnectOnce } from './connect-once.js';
-export { declareDriver, type DriverDeclaration } from './declaration.js';
+export { declareDriver, type DriverDeclaration, type DriverSemantics } from './declaration.js';
 export { GroupTable } from './group-table.js';
 export { LinkState } from './link-state.js';
 export { Observers } from './observers.js';
