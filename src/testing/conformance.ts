@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import * as nodeTest from 'node:test';
 import { Bus } from '../core/bus.js';
 import type { SubscribeOptions } from '../core/subscription.js';
-import { skipReason, type CaseContext, type ConformanceOptions, type DriverFactory } from './conformance/case.js';
+import type { Capabilities } from '../core/driver.js';
+import { skipReason, type CaseContext, type CaseDefinition, type ConformanceOptions, type DriverFactory, type TestRunner } from './conformance/case.js';
 import { deliveryCases } from './conformance/delivery.js';
 import { failuresCases } from './conformance/failures.js';
 import { groupsCases } from './conformance/groups.js';
@@ -15,16 +16,8 @@ import { orderingCases } from './conformance/ordering.js';
 import { persistenceCases } from './conformance/persistence.js';
 import { redeliveryCases } from './conformance/redelivery.js';
 
-export type { ConformanceOptions, DriverFactory };
+export type { ConformanceOptions, DriverFactory, TestRunner };
 
-/**
- * The test functions the suite registers its cases with: node:test's and vitest's both fit.
- * A skipped case calls `context.skip(reason)`, which both runners report with the reason.
- */
-export interface TestRunner {
-  describe(name: string, body: () => Promise<void>): unknown;
-  it(name: string, options: { timeout?: number }, body: (context: { skip(reason?: string): void }) => Promise<void>): unknown;
-}
 
 const cases = [...failuresCases, ...deliveryCases, ...orderingCases, ...groupsCases, ...redeliveryCases, ...persistenceCases, ...lifecycleCases];
 
@@ -32,11 +25,10 @@ const cases = [...failuresCases, ...deliveryCases, ...orderingCases, ...groupsCa
  * Runs the delivery contract against a driver. Cases its capabilities do not claim are
  * skipped, the reason naming the capability and what the case needs of it.
  *
- * It registers with `options.runner` when given; otherwise with vitest's globals or, without
- * `globals: true`, the 'vitest' module when run by vitest (then `await` the call); otherwise
- * with node:test. The promise resolves once the suite is registered.
+ * It registers with `options.runner` (see there); the promise resolves once the suite is
+ * registered, which under vitest without `globals: true` takes importing 'vitest': `await` it.
  */
-export function runConformance(name: string, factory: DriverFactory, options: ConformanceOptions & { runner?: TestRunner } = {}): Promise<void> {
+export function runConformance(name: string, factory: DriverFactory, options: ConformanceOptions = {}): Promise<void> {
   const runner = options.runner ?? globalRunner();
   if (runner !== undefined) {
     register(runner, name, factory, options);
@@ -54,6 +46,14 @@ function globalRunner(): TestRunner | undefined {
   return scope.describe !== undefined && scope.it !== undefined ? (scope as TestRunner) : undefined;
 }
 
+/** Each case, with why a driver of these capabilities skips it (false: it runs). */
+export function conformancePlan(capabilities: Capabilities, options: ConformanceOptions = {}): Array<{ definition: CaseDefinition; skip: string | false }> {
+  return cases.map((definition) => {
+    const given = definition.given === undefined || options[definition.given] !== undefined ? false : `no ${definition.given} driver was given (ConformanceOptions.${definition.given})`;
+    return { definition, skip: skipReason(definition.needs ?? {}, capabilities) || given };
+  });
+}
+
 function register({ describe, it }: TestRunner, name: string, factory: DriverFactory, options: ConformanceOptions): void {
   describe(`conformance: ${name}`, async () => {
     const probe = await factory();
@@ -64,11 +64,8 @@ function register({ describe, it }: TestRunner, name: string, factory: DriverFac
     const ackDeadlineMs = options.ackDeadlineMs ?? 1_000;
     // Generous: a case waits up to timeoutMs more than once, and vitest's own default is 5 s.
     const timeout = 3 * timeoutMs + 10 * ackDeadlineMs;
-    let index = 0;
-    for (const definition of cases) {
-      const given = definition.given === undefined || options[definition.given] !== undefined ? false : `no ${definition.given} driver was given (ConformanceOptions.${definition.given})`;
-      const skip = skipReason(definition.needs ?? {}, capabilities) || given;
-      const ns = `conf${run}c${index++}`;
+    for (const [index, { definition, skip }] of conformancePlan(capabilities, options).entries()) {
+      const ns = `conf${run}c${index}`;
       it(definition.name, { timeout }, async (context) => {
         if (skip !== false) return context.skip(skip);
         const buses: Bus[] = [];
