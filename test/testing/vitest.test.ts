@@ -28,7 +28,9 @@ it('runConformance runs under vitest, found by itself or handed over, with the p
   const dir = mkdtempSync(join(tmpdir(), 'omnibus-vitest-'));
   try {
     const output = join(dir, 'report.json');
-    await run('npx', ['vitest', 'run', '--config', 'test/testing/vitest.config.ts', '--reporter=json', `--outputFile=${output}`], {
+    // The runner config loader writes no bundled config into node_modules, which worktrees may share.
+    const args = ['vitest', 'run', '--config', 'test/testing/vitest.config.ts', '--configLoader', 'runner', '--reporter=json', `--outputFile=${output}`];
+    await run('npx', args, {
       timeout: 170_000,
       env: { ...process.env, CI: 'true' },
     });
