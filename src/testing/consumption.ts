@@ -34,6 +34,8 @@ export interface DrainOptions {
 interface Consumer {
   spec: SubscribeSpec;
   members: number;
+  /** Subscribed at the driver: from now on what is published reaches it. */
+  live: boolean;
   closed: boolean;
 }
 
@@ -63,7 +65,10 @@ export class Consumption {
     const consumer = this.join(spec);
     const tracked: Deliver = (delivery) => deliver(this.arrived(consumer, delivery));
     return subscribe(tracked).then(
-      (subscription) => ({ close: () => (this.leave(consumer), subscription.close()) }),
+      (subscription) => {
+        consumer.live = true;
+        return { close: () => (this.leave(consumer), subscription.close()) };
+      },
       (error: unknown) => {
         this.leave(consumer);
         throw error;
@@ -75,8 +80,15 @@ export class Consumption {
   published(wire: WireMessage): void {
     if (wire.ttlMs !== undefined) return; // it may expire undelivered, and rightly
     for (const consumer of this.consumers) {
-      if (!matchesPattern(consumer.spec.pattern, wire.topic) || this.entry(consumer, wire.id) !== undefined) continue;
+      if (!consumer.live || !matchesPattern(consumer.spec.pattern, wire.topic) || this.entry(consumer, wire.id) !== undefined) continue;
       this.add({ consumer, wire, attempt: 1, state: 'not yet delivered', since: Date.now() });
+    }
+  }
+
+  /** The driver refused the message: no one will receive it. */
+  unpublished(wire: WireMessage): void {
+    for (const pending of [...this.outstanding]) {
+      if (pending.wire === wire && pending.state === 'not yet delivered') this.remove(pending);
     }
   }
 
@@ -110,7 +122,7 @@ export class Consumption {
     const key = spec.group === undefined ? undefined : `${spec.group}\u0000${spec.pattern}`;
     let consumer = key === undefined ? undefined : this.groups.get(key);
     if (consumer === undefined) {
-      consumer = { spec, members: 0, closed: false };
+      consumer = { spec, members: 0, live: false, closed: false };
       this.consumers.add(consumer);
       if (key !== undefined) this.groups.set(key, consumer);
     }

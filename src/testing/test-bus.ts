@@ -46,6 +46,7 @@ export function createTestBus(options: Omit<BusOptions, 'drivers'> & { driver?: 
           await inner.publish(batch);
         } catch (error) {
           log.truncate(start, batch.length);
+          batch.forEach((wire) => consumption.unpublished(wire));
           throw error;
         }
       },
