@@ -62,8 +62,9 @@ function register({ describe, it }: TestRunner, name: string, factory: DriverFac
     const run = randomUUID().slice(0, 8);
     const timeoutMs = options.timeoutMs ?? 10_000;
     const ackDeadlineMs = options.ackDeadlineMs ?? 1_000;
-    // Generous: a case waits up to timeoutMs more than once, and vitest's own default is 5 s.
-    const timeout = 3 * timeoutMs + 10 * ackDeadlineMs;
+    // A backstop for a hang, not a bound on a case (its waits have their own): generous,
+    // since a case may wait up to timeoutMs several times, and vitest's own default is 5 s.
+    const timeout = 5 * timeoutMs + 10 * ackDeadlineMs;
     for (const [index, { definition, skip }] of conformancePlan(capabilities, options).entries()) {
       const ns = `conf${run}c${index}`;
       it(definition.name, { timeout }, async (context) => {
