@@ -1,84 +1,70 @@
-// A bus for application tests: everything published through it is recorded, and
-// `waitFor` resolves when a matching message has been published.
+// A bus for application tests: it records everything published through it and what its
+// subscriptions did with each message, so a test can await a publish (`waitFor`), wait for
+// the handlers to finish (`drain`) and read the outcomes (`consumed`).
 
 import { Bus, type BusOptions } from '../core/bus.js';
-import type { Driver, WireMessage } from '../core/driver.js';
-import { matchesPattern } from '../core/topic.js';
+import { jsonCodec } from '../core/codec.js';
+import type { Deliver, Driver, SubscribeSpec, WireMessage } from '../core/driver.js';
 import { memory } from '../drivers/memory/index.js';
-
-export interface PublishedMessage {
-  id: string;
-  topic: string;
-  data: unknown;
-  headers: Record<string, string>;
-  key?: string;
-}
+import { Consumption, type ConsumedMessage, type DrainOptions } from './consumption.js';
+import { payloadOf } from './payload.js';
+import { PublishLog, type PublishedMessage, type WaitOptions } from './publish-log.js';
 
 export interface TestBus extends Bus {
-  /** Every message published so far, in order. */
-  readonly published: ReadonlyArray<PublishedMessage>;
-  /** Resolves with the first message (already published or still to come) matching the pattern and predicate. */
-  waitFor(pattern: string, predicate?: (message: PublishedMessage) => boolean, timeoutMs?: number): Promise<PublishedMessage>;
+  /** The messages published so far whose topic matches `pattern` (default '>': all), in order. */
+  published(pattern?: string): PublishedMessage[];
+  /**
+   * Resolves with the first message matching the pattern and predicate, published already or
+   * still to come. Rejects with a `WaitTimeoutError` listing what was published instead.
+   */
+  waitFor(pattern: string, predicate?: (message: PublishedMessage) => boolean, options?: WaitOptions): Promise<PublishedMessage>;
+  /**
+   * Resolves once every message published to this bus's subscriptions has been delivered and
+   * settled, retries included. Rejects with a `WaitTimeoutError` naming what is still running.
+   */
+  drain(options?: DrainOptions): Promise<void>;
+  /** Each delivery this bus's subscriptions settled, with its outcome, in the order they settled. */
+  consumed(pattern?: string): ConsumedMessage[];
 }
-
-type Waiter = { pattern: string; predicate: (message: PublishedMessage) => boolean; resolve(message: PublishedMessage): void };
 
 /** A recording bus over `driver` (default: a fresh in-memory driver). */
 export function createTestBus(options: Omit<BusOptions, 'drivers'> & { driver?: Driver } = {}): TestBus {
   const inner = options.driver ?? memory();
-  const published: PublishedMessage[] = [];
-  const waiters = new Set<Waiter>();
-  const record = (wire: WireMessage): void => {
-    const message: PublishedMessage = {
-      id: wire.id,
-      topic: wire.topic,
-      data: 'value' in wire ? wire.value : wire.body,
-      headers: wire.headers,
-      key: wire.key,
-    };
-    published.push(message);
-    for (const waiter of waiters) {
-      if (matchesPattern(waiter.pattern, message.topic) && waiter.predicate(message)) {
-        waiters.delete(waiter);
-        waiter.resolve(message);
-      }
-    }
-  };
+  const codec = options.codec ?? jsonCodec;
+  const log = new PublishLog();
+  const consumption = new Consumption((wire) => payloadOf(wire, codec));
   const recording: Driver = Object.create(inner, {
     publish: {
       // Recorded before handing over: in-process handlers may run (and publish) inside it.
       value: async (batch: WireMessage[]) => {
-        const start = published.length;
-        batch.forEach(record);
+        const start = log.length;
+        for (const wire of batch) {
+          log.add({ id: wire.id, topic: wire.topic, data: payloadOf(wire, codec), headers: wire.headers, key: wire.key });
+          consumption.published(wire);
+        }
         try {
           await inner.publish(batch);
         } catch (error) {
-          published.splice(start, batch.length);
+          log.truncate(start, batch.length);
+          batch.forEach((wire) => consumption.unpublished(wire));
           throw error;
         }
       },
     },
+    subscribe: {
+      value: (spec: SubscribeSpec, deliver: Deliver) => consumption.subscribe(spec, deliver, (tracked) => inner.subscribe(spec, tracked)),
+    },
+    close: {
+      value: async () => {
+        consumption.closed();
+        await inner.close();
+      },
+    },
   });
   const bus = new Bus({ ...options, drivers: { [inner.name]: recording } }) as TestBus;
-  Object.defineProperty(bus, 'published', { get: () => published });
-  bus.waitFor = (pattern, predicate = () => true, timeoutMs = 5_000) => {
-    const found = published.find((message) => matchesPattern(pattern, message.topic) && predicate(message));
-    if (found !== undefined) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        pattern,
-        predicate,
-        resolve: (message) => {
-          clearTimeout(timer);
-          resolve(message);
-        },
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(waiter);
-        reject(new Error(`no message matching '${pattern}' was published within ${timeoutMs} ms`));
-      }, timeoutMs);
-      waiters.add(waiter);
-    });
-  };
+  bus.published = (pattern = '>') => log.matching(pattern);
+  bus.waitFor = (pattern, predicate, waitOptions) => log.waitFor(pattern, predicate, waitOptions);
+  bus.drain = (drainOptions) => consumption.drain(drainOptions);
+  bus.consumed = (pattern = '>') => consumption.matching(pattern);
   return bus;
 }

@@ -1,5 +1,13 @@
 // Waiting helpers for tests against real brokers, where delivery takes a moment.
 
+import { OmnibusError } from '../core/errors.js';
+
+/** A test helper waited longer than its timeout; the message says for what and what it saw meanwhile. */
+export class WaitTimeoutError extends OmnibusError {
+  override name = 'WaitTimeoutError';
+  override readonly code = 'WAIT_TIMEOUT';
+}
+
 /** Resolves once `condition()` is true; rejects after `timeoutMs`, naming what was awaited. */
 export async function eventually(
   condition: () => boolean,
@@ -8,7 +16,7 @@ export async function eventually(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new WaitTimeoutError(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(5);
   }
 }

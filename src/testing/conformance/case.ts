@@ -7,6 +7,11 @@ import type { Capabilities, Driver } from '../../core/driver.js';
 import type { Message } from '../../core/message.js';
 
 export interface ConformanceOptions {
+  /**
+   * What registers the cases: vitest's `{ describe, it }`, say. Default: vitest's globals or
+   * the 'vitest' module when vitest runs the file, otherwise node:test.
+   */
+  runner?: TestRunner;
   /** How long a case waits for deliveries. Default 10 s. */
   timeoutMs?: number;
   /** The ack deadline used by the deadline cases. Default 1,000 ms. */
@@ -15,6 +20,15 @@ export interface ConformanceOptions {
   unreachable?: DriverFactory;
   /** A driver of this kind the broker refuses (bad credentials, a missing database), for the refusal case. Default: none (skipped). */
   refused?: DriverFactory;
+}
+
+/**
+ * The test functions the suite registers its cases with: node:test's and vitest's both fit.
+ * A skipped case calls `context.skip(reason)`, which both runners report with the reason.
+ */
+export interface TestRunner {
+  describe(name: string, body: () => Promise<void>): unknown;
+  it(name: string, options: { timeout?: number }, body: (context: { skip(reason?: string): void }) => Promise<void>): unknown;
 }
 
 /** Keeps the failure cases' expected errors off the console. */
