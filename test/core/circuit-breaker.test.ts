@@ -2,6 +2,7 @@
 // is open waits, charged no attempt and never dead-lettered; one probe per pause decides
 // whether it resumes, and once it does everything is delivered, once.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,21 +13,40 @@ import type { Driver } from '../../src/core/driver.js';
 import { ConfigurationError } from '../../src/core/errors.js';
 import type { CircuitStats } from '../../src/core/stats.js';
 import { memory } from '../../src/drivers/memory/index.js';
+import { redis } from '../../src/drivers/redis/index.js';
 import { sqlite } from '../../src/drivers/sqlite/index.js';
 import { eventually } from '../../src/testing/wait.js';
+import { deleteKeys, REDIS_URL, redisSkip } from '../support/redis.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omnibus-circuit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+const keyPrefix = `omnibus-circuit-${randomUUID().slice(0, 8)}:`;
+const redisSkipped = await redisSkip();
+if (redisSkipped === false) after(() => deleteKeys(keyPrefix));
 
-type Entry = { kind: 'call'; id: string; attempt: number; down: boolean } | { kind: 'open' | 'closed' };
+type Call = { kind: 'call'; id: string; attempt: number; down: boolean };
+type Entry = Call | { kind: 'open' | 'closed' };
 
-for (const [name, makeDriver, group] of [
-  ['memory', () => memory(), undefined],
-  ['sqlite, in a group', (file: string) => sqlite({ path: file }), 'billing'],
-] as Array<[string, (file: string) => Driver, string | undefined]>) {
-  describe(`circuit breaker on ${name}`, () => {
+/** While the circuit is not closed, at most one handler call (the probe) between one circuit event and the next. */
+function assertOnlyProbes(timeline: Entry[]): void {
+  let sinceEvent = 0;
+  let open = false;
+  for (const entry of timeline) {
+    if (entry.kind !== 'call') {
+      open = entry.kind === 'open';
+      sinceEvent = 0;
+    } else if (open) assert.ok(++sinceEvent <= 1, 'only the probe reaches the handler while the circuit is not closed');
+  }
+}
+
+for (const [name, makeDriver, group, skip] of [
+  ['memory', () => memory(), undefined, false],
+  ['sqlite, in a group', (unique: string) => sqlite({ path: join(dir, `${unique}.db`) }), 'billing', false],
+  ['redis, in a group', (unique: string) => redis({ url: REDIS_URL, keyPrefix: `${keyPrefix}${unique}:` }), 'billing', redisSkipped],
+] as Array<[string, (unique: string) => Driver, string | undefined, string | false]>) {
+  describe(`circuit breaker on ${name}`, { skip }, () => {
     let files = 0;
-    const fresh = () => new Bus({ drivers: { d: makeDriver(join(dir, `${name}-${files++}.db`)) } });
+    const fresh = () => new Bus({ drivers: { d: makeDriver(String(files++)) } });
     const key = group === undefined ? 'orders.*' : `orders.*#${group}`;
 
     it('opens after failures in a row, holds what arrives while open, re-opens on a failed probe, and delivers everything once after a good one', async () => {
@@ -78,16 +98,8 @@ for (const [name, makeDriver, group] of [
         const ids = [...before, ...whileOpen].map((result) => result.id);
         await eventually(() => ids.every((id) => succeeded.has(id)), 'every message to be handled');
 
-        // While open, at most one handler call (the probe) between one circuit event and the next.
-        let sinceEvent = 0;
-        let open = false;
-        for (const entry of timeline) {
-          if (entry.kind !== 'call') {
-            open = entry.kind === 'open';
-            sinceEvent = 0;
-          } else if (open) assert.ok(++sinceEvent <= 1, 'only the probe reaches the handler while the circuit is not closed');
-        }
-        const failedCalls = timeline.filter((entry) => entry.kind === 'call' && entry.down) as Array<Extract<Entry, { kind: 'call' }>>;
+        assertOnlyProbes(timeline);
+        const failedCalls = timeline.filter((entry): entry is Call => entry.kind === 'call' && entry.down);
         assert.equal(failedCalls.length, 4, 'three failures and one failed probe');
         for (const id of ids) {
           // Once each, and charged only for the calls that really failed.
@@ -101,6 +113,48 @@ for (const [name, makeDriver, group] of [
         assert.equal(stats.acked, 8);
         assert.equal(stats.delivered, 8 + 4, 'each message handed over once, plus one redelivery per failure');
         assert.deepEqual(stats.circuit, { state: 'closed', opened: 2 });
+      } finally {
+        await bus.close();
+      }
+    });
+
+    it('keeps per-key order through a pause with concurrent handlers', async () => {
+      const bus = fresh();
+      const timeline: Entry[] = [];
+      const done: string[] = [];
+      let down = true;
+      let closed = 0;
+      bus.on('circuitOpen', () => {
+        timeline.push({ kind: 'open' });
+        down = false;
+      });
+      bus.on('circuitClosed', () => {
+        timeline.push({ kind: 'closed' });
+        closed++;
+      });
+      try {
+        await bus.subscribe(
+          'orders.*',
+          (message) => {
+            timeline.push({ kind: 'call', id: message.id, attempt: message.attempt, down });
+            if (down) throw new Error('down');
+            done.push(message.id);
+          },
+          { group, concurrency: 3, backoff: { initialMs: 5, maxMs: 5 }, circuitBreaker: { failures: 3, pauseMs: 20 } },
+        );
+        // The second 'a' waits for the first, which is still settling when the circuit opens.
+        const keys = ['a', 'a', 'b', 'c', 'a', 'b'];
+        const published = await bus.publishMany(keys.map((key, n) => ({ topic: 'orders.placed', data: { n }, key })));
+        const ids = published.map((result) => result.id);
+        await eventually(() => closed === 1 && ids.every((id) => done.includes(id)), 'the circuit to close and every message to be handled');
+        assertOnlyProbes(timeline);
+        assert.equal(done.length, ids.length, 'each message once');
+        const failedIds = new Set(timeline.filter((entry): entry is Call => entry.kind === 'call' && entry.down).map((call) => call.id));
+        for (const key of new Set(keys)) {
+          // A retried message comes back later; the ones never tried keep their key's order.
+          const untried = ids.filter((id, n) => keys[n] === key && !failedIds.has(id));
+          assert.deepEqual(done.filter((id) => untried.includes(id)), untried, `key ${key}`);
+        }
       } finally {
         await bus.close();
       }
