@@ -184,7 +184,7 @@ for (const [name, makeDriver, group, skip] of [
       }
     });
 
-    it('closes while open without waiting for the pause', async () => {
+    it('close() while open returns at once instead of waiting out the pause', async () => {
       const bus = fresh();
       let opened = 0;
       bus.on('circuitOpen', () => opened++);
