@@ -11,15 +11,16 @@ export { defineCatalog, type AsyncApiOptions, type AsyncApiServer, type Catalog,
 export { HEADER, type Headers, type Message, type PublishOptions, type PublishResult, type StoredMessage } from './core/message.js';
 export type { Handler, SubscribeOptions, Subscription } from './core/subscription.js';
 export type { BackoffOptions } from './core/backoff.js';
+export type { CircuitBreakerOptions } from './core/circuit-breaker.js';
 export { MessageStream, type StreamOptions } from './core/stream.js';
 export { Reader, type ReaderOptions } from './core/reader.js';
 export { Writer, type WriteResult } from './core/writer.js';
 export type { Route } from './core/router.js';
 export type { Capabilities, Driver, From } from './core/driver.js';
 
-export type { BusEvents, DeliveryFailed } from './core/bus-events.js';
+export type { BusEvents, CircuitClosed, CircuitOpen, DeliveryFailed } from './core/bus-events.js';
 export type { BusHealth, DriverHealth } from './core/health.js';
-export type { BusStats, Counters } from './core/stats.js';
+export type { BusStats, CircuitState, CircuitStats, Counters, PatternStats } from './core/stats.js';
 export type { GroupLag, LagOptions } from './core/lag.js';
 export type { Logger } from './core/logger.js';
 export type { Tracing } from './core/tracing.js';

@@ -1,4 +1,5 @@
-// Events an application can listen to: errors, dead-lettered deliveries, connection changes.
+// Events an application can listen to: errors, dead-lettered deliveries, connection changes,
+// circuit breakers opening and closing.
 
 import type { Message } from './message.js';
 
@@ -19,11 +20,37 @@ export interface DeliveryFailed {
   deadLetter?: string;
 }
 
+/** A subscription's circuit breaker opened (or a failed probe re-opened it): its handlers wait. */
+export interface CircuitOpen {
+  pattern: string;
+  group: string | undefined;
+  /** Handler failures in a row so far, failed probes included. */
+  failures: number;
+  /** The last of them. */
+  error: unknown;
+  /** When it lets one probe through (ms since the epoch); the probe's success resumes the subscription. */
+  resumeAt: number;
+}
+
+/** A probe succeeded: the subscription runs its handlers again. */
+export interface CircuitClosed {
+  pattern: string;
+  group: string | undefined;
+  /** Handler failures in a row before this success, failed probes included. */
+  failures: number;
+  /** The last of them. */
+  error: unknown;
+  /** How long the circuit was open or half-open. */
+  openMs: number;
+}
+
 export interface BusEvents {
   error: { error: unknown; topic?: string; driver?: string };
   deliveryFailed: DeliveryFailed;
   connectionLost: { driver: string; error?: unknown };
   reconnected: { driver: string };
+  circuitOpen: CircuitOpen;
+  circuitClosed: CircuitClosed;
 }
 
 type Listener<T> = (event: T) => void;

@@ -2,6 +2,7 @@
 // runs every subscription through the shared delivery machinery.
 
 import { BusEventEmitter, type BusEvents } from './bus-events.js';
+import { checkCircuitBreaker, CircuitTally } from './circuit-breaker.js';
 import { DriverState, type BusHealth } from './health.js';
 import { decodePayload, encodePayload, jsonCodec, type Codec } from './codec.js';
 import { causalHeaders } from './context.js';
@@ -27,6 +28,7 @@ import { MessageStream, type StreamOptions } from './stream.js';
 import { deadLetterLoop } from './failure-policy.js';
 import {
   CoreSubscription,
+  DEFAULT_ACK_DEADLINE_MS,
   type Handler,
   type SubscribeOptions,
   type Subscription,
@@ -67,6 +69,7 @@ export class Bus {
   private readonly events = new BusEventEmitter();
   private readonly subscriptions = new Set<CoreSubscription>();
   private readonly patternCounters = new Map<string, Counters>();
+  private readonly circuits = new Map<string, CircuitTally>();
   private readonly groupLags = new GroupLags();
   private readonly closeTimeoutMs: number;
   private readonly tracing: Tracing | undefined;
@@ -101,7 +104,7 @@ export class Bus {
     };
   }
 
-  /** Listens to bus events: `error`, `deliveryFailed`, `connectionLost`, `reconnected`. */
+  /** Listens to bus events: `error`, `deliveryFailed`, `connectionLost`, `reconnected`, `circuitOpen`, `circuitClosed`. */
   on<K extends keyof BusEvents>(type: K, listener: (event: BusEvents[K]) => void): () => void {
     return this.events.on(type, listener);
   }
@@ -159,15 +162,21 @@ export class Bus {
     const pattern = topicOf(target);
     assertPattern(pattern);
     if (options.deadLetter !== undefined) checkDeadLetter(pattern, options.deadLetter);
+    if (options.circuitBreaker !== undefined) checkCircuitBreaker(options.circuitBreaker, pattern);
     const entries = this.router.driversFor(pattern);
     for (const { driver } of entries) checkSupported(driver, pattern, options);
     const statsKey = options.group === undefined ? pattern : `${pattern}#${options.group}`;
     let patternCounters = this.patternCounters.get(statsKey);
     if (patternCounters === undefined) this.patternCounters.set(statsKey, (patternCounters = counters()));
+    let circuit: CircuitTally | undefined;
+    if (options.circuitBreaker !== undefined) {
+      circuit = this.circuits.get(statsKey);
+      if (circuit === undefined) this.circuits.set(statsKey, (circuit = new CircuitTally()));
+    }
     const event = typeof target === 'string' ? undefined : (target as EventDefinition);
-    const subscription = new CoreSubscription(pattern, handler as Handler, options, this.host, patternCounters, event);
+    const subscription = new CoreSubscription(pattern, handler as Handler, options, this.host, patternCounters, circuit, event);
     this.subscriptions.add(subscription);
-    const spec = { pattern, group: options.group, from: options.from, ackDeadlineMs: options.ackDeadlineMs ?? 30_000 };
+    const spec = { pattern, group: options.group, from: options.from, ackDeadlineMs: options.ackDeadlineMs ?? DEFAULT_ACK_DEADLINE_MS };
     for (const { name, driver } of entries) {
       try {
         subscription.driverSubscriptions.push(await driver.subscribe(spec, subscription.deliver));
@@ -264,7 +273,8 @@ export class Bus {
       published += entry.published;
     }
     for (const [pattern, value] of this.patternCounters) {
-      byPattern[pattern] = { ...value };
+      const circuit = this.circuits.get(pattern);
+      byPattern[pattern] = circuit === undefined ? { ...value } : { ...value, circuit: circuit.report() };
       addCounters(total, value);
     }
     return { published, ...total, byDriver, byPattern, lag: this.groupLags.lastFetched() };

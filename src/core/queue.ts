@@ -23,6 +23,16 @@ export class Queue<T> {
     return item;
   }
 
+  /** Puts `items` back ahead of everything queued, in their order. */
+  unshift(items: T[]): void {
+    this.items = [...items, ...this.items.slice(this.head)];
+    this.head = 0;
+  }
+
+  *[Symbol.iterator](): Iterator<T> {
+    for (let index = this.head; index < this.items.length; index++) yield this.items[index];
+  }
+
   /** Removes and returns everything queued. */
   drain(): T[] {
     const rest = this.items.slice(this.head);

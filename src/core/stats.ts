@@ -11,11 +11,26 @@ export interface Counters {
   dropped: number;
 }
 
+/** A circuit breaker's state: 'open' holds messages back, 'half-open' lets one probe through. */
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+export interface CircuitStats {
+  /** The worst among the key's live subscriptions: one open makes it 'open'. */
+  state: CircuitState;
+  /** How many times its circuits opened, failed probes re-opening included. */
+  opened: number;
+}
+
+export interface PatternStats extends Counters {
+  /** Only for subscriptions with a `circuitBreaker`. */
+  circuit?: CircuitStats;
+}
+
 export interface BusStats extends Counters {
   published: number;
   byDriver: Record<string, { published: number }>;
   /** Keyed by subscription pattern (`pattern#group` for groups). */
-  byPattern: Record<string, Counters>;
+  byPattern: Record<string, PatternStats>;
   /**
    * Consumer lag per group (keyed `pattern#group`, as `byPattern`), as of the last `bus.lag()`
    * call or metrics scrape: stats() stays synchronous and free, while asking a broker is

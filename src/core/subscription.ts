@@ -1,9 +1,11 @@
 // A subscription's flow: a bounded buffer with block/drop/timeout backpressure, concurrency
 // with per-key order, and auto or manual acks. What happens to a failed message is the
-// failure policy's (failure-policy.ts). Drivers only hand over deliveries and settle them.
+// failure policy's (failure-policy.ts); when handlers start is also the circuit breaker's
+// (circuit-breaker.ts). Drivers only hand over deliveries and settle them.
 
 import type { BackoffOptions } from './backoff.js';
 import type { BusEventEmitter } from './bus-events.js';
+import { CircuitBreaker, type CircuitBreakerOptions, type CircuitTally } from './circuit-breaker.js';
 import { decodePayload, type Codec } from './codec.js';
 import { isAsyncFunction, runHandling } from './context.js';
 import type { Delivery, DriverSubscription, From, WireMessage } from './driver.js';
@@ -48,7 +50,23 @@ export interface SubscribeOptions {
   timeoutMs?: number;
   /** Unsettled deliveries are redelivered after this long, where the driver supports it. Default 30 s. */
   ackDeadlineMs?: number;
+  /**
+   * Pauses the subscription while its handler keeps failing, so messages wait in the broker
+   * instead of spending their attempts. After `failures` handler failures in a row (default
+   * 5), all within `windowMs` (default 60 s), it opens: no handler starts, what the
+   * subscription already holds waits in its buffer (its ack deadline extended, so nothing is
+   * redelivered or charged an attempt), and once the buffer is full the driver leaves the rest
+   * in the broker (see `deliveryMode`). After `pauseMs` (default 30 s) one message is let
+   * through; its success closes the circuit, its failure re-opens it for another `pauseMs`.
+   * A failure is a handler that throws or rejects; a message that cannot be decoded or
+   * validated counts neither way. Reported as `circuitOpen` / `circuitClosed` bus events and
+   * in `stats().byPattern[…].circuit`. Default: none (never pauses).
+   */
+  circuitBreaker?: CircuitBreakerOptions;
 }
+
+/** How long a delivery may go unsettled before the driver redelivers it, unless `ackDeadlineMs` says otherwise. */
+export const DEFAULT_ACK_DEADLINE_MS = 30_000;
 
 export type Handler<T = unknown> = (message: Message<T>) => unknown;
 
@@ -94,6 +112,7 @@ export class CoreSubscription implements Subscription, Settling {
   private readonly concurrency: number;
   private readonly bufferSize: number;
   private readonly failures: FailurePolicy;
+  private readonly circuit: CircuitBreaker | undefined;
   private readonly asyncHandler: boolean;
   driverSubscriptions: DriverSubscription[] = [];
 
@@ -103,6 +122,7 @@ export class CoreSubscription implements Subscription, Settling {
     private readonly options: SubscribeOptions,
     private readonly host: SubscriptionHost,
     counters: Counters,
+    circuit: CircuitTally | undefined,
     private readonly event?: EventDefinition,
   ) {
     this.counters = counters;
@@ -110,6 +130,19 @@ export class CoreSubscription implements Subscription, Settling {
     this.bufferSize = Math.max(1, options.bufferSize ?? 1_000);
     this.failures = new FailurePolicy(pattern, options, host, counters);
     this.asyncHandler = isAsyncFunction(handler);
+    if (options.circuitBreaker !== undefined && circuit !== undefined) {
+      const breakerHost = {
+        pattern,
+        group: options.group,
+        events: host.events,
+        ackDeadlineMs: options.ackDeadlineMs ?? DEFAULT_ACK_DEADLINE_MS,
+        probe: () => {
+          if (this.closing === undefined) this.pump();
+        },
+        keepHeld: () => this.keepHeld(),
+      };
+      this.circuit = new CircuitBreaker(options.circuitBreaker, breakerHost, circuit);
+    }
   }
 
   get group(): string | undefined {
@@ -172,7 +205,7 @@ export class CoreSubscription implements Subscription, Settling {
     // instead, so a long queue drains without growing the stack.
     if (this.pumping) return;
     this.pumping = true;
-    while (this.running < this.concurrency && this.queue.length > 0) {
+    while (this.running < this.concurrency && this.queue.length > 0 && this.circuit?.blocks !== true) {
       const delivery = this.queue.shift()!;
       const key = delivery.message.key;
       if (this.concurrency > 1 && key !== undefined) {
@@ -191,6 +224,7 @@ export class CoreSubscription implements Subscription, Settling {
   private start(delivery: Delivery): void {
     this.pending--;
     this.running++;
+    this.circuit?.started(delivery);
     this.admitWaiter();
     const handled = this.handle(delivery);
     if (handled === undefined) this.finished(delivery);
@@ -209,10 +243,16 @@ export class CoreSubscription implements Subscription, Settling {
     this.running--;
     const key = delivery.message.key;
     if (this.concurrency > 1 && key !== undefined) {
-      const waiting = this.busyKeys.get(key);
-      const next = waiting?.shift();
-      if (next !== undefined) this.start(next);
-      else this.busyKeys.delete(key);
+      const waiting = this.busyKeys.get(key) ?? [];
+      if (waiting.length > 0 && this.circuit?.blocks === true) {
+        // Held ahead of whatever came later, so the key keeps its order once the circuit closes.
+        this.queue.unshift(waiting);
+        this.busyKeys.delete(key);
+      } else {
+        const next = waiting.shift();
+        if (next !== undefined) this.start(next);
+        else this.busyKeys.delete(key);
+      }
     }
     if (this.closing === undefined) this.pump();
     if (this.running === 0 && this.idleWaiters.length > 0) {
@@ -228,6 +268,7 @@ export class CoreSubscription implements Subscription, Settling {
       const data = 'value' in wire ? wire.value : decodePayload(this.host.codec, wire.body, wire.headers[HEADER.contentType], wire.topic);
       message = new ReceivedMessage(delivery, data, this);
     } catch (error) {
+      this.circuit?.skipped(delivery);
       return this.deadLetter(new ReceivedMessage(delivery, wire.body, this), error);
     }
     if (this.event !== undefined) return this.handleEvent(message, this.event);
@@ -235,10 +276,20 @@ export class CoreSubscription implements Subscription, Settling {
     try {
       result = this.run(message);
     } catch (error) {
-      return this.retry(message, error);
+      return this.failed(message, error);
     }
-    if (result instanceof Promise) return result.then(() => this.settleHandled(message), (error) => this.retry(message, error));
+    if (result instanceof Promise) return result.then(() => this.succeeded(message), (error) => this.failed(message, error));
+    return this.succeeded(message);
+  }
+
+  private succeeded(message: ReceivedMessage): undefined {
+    this.circuit?.succeeded(message.delivery);
     return this.settleHandled(message);
+  }
+
+  private failed(message: ReceivedMessage, error: unknown): Promise<void> {
+    this.circuit?.failed(message.delivery, error);
+    return this.retry(message, error);
   }
 
   /** The handler itself, inside the trace the message carries when tracing is on. */
@@ -253,11 +304,16 @@ export class CoreSubscription implements Subscription, Settling {
       const outcome = await validate(event, message.data, message.topic);
       if ('error' in outcome) throw outcome.error;
       (message as { data: unknown }).data = outcome.value;
-      await this.run(message);
     } catch (error) {
+      this.circuit?.skipped(message.delivery);
       return this.retry(message, error);
     }
-    return this.settleHandled(message);
+    try {
+      await this.run(message);
+    } catch (error) {
+      return this.failed(message, error);
+    }
+    return this.succeeded(message);
   }
 
   /**
@@ -286,6 +342,12 @@ export class CoreSubscription implements Subscription, Settling {
     return this.failures.deadLetter(message, error);
   }
 
+  /** Extends the ack deadline of everything handed over and not started, while the circuit holds it. */
+  private keepHeld(): void {
+    const held = [...this.queue, ...this.waiters.map((waiter) => waiter.delivery), ...[...this.busyKeys.values()].flat()];
+    for (const delivery of held) this.quietly(() => delivery.inProgress());
+  }
+
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
@@ -293,6 +355,7 @@ export class CoreSubscription implements Subscription, Settling {
 
   private async shutdown(): Promise<void> {
     this.aborter.abort();
+    this.circuit?.close();
     const stopping = Promise.all(this.driverSubscriptions.map((subscription) => subscription.close()));
     // Release senders blocked on a full buffer first: a driver's read loop may be waiting
     // on one, and its close must not wait for a loop that cannot move.
