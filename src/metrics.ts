@@ -73,9 +73,15 @@ function collectLag(bus: Bus, registry: Registry): void {
     async collect() {
       this.reset();
       // A closed bus has no lag to show; the rest of the scrape still answers.
-      for (const { pattern, group, lag } of await bus.lag().catch(() => [])) {
+      const figures = await bus.lag().catch(() => []);
+      for (const { pattern, group, lag } of figures) {
         if (lag === undefined) errors.inc({ pattern, group });
         else this.set({ pattern, group }, lag);
+      }
+      // Groups the bus no longer tracks take their error series with them, so these stay bounded too.
+      const tracked = new Set(figures.map(({ pattern, group }) => `${pattern}#${group}`));
+      for (const { labels } of (await errors.get()).values) {
+        if (!tracked.has(`${labels.pattern}#${labels.group}`)) errors.remove({ pattern: String(labels.pattern), group: String(labels.group) });
       }
     },
   });

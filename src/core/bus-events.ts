@@ -18,6 +18,8 @@ export interface DeliveryFailed {
   attempts: number;
   /** The dead-letter topic it was published to, if the subscription has one. */
   deadLetter?: string;
+  /** For a received message: the pattern of the subscription whose handler failed. */
+  pattern?: string;
 }
 
 /** A subscription's circuit breaker opened (or a failed probe re-opened it): its handlers wait. */
@@ -57,13 +59,16 @@ type Listener<T> = (event: T) => void;
 
 export class BusEventEmitter {
   private readonly listeners = new Map<keyof BusEvents, Set<Listener<never>>>();
+  private readonly observers = new Map<keyof BusEvents, Set<Listener<never>>>();
 
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof BusEvents>(type: K, listener: Listener<BusEvents[K]>): () => void {
-    let set = this.listeners.get(type);
-    if (set === undefined) this.listeners.set(type, (set = new Set()));
-    set.add(listener);
-    return () => set.delete(listener);
+    return add(this.listeners, type, listener);
+  }
+
+  /** Adds a listener that `has` does not count: it hears events without taking them from the logger. */
+  observe<K extends keyof BusEvents>(type: K, listener: Listener<BusEvents[K]>): () => void {
+    return add(this.observers, type, listener);
   }
 
   /** Whether anyone listens, so unheard errors can go to the logger instead. */
@@ -72,14 +77,21 @@ export class BusEventEmitter {
   }
 
   emit<K extends keyof BusEvents>(type: K, event: BusEvents[K]): void {
-    const set = this.listeners.get(type) as Set<Listener<BusEvents[K]>> | undefined;
-    if (set === undefined) return;
-    for (const listener of set) {
-      try {
-        listener(event);
-      } catch {
-        // A faulty listener must not break delivery for everyone else.
+    for (const listeners of [this.listeners, this.observers]) {
+      for (const listener of (listeners.get(type) ?? []) as Set<Listener<BusEvents[K]>>) {
+        try {
+          listener(event);
+        } catch {
+          // A faulty listener must not break delivery for everyone else.
+        }
       }
     }
   }
+}
+
+function add<K extends keyof BusEvents>(into: Map<keyof BusEvents, Set<Listener<never>>>, type: K, listener: Listener<BusEvents[K]>): () => void {
+  let set = into.get(type);
+  if (set === undefined) into.set(type, (set = new Set()));
+  set.add(listener);
+  return () => set.delete(listener);
 }

@@ -100,13 +100,24 @@ export class Bus {
       deadLetter: (topic, original, headers) => this.deadLetter(topic, original, headers),
       reportError: (error, topic) => this.reportError(error, topic),
       driverOf: (topic) => this.router.driverFor(topic).driver.name,
-      forget: (subscription) => this.subscriptions.delete(subscription),
+      forget: (subscription) => {
+        this.subscriptions.delete(subscription);
+        if (subscription.group !== undefined) this.groupLags.closed(`${subscription.pattern}#${subscription.group}`, subscription);
+      },
     };
   }
 
   /** Listens to bus events: `error`, `deliveryFailed`, `connectionLost`, `reconnected`, `circuitOpen`, `circuitClosed`. */
   on<K extends keyof BusEvents>(type: K, listener: (event: BusEvents[K]) => void): () => void {
     return this.events.on(type, listener);
+  }
+
+  /**
+   * Hears bus events as `on` does, without taking them over: errors and failed writes nobody
+   * listens to with `on` still go to the logger. For tools that watch a bus they do not own (the gateway).
+   */
+  observe<K extends keyof BusEvents>(type: K, listener: (event: BusEvents[K]) => void): () => void {
+    return this.events.observe(type, listener);
   }
 
   /** The drivers behind this bus, by name, with what each can do. */
@@ -188,7 +199,7 @@ export class Bus {
       }
     }
     // Only once the broker holds the group, so a refused subscribe leaves no failing lag behind.
-    if (options.group !== undefined) this.groupLags.add(statsKey, pattern, options.group, entries.map((entry) => entry.driver));
+    if (options.group !== undefined) this.groupLags.add(statsKey, pattern, options.group, entries.map((entry) => entry.driver), subscription);
     return subscription;
   }
 
@@ -241,8 +252,8 @@ export class Bus {
   writer<T>(target: Target<T>): Writer<T> {
     return new Writer<T>(target, (topic, data, options) => this.publishValidated(topic, data, options), (error, topic, id) => {
       const driver = this.router.driverFor(topic).driver.name;
-      if (this.events.has('deliveryFailed')) this.events.emit('deliveryFailed', { topic, id, driver, error, attempts: 1 });
-      else this.reportError(error, topic, driver);
+      if (!this.events.has('deliveryFailed')) this.reportError(error, topic, driver);
+      this.events.emit('deliveryFailed', { topic, id, driver, error, attempts: 1 });
     });
   }
 
@@ -372,8 +383,8 @@ export class Bus {
   }
 
   private reportError(error: unknown, topic?: string, driver?: string): void {
-    if (this.events.has('error')) this.events.emit('error', { error, topic, driver });
-    else this.logger.error({ err: error, topic, driver }, 'omnibus error with no listener for bus "error" events');
+    if (!this.events.has('error')) this.logger.error({ err: error, topic, driver }, 'omnibus error with no listener for bus "error" events');
+    this.events.emit('error', { error, topic, driver });
   }
 }
 

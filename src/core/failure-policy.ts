@@ -92,7 +92,7 @@ export class FailurePolicy {
     this.counters.deadLettered++;
     await this.quietly(() => message.delivery.reject(reason));
     const { topic: from, id, attempt } = message;
-    this.host.events.emit('deliveryFailed', { message, topic: from, id, driver: this.host.driverOf(from), error, attempts: attempt, deadLetter: topic });
+    this.host.events.emit('deliveryFailed', { message, topic: from, id, driver: this.host.driverOf(from), error, attempts: attempt, deadLetter: topic, pattern: this.pattern });
   }
 
   private quietly(settle: () => void | Promise<void>): Promise<void> | undefined {

@@ -29,30 +29,53 @@ interface KnownGroup {
   group: string;
   /** Drivers of the pattern that can report lag (`Driver.lag`). */
   drivers: Driver[];
+  /** This bus's open subscriptions in the group: while one is open the group is never forgotten. */
+  open: Set<object>;
 }
 
 /**
  * Groups remembered at most. Each costs a broker query per fetch, and a gateway lets clients
- * name groups, so past it the longest-known group is forgotten for the new one.
+ * name groups, so past it the group whose last subscription closed longest ago is forgotten
+ * for the new one; groups with an open subscription are kept, and a new group finding only
+ * those goes untracked.
  */
 export const MAX_LAG_GROUPS = 1_000;
 
 /** The groups this bus subscribed during its life, kept after their subscriptions close: an idle group's lag grows, which is what an operator watches for. */
 export class GroupLags {
+  /** In the order their last subscription opened or closed, oldest first. */
   private readonly groups = new Map<string, KnownGroup>();
   private readonly last = new Map<string, GroupLag>();
 
-  /** Remembers a group subscription; `key` is its stats key (`pattern#group`). */
-  add(key: string, pattern: string, group: string, drivers: Driver[]): void {
-    if (this.groups.has(key)) return;
+  /** Remembers `subscription`, open in a group; `key` is its stats key (`pattern#group`). */
+  add(key: string, pattern: string, group: string, drivers: Driver[], subscription: object): void {
+    const known = this.groups.get(key);
+    if (known !== undefined) {
+      known.open.add(subscription);
+      return;
+    }
     const reporting = drivers.filter((driver) => driver.lag !== undefined);
     if (reporting.length === 0) return;
-    if (this.groups.size >= MAX_LAG_GROUPS) {
-      const oldest = this.groups.keys().next().value as string;
-      this.groups.delete(oldest);
-      this.last.delete(oldest);
+    if (this.groups.size >= MAX_LAG_GROUPS && !this.forgetOneClosed()) return;
+    this.groups.set(key, { pattern, group, drivers: reporting, open: new Set([subscription]) });
+  }
+
+  /** `subscription` closed: with its group's last one gone, the group becomes the newest to forget. */
+  closed(key: string, subscription: object): void {
+    const known = this.groups.get(key);
+    if (known === undefined || !known.open.delete(subscription) || known.open.size > 0) return;
+    this.groups.delete(key);
+    this.groups.set(key, known);
+  }
+
+  private forgetOneClosed(): boolean {
+    for (const [key, known] of this.groups) {
+      if (known.open.size > 0) continue;
+      this.groups.delete(key);
+      this.last.delete(key);
+      return true;
     }
-    this.groups.set(key, { pattern, group, drivers: reporting });
+    return false;
   }
 
   /** Asks every driver at once; a failure or a timeout leaves that group's `lag` undefined and goes to `report`. */

@@ -23,23 +23,6 @@ export async function getJson<T>(path: string): Promise<T> {
   return body as T;
 }
 
-export interface Counters {
-  delivered: number;
-  acked: number;
-  retried: number;
-  deadLettered: number;
-  dropped: number;
-}
-
-export interface Stats {
-  gateway: { connections: number; streams: number; uptimeMs: number; path: string };
-  drivers: string[];
-  subscriptions: Array<Counters & { pattern: string; group?: string; lag?: number }>;
-  failures: Array<{ time: string; kind: string; topic?: string; driver?: string; message: string; deadLetter?: string }>;
-}
-
-export interface TopicCount {
-  topic: string;
-  published: number;
-  lastPublished: string;
-}
+// The answers' shapes, as the gateway declares them (types only: nothing of the gateway is bundled).
+export type { StatsView as Stats } from '../gateway/stats-view.js';
+export type { TopicCount } from '../gateway/topics.js';

@@ -112,7 +112,9 @@ function swatch(colour: string): HTMLElement {
 
 function render(stats: Stats): void {
   byId('drivers').textContent = `over ${stats.drivers.join(', ')}`;
-  byId('clients').textContent = `${stats.gateway.connections} WebSocket connections, ${stats.gateway.streams} SSE streams, up ${Math.round(stats.gateway.uptimeMs / 1000)} s`;
+  const { connections, streams, uptimeMs } = stats.gateway;
+  byId('clients').textContent =
+    uptimeMs === undefined ? 'connection figures are shown to operators' : `${connections} WebSocket connections, ${streams} SSE streams, up ${Math.round(uptimeMs / 1000)} s`;
   fillTable(
     'subscriptions',
     stats.subscriptions.map((s) => [s.pattern, s.group ?? '(fan-out)', s.lag ?? '', s.delivered, s.acked, s.retried, s.deadLettered]),

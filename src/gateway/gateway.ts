@@ -39,7 +39,8 @@ export class Gateway {
   private readonly streams = new Set<() => void>();
   private readonly topics = new TopicCounts();
   private readonly failures: RecentFailures;
-  private lag: { at: number; figures: Promise<GroupLag[]> } | undefined;
+  /** The last lag fetch; `at` is set once it settled. */
+  private lag: { at?: number; figures: Promise<GroupLag[]> } | undefined;
   private readonly connectionCounter: ConnectionCounter;
   private readonly origins: OriginCheck;
   private readonly insecure: boolean;
@@ -240,12 +241,16 @@ export class Gateway {
   }
 
   private async stats(principal: Principal): Promise<StatsView> {
-    // Lag costs broker queries: one fetch serves every viewer for LAG_REFRESH_MS.
-    if (this.lag === undefined || Date.now() - this.lag.at > LAG_REFRESH_MS) {
-      this.lag = { at: Date.now(), figures: this.bus.lag().catch(() => []) };
+    // Lag costs broker queries: one fetch at a time, and each serves every viewer for LAG_REFRESH_MS after it settles.
+    if (this.lag === undefined || (this.lag.at !== undefined && Date.now() - this.lag.at > LAG_REFRESH_MS)) {
+      const fetching: { at?: number; figures: Promise<GroupLag[]> } = { figures: this.bus.lag().catch(() => []) };
+      void fetching.figures.then(() => (fetching.at = Date.now()));
+      this.lag = fetching;
     }
+    // Connection figures count every tenant's clients: only a token that may read everything sees them.
+    const operator = principal.tenant === undefined && principal.canSubscribe('>');
     return {
-      gateway: { path: this.path, connections: this.sessions.size, streams: this.streams.size, uptimeMs: Date.now() - this.startedAt },
+      gateway: { path: this.path, ...(operator ? { connections: this.sessions.size, streams: this.streams.size, uptimeMs: Date.now() - this.startedAt } : {}) },
       drivers: this.bus.drivers.map((entry) => entry.name),
       subscriptions: subscriptionsVisibleTo(this.bus, principal, await this.lag.figures),
       failures: this.failures.visibleTo(principal),

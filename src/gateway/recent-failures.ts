@@ -17,6 +17,8 @@ export interface RecentFailure {
   id?: string;
   attempts?: number;
   deadLetter?: string;
+  /** The failing subscription's pattern: only a viewer who may hold that subscription sees its error. */
+  pattern?: string;
 }
 
 export class RecentFailures {
@@ -25,9 +27,10 @@ export class RecentFailures {
 
   constructor(bus: Bus) {
     this.stop = [
-      bus.on('error', ({ error, topic, driver }) => this.add({ kind: 'error', topic, driver, message: describe(error) })),
-      bus.on('deliveryFailed', ({ error, topic, driver, id, attempts, deadLetter }) =>
-        this.add({ kind: 'deliveryFailed', topic, driver, id, attempts, deadLetter, message: describe(error) }),
+      // Observed, not listened to: the bus's own logging of unheard errors stays as it was.
+      bus.observe('error', ({ error, topic, driver }) => this.add({ kind: 'error', topic, driver, message: describe(error) })),
+      bus.observe('deliveryFailed', ({ error, topic, driver, id, attempts, deadLetter, pattern }) =>
+        this.add({ kind: 'deliveryFailed', topic, driver, id, attempts, deadLetter, pattern, message: describe(error) }),
       ),
     ];
   }
@@ -47,8 +50,11 @@ export class RecentFailures {
       }
       const topic = principal.ownTopic(entry.topic);
       if (topic === undefined || !principal.canSubscribe(topic)) continue;
+      // Another's subscription on this topic (an operator's audit group, say) keeps its errors to itself.
+      const pattern = entry.pattern === undefined ? undefined : principal.ownTopic(entry.pattern);
+      if (entry.pattern !== undefined && (pattern === undefined || !principal.canSubscribe(pattern))) continue;
       const deadLetter = entry.deadLetter === undefined ? undefined : principal.ownTopic(entry.deadLetter);
-      visible.push({ ...entry, topic, deadLetter });
+      visible.push({ ...entry, topic, deadLetter, pattern });
     }
     return visible;
   }

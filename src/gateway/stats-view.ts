@@ -16,7 +16,8 @@ export interface SubscriptionFigures extends Counters {
 }
 
 export interface StatsView {
-  gateway: { path: string; connections: number; streams: number; uptimeMs: number };
+  /** Connections, streams and uptime only for a token without a tenant that may subscribe to '>'. */
+  gateway: { path: string; connections?: number; streams?: number; uptimeMs?: number };
   drivers: string[];
   subscriptions: SubscriptionFigures[];
   failures: RecentFailure[];

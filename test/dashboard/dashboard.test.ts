@@ -4,21 +4,10 @@
 // topics. Set DASHBOARD_SCREENSHOT=<file.png> to keep a picture of the page.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { browserSkip, launchBrowser, openPage } from '../support/browser.js';
 import { startGateway, type Running } from '../support/gateway.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-
-function browserSkip(): string | false {
-  if (existsSync(CHROMIUM)) return false;
-  const reason = `${CHROMIUM} is missing; install it with: apt-get update && apt-get install -y chromium`;
-  if (process.env.CI === 'true') throw new Error(`CI requires ${reason}`);
-  console.log(`# skipping the dashboard suite: ${reason}`);
-  return reason;
-}
 
 async function publish(gateway: Running, topic: string, data: unknown, token?: string): Promise<void> {
   const response = await fetch(`${gateway.http}/v1/publish`, {
@@ -29,35 +18,21 @@ async function publish(gateway: Running, topic: string, data: unknown, token?: s
   assert.equal(response.status, 200, await response.text());
 }
 
-/** Opens the page, failing the test on any page error or console error. */
-async function open(browser: Browser, gateway: Running, errors: string[]): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  page.on('pageerror', (error) => errors.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(`console error: ${message.text()}`);
-  });
-  await page.goto(`${gateway.http}/`);
-  return page;
-}
-
 const tailRow = (page: Page, topic: string) => page.locator(`#tail li[data-topic="${topic}"]`);
 const topicRow = (page: Page, topic: string) => page.locator('#topics tbody tr', { has: page.locator('td', { hasText: new RegExp(`^${topic.replace(/\./g, '\\.')}$`) }) });
 
 describe('dashboard', { skip: browserSkip() }, () => {
   let browser: Browser;
 
-  before(async () => {
-    // The page is what `npm run build` bundles; build it from the sources under test.
-    execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build-dashboard.ts'], { stdio: 'inherit' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
-  });
+  // The page is what `npm run build` bundles into dist/dashboard; `npm test` builds first.
+  before(async () => (browser = await launchBrowser()));
   after(() => browser?.close());
 
   it('shows messages published by others live, counts them per topic, and publishes from its form', async () => {
     const gateway = await startGateway();
     const errors: string[] = [];
     try {
-      const page = await open(browser, gateway, errors);
+      const page = await openPage(browser, `${gateway.http}/`, errors);
       await page.locator('#follow-status', { hasText: "following '>'" }).waitFor();
       await page.locator('#status', { hasText: 'connected' }).waitFor();
 
@@ -96,6 +71,32 @@ describe('dashboard', { skip: browserSkip() }, () => {
     }
   });
 
+  it('shows markup in keys, headers and payloads as text, under a policy that allows only its own script', async () => {
+    const gateway = await startGateway();
+    const errors: string[] = [];
+    try {
+      const response = await fetch(`${gateway.http}/`);
+      assert.match(response.headers.get('content-security-policy') ?? '', /script-src 'self'; .*connect-src 'self'/);
+      const page = await openPage(browser, `${gateway.http}/`, errors);
+      await page.locator('#follow-status', { hasText: "following '>'" }).waitFor();
+      const markup = '<img src=x onerror="window.pwned=1">';
+      const published = await fetch(`${gateway.http}/v1/publish`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ topic: 'markup.test', data: `<script>window.pwned=1</script>${markup}`, key: markup, headers: { note: markup } }),
+      });
+      assert.equal(published.status, 200);
+      const row = tailRow(page, 'markup.test');
+      await row.waitFor();
+      assert.equal(await row.locator('img, script').count(), 0, 'nothing published became an element');
+      assert.ok(((await row.textContent()) ?? '').includes(`key ${markup}`));
+      assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
+      assert.deepEqual(errors, []);
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it("asks for a token, and a tenant's token shows only that tenant's topics", async () => {
     const gateway = await startGateway({
       auth: {
@@ -108,7 +109,7 @@ describe('dashboard', { skip: browserSkip() }, () => {
     const errors: string[] = [];
     try {
       await publish(gateway, 'secret.before', { n: 0 }, 'key-of-tenant-b');
-      const page = await open(browser, gateway, errors);
+      const page = await openPage(browser, `${gateway.http}/`, errors);
       await page.locator('#token-form').waitFor();
       await page.fill('#token', 'not-a-key');
       await page.click('#token-form button[type=submit]');

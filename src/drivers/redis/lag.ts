@@ -5,9 +5,25 @@
 import type { Redis } from 'ioredis';
 import { isWildcard } from '../../core/index.js';
 import type { Keys } from './layout.js';
+import { Script } from './scripts.js';
 
-/** Entries counted per XRANGE call when Redis cannot say the lag itself. */
-const COUNT_CHUNK = 1_000;
+/**
+ * Where Redis cannot say the lag itself (6.2 has no `lag` field), the unread entries are
+ * counted on the server, which ships no payloads, up to this many: past it the figure is a
+ * floor. Counting blocks Redis while it runs, so the cap bounds that too.
+ */
+export const COUNT_CAP = 10_000;
+
+/** KEYS: the stream. ARGV: the last delivered id, the cap. Counts entries after the id. */
+const countAfter = new Script(`
+local start, cap, count = '(' .. ARGV[1], tonumber(ARGV[2]), 0
+while count < cap do
+  local entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', math.min(1000, cap - count))
+  count = count + #entries
+  if #entries == 0 then return count end
+  start = '(' .. entries[#entries][1]
+end
+return count`);
 
 export async function groupLag(client: Redis, keys: Keys, pattern: string, group: string, streamNames: () => Promise<string[]>): Promise<number> {
   const names = isWildcard(pattern) ? (await streamNames()).filter((name) => keys.streamMatches(pattern, name)) : [keys.streamName(pattern)];
@@ -29,8 +45,8 @@ async function streamLag(client: Redis, key: string, group: string): Promise<num
     if (info.get('name') !== group) continue;
     const pending = Number(info.get('pending'));
     const lag = info.get('lag');
-    // Redis leaves `lag` nil when deletions or trimming make its counter unreliable: count the unread entries instead.
-    const unread = lag === null || lag === undefined ? await countAfter(client, key, String(info.get('last-delivered-id'))) : Number(lag);
+    // Redis 6.2 has no `lag`, and 7 leaves it nil where it cannot keep it exact (XDEL of unread entries).
+    const unread = lag === null || lag === undefined ? Number(await countAfter.run(client, [key], [String(info.get('last-delivered-id')), COUNT_CAP])) : Number(lag);
     return pending + unread;
   }
   // The group never read this stream (it appeared after the group's members last ran).
@@ -41,14 +57,4 @@ function fields(flat: unknown[]): Map<string, unknown> {
   const info = new Map<string, unknown>();
   for (let i = 0; i + 1 < flat.length; i += 2) info.set(String(flat[i]), flat[i + 1]);
   return info;
-}
-
-async function countAfter(client: Redis, key: string, after: string): Promise<number> {
-  let count = 0;
-  for (let start = `(${after}`; ; ) {
-    const entries = (await client.call('XRANGE', key, start, '+', 'COUNT', COUNT_CHUNK)) as Array<[string, unknown]>;
-    count += entries.length;
-    if (entries.length < COUNT_CHUNK) return count;
-    start = `(${entries[entries.length - 1][0]}`;
-  }
 }

@@ -22,6 +22,12 @@ export interface ClaimResult {
   deadline: number;
 }
 
+/**
+ * Unread messages counted per topic at most: the count runs on the event loop, so a backlog of
+ * millions would stall the process at every scrape. Past it the lag is a floor.
+ */
+export const LAG_COUNT_CAP = 10_000;
+
 export class LeaseStore {
   private readonly findGroup: Statement;
   private readonly createGroup: Statement;
@@ -68,7 +74,7 @@ export class LeaseStore {
     this.otherOwners = db.prepare('SELECT id, pid FROM owners WHERE host = ? AND id != ?');
     this.storedTopics = db.prepare('SELECT topic FROM topics').pluck();
     this.unreadOnTopic = db
-      .prepare('SELECT count(*) FROM messages WHERE topic = ? AND seq > ? AND (expires IS NULL OR expires > ?)')
+      .prepare(`SELECT count(*) FROM (SELECT 1 FROM messages WHERE topic = ? AND seq > ? AND (expires IS NULL OR expires > ?) LIMIT ${LAG_COUNT_CAP})`)
       .pluck();
     this.leaseCount = db.prepare('SELECT count(*) FROM leases WHERE group_id = ?').pluck();
   }
