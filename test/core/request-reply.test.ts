@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { gatewayDriver } from '../../src/client/driver.js';
 import { Bus } from '../../src/core/bus.js';
 import type { Driver } from '../../src/core/driver.js';
-import { NoRespondersError, RemoteError, TimeoutError, ValidationError } from '../../src/core/errors.js';
+import { ConfigurationError, NoRespondersError, RemoteError, TimeoutError, ValidationError } from '../../src/core/errors.js';
 import { defineEvent } from '../../src/core/event.js';
 import { memory } from '../../src/drivers/memory/index.js';
 import { nats } from '../../src/drivers/nats/index.js';
@@ -194,3 +194,52 @@ for (const c of cases) {
     }
   });
 }
+
+describe('request/reply on nats stays out of JetStream', { skip: await natsSkip() }, () => {
+  const buses: Bus[] = [];
+  after(() => Promise.all(buses.map((bus) => bus.close())));
+  const busOver = (prefix = streamPrefix) => {
+    const bus = new Bus({ drivers: { nats: nats({ servers: NATS_URL, streamPrefix: prefix }) } });
+    buses.push(bus);
+    return bus;
+  };
+
+  it('stores neither requests nor replies in the stream of the topic', async () => {
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const { connect } = await import('@nats-io/transport-node');
+    const bus = busOver();
+    const topic = fresh('stored');
+    // The topic's stream exists (an ordinary publish made it), so a request captured by it would show.
+    await bus.publish(topic, 'ordinary');
+    await bus.respond(topic, ({ data }) => data);
+    for (let i = 0; i < 5; i++) assert.equal((await bus.request(topic, i)).data, i);
+    const nc = await connect({ servers: NATS_URL });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const stream = await jsm.streams.find(topic);
+      assert.equal((await jsm.streams.info(stream)).state.messages, 1);
+      const capturing: string[] = [];
+      for await (const name of jsm.streams.names(`_request.${topic}`)) capturing.push(name);
+      assert.deepEqual(capturing, []);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it("refuses to respond where an operator's stream captures the request subject, naming it", async () => {
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const { connect } = await import('@nats-io/transport-node');
+    const topic = fresh('captured');
+    const name = `${streamPrefix}_requests`;
+    const nc = await connect({ servers: NATS_URL });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name, subjects: [`_request.${topic.split('.')[0]}.>`], storage: 'memory' });
+      const bus = busOver();
+      await assert.rejects(bus.respond(topic, () => 1), (error: unknown) => error instanceof ConfigurationError && error.message.includes(name));
+      await assert.rejects(bus.request(topic, 1), ConfigurationError);
+    } finally {
+      await nc.close();
+    }
+  });
+});
