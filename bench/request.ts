@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Bus } from '../src/core/bus.js';
 import { nats } from '../src/drivers/nats/index.js';
-import { interleaved, printTable, rate } from './measure.js';
+import { interleaved, printTable, rate, windowed } from './measure.js';
 
 const URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const SEQUENTIAL = 3_000;
@@ -17,15 +17,6 @@ const WINDOW = 50;
 const RUNS = 3;
 const payload = new Uint8Array(100).fill(120);
 const root = `benchrequest${randomUUID().slice(0, 8)}`;
-
-/** Runs `count` calls of `one`, keeping `window` in flight. */
-async function windowed(count: number, window: number, one: () => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next++ < count) await one();
-  };
-  await Promise.all(Array.from({ length: window }, lane));
-}
 
 function newBus(): Bus {
   // JetStream mode, the default: requests still travel on core subjects, outside every stream.
@@ -38,7 +29,7 @@ export default async function bench(): Promise<void> {
   const [asker, answerer]: NatsConnection[] = await Promise.all([connect({ servers: URL }), connect({ servers: URL })]);
   try {
     await responder.respond(`${root}.omnibus`, ({ data }) => data, { concurrency: WINDOW });
-    answerer.subscribe(`${root}.raw`, { callback: (_error, m) => m.respond(m.data) });
+    answerer.subscribe(`${root}.raw`, { callback: (_error, m) => void m.respond(m.data) });
     await answerer.flush();
     const omnibus = () => requester.request(`${root}.omnibus`, payload);
     const raw = () => asker.request(`${root}.raw`, payload, { timeout: 5_000 });
