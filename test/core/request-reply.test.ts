@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { gatewayDriver } from '../../src/client/driver.js';
 import { Bus } from '../../src/core/bus.js';
 import type { Driver } from '../../src/core/driver.js';
-import { ConfigurationError, NoRespondersError, RemoteError, TimeoutError, ValidationError } from '../../src/core/errors.js';
+import { ClosedError, ConfigurationError, NoRespondersError, RemoteError, TimeoutError, ValidationError } from '../../src/core/errors.js';
 import { defineEvent } from '../../src/core/event.js';
 import { memory } from '../../src/drivers/memory/index.js';
 import { nats } from '../../src/drivers/nats/index.js';
@@ -177,6 +177,23 @@ for (const c of cases) {
       await assert.rejects(bus.request(Quote, { sku: 1 } as never), ValidationError);
       // A request that skipped validation (a plain topic) gets the schema's verdict as a RemoteError.
       await assert.rejects(bus.request(Quote.topic, { sku: 'a' }), (error: unknown) => error instanceof RemoteError && error.remoteCode === 'VALIDATION_FAILED');
+    });
+
+    it('rejects a request still waiting with ClosedError when its bus closes', async () => {
+      const bus = await busOver();
+      const topic = fresh('closing');
+      // A responder that never answers: on NATS the server would otherwise say at once that nobody listens.
+      let release: (value: unknown) => void = () => {};
+      await bus.respond(topic, () => new Promise((resolve) => (release = resolve)));
+      const waiting = bus.request(topic, 1, { timeoutMs: 30_000 });
+      const started = Date.now();
+      await new Promise((resolve) => setImmediate(resolve));
+      const closing = bus.close();
+      await assert.rejects(waiting, ClosedError);
+      assert.ok(Date.now() - started < 5_000);
+      release(null);
+      await assert.rejects(bus.request(topic, 2), ClosedError);
+      await closing;
     });
 
     if (c.durable) {
