@@ -18,6 +18,15 @@ export async function rate(count: number, work: () => Promise<void>): Promise<nu
   return count / ((performance.now() - start) / 1000);
 }
 
+/** Runs `count` calls of `one`, keeping `window` of them in flight. */
+export async function windowed(count: number, window: number, one: () => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next++ < count) await one();
+  };
+  await Promise.all(Array.from({ length: window }, lane));
+}
+
 /**
  * The median figure of each contender over `runs` rounds in which they take turns, after a
  * warm-up round: drift during the run (JIT, the server's caches, a busy neighbour) then

@@ -10,13 +10,15 @@ export { defineEvent, type EventDefinition, type EventInfo, type Target } from '
 export { defineCatalog, type AsyncApiOptions, type AsyncApiServer, type Catalog, type CatalogOptions } from './catalog/index.js';
 export { HEADER, type Headers, type Message, type PublishOptions, type PublishResult, type StoredMessage } from './core/message.js';
 export type { Handler, SubscribeOptions, Subscription } from './core/subscription.js';
+export { DEFAULT_REQUEST_TIMEOUT_MS, REQUEST_HEADER, type RequestOptions } from './core/request-protocol.js';
+export type { RespondOptions, Responder } from './core/request-reply.js';
 export type { BackoffOptions } from './core/backoff.js';
 export type { CircuitBreakerOptions } from './core/circuit-breaker.js';
 export { MessageStream, type StreamOptions } from './core/stream.js';
 export { Reader, type ReaderOptions } from './core/reader.js';
 export { Writer, type WriteResult } from './core/writer.js';
 export type { Route } from './core/router.js';
-export type { Capabilities, Driver, From } from './core/driver.js';
+export type { Capabilities, Driver, From, RequestTransport } from './core/driver.js';
 
 export type { BusEvents, CircuitClosed, CircuitOpen, DeliveryFailed } from './core/bus-events.js';
 export type { BusHealth, DriverHealth } from './core/health.js';
@@ -35,13 +37,16 @@ export {
   ConnectionError,
   InvalidPositionError,
   InvalidTopicError,
+  NoRespondersError,
   NoRouteError,
   OmnibusError,
   PayloadTooLargeError,
   PublishError,
   RefusedError,
   RejectedError,
+  RemoteError,
   SerializationError,
+  TimeoutError,
   ValidationError,
   type ValidationIssue,
 } from './core/errors.js';

@@ -3,8 +3,10 @@
 
 import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
 import { ClosedError } from '../core/errors.js';
-import type { Message } from '../core/message.js';
+import type { Message, StoredMessage } from '../core/message.js';
+import { Inbox, requestTimeout, type RequestOptions } from '../core/request-protocol.js';
 import { assertPattern, assertTopic } from '../core/topic.js';
+import { uuidv7 } from '../core/uuid.js';
 import type { GatewayCapabilities, PublishBatchReply, PublishReply } from '../protocol/frames.js';
 import { payloadOf } from '../protocol/payload.js';
 import type { Channel, RemoteDelivery, ChannelSpec } from './channel.js';
@@ -58,6 +60,11 @@ let subscriptionCounter = 0;
 export class OmnibusClient {
   private readonly connection: Connection;
   private readonly subscriptions = new Set<ClientSubscription>();
+  /** Where replies to this client's requests arrive: `_inbox.<uuid>`, subscribed on the first request. */
+  private readonly inbox = new Inbox(uuidv7(), {
+    subscribe: (topic, handler) => this.subscribe(topic, handler),
+    publish: (topic, data, options) => this.publish(topic, data, options),
+  });
   private closed = false;
 
   constructor(options: ClientOptions) {
@@ -140,6 +147,21 @@ export class OmnibusClient {
     return subscription;
   }
 
+  /**
+   * Sends a request to whatever responds on `topic` behind the gateway (`bus.respond`) and
+   * resolves with the reply. The token needs publish on `topic` and subscribe on `_inbox.>`.
+   * Fails with `TimeoutError` after `timeoutMs` (default 5 s), `RemoteError` when the responder threw.
+   */
+  request<R = unknown>(topic: string, data: unknown, options?: RequestOptions): Promise<StoredMessage<R>> {
+    if (this.closed) return Promise.reject(new ClosedError('request on a closed client', { topic }));
+    try {
+      assertTopic(topic);
+      return this.inbox.request<R>(topic, data, requestTimeout(topic, options), options?.headers);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   /** Messages as an async iterator; settle each with `ack()`. Ends when `close()`d or the loop breaks. */
   stream<T = unknown>(pattern: string, options: Omit<ClientSubscribeOptions, 'ack'> = {}): AsyncIterableIterator<Message<T>> & { close(): Promise<void> } {
     const ready: Message<T>[] = [];
@@ -185,6 +207,7 @@ export class OmnibusClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.inbox.close();
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
     await this.connection.close();
   }

@@ -22,6 +22,8 @@ import { GroupLags, type GroupLag, type LagOptions } from './lag.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { HEADER, type Headers, type Message, type PublishOptions, type PublishResult, type StoredMessage } from './message.js';
 import { Reader, type ReaderOptions } from './reader.js';
+import type { RequestOptions } from './request-protocol.js';
+import { RequestReply, type OpenSubscription, type RespondOptions, type Responder } from './request-reply.js';
 import { Router, type DriverEntry, type Route } from './router.js';
 import { addCounters, counters, type BusStats, type Counters } from './stats.js';
 import { MessageStream, type StreamOptions } from './stream.js';
@@ -76,6 +78,7 @@ export class Bus {
   private closing: Promise<void> | undefined;
   private readonly host: SubscriptionHost;
   private readonly driverStates: DriverState[] = [];
+  private readonly requests: RequestReply;
 
   constructor(options: BusOptions) {
     this.router = new Router(options.drivers, options.routes);
@@ -105,6 +108,13 @@ export class Bus {
         if (subscription.group !== undefined) this.groupLags.closed(`${subscription.pattern}#${subscription.group}`, subscription);
       },
     };
+    this.requests = new RequestReply({
+      publish: (topic, data, options) => this.publish(topic, data, options),
+      subscribe: (pattern, handler, options, open) => this.subscribeVia(pattern, handler, options, open),
+      driverFor: (topic) => this.router.driverFor(topic).driver,
+      wire: (topic, data, options) => this.build(topic, data, options),
+      decode: (wire) => ('value' in wire ? wire.value : decodePayload(this.codec, wire.body, wire.headers[HEADER.contentType], wire.topic)),
+    });
   }
 
   /** Listens to bus events: `error`, `deliveryFailed`, `connectionLost`, `reconnected`, `circuitOpen`, `circuitClosed`. */
@@ -164,10 +174,31 @@ export class Bus {
     return wires.map((wire) => ({ id: wire.id, seq: wire.seq }));
   }
 
-  async subscribe<T = unknown>(
+  subscribe<T = unknown>(target: Target<T>, handler: Handler<T>, options: SubscribeOptions = {}): Promise<Subscription> {
+    return this.subscribeVia(target, handler, options);
+  }
+
+  /**
+   * Sends a request and resolves with the reply (its `data` is what the responder returned).
+   * Fails with `TimeoutError` after `timeoutMs` (default 5 s), `NoRespondersError` where the
+   * broker can tell nobody listens (NATS), `RemoteError` when the responder threw.
+   */
+  request<R = unknown, T = unknown>(target: Target<T>, data: T, options?: RequestOptions): Promise<StoredMessage<R>> {
+    if (this.closing !== undefined) return Promise.reject(new ClosedError('request on a closed bus', { topic: topicOf(target) }));
+    return this.requests.request<T, R>(target, data, options);
+  }
+
+  /** Answers requests on `target` with `responder`'s return value; a throw reaches the requester as `RemoteError`. */
+  respond<T = unknown, R = unknown>(target: Target<T>, responder: Responder<T, R>, options?: RespondOptions): Promise<Subscription> {
+    return this.requests.respond(target, responder, options);
+  }
+
+  /** `open` opens each driver's side: `driver.subscribe` unless said otherwise (request/reply's responders). */
+  private async subscribeVia<T>(
     target: Target<T>,
     handler: Handler<T>,
     options: SubscribeOptions = {},
+    open: OpenSubscription = (driver, spec, deliver) => driver.subscribe(spec, deliver),
   ): Promise<Subscription> {
     if (this.closing !== undefined) throw new ClosedError('subscribe on a closed bus', { topic: topicOf(target) });
     const pattern = topicOf(target);
@@ -190,7 +221,7 @@ export class Bus {
     const spec = { pattern, group: options.group, from: options.from, ackDeadlineMs: options.ackDeadlineMs ?? DEFAULT_ACK_DEADLINE_MS };
     for (const { name, driver } of entries) {
       try {
-        subscription.driverSubscriptions.push(await driver.subscribe(spec, subscription.deliver));
+        subscription.driverSubscriptions.push(await open(driver, spec, subscription.deliver));
       } catch (error) {
         await subscription.close();
         if (error instanceof OmnibusError) throw error;
@@ -294,6 +325,7 @@ export class Bus {
   /** Stops intake, waits up to `closeTimeoutMs` for running handlers, then closes the drivers. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await this.requests.close();
       await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
       await Promise.all(this.router.entries.map((entry) => entry.driver.close()));
     })();

@@ -98,6 +98,22 @@ export interface LagSpec {
   group: string;
 }
 
+/**
+ * Native request/reply, for brokers that have it (NATS): requests and replies travel outside
+ * what the driver stores. Drivers without it get core's generic path (a `reply-to` header and
+ * one inbox topic per bus), so a driver adds this only where the broker does better.
+ */
+export interface RequestTransport {
+  /**
+   * Sends `request` and resolves with the first reply. Rejects with `TimeoutError` after
+   * `timeoutMs`, and with `NoRespondersError` where the broker knows at once that nobody listens.
+   */
+  request(request: WireMessage, timeoutMs: number): Promise<WireMessage>;
+  /** Like `Driver.subscribe`, for requests only: each delivered request's `reply-to` header is the address `reply` takes. */
+  subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription>;
+  reply(to: string, reply: WireMessage): void | Promise<void>;
+}
+
 export interface Driver {
   readonly name: string;
   readonly capabilities: Capabilities;
@@ -124,6 +140,8 @@ export interface Driver {
    * figures. A broker that cannot answer rejects, with a typed error saying why.
    */
   lag?(spec: LagSpec): Promise<number>;
+  /** Native request/reply. Optional: without it, `bus.request` and `bus.respond` use publish and subscribe. */
+  readonly requests?: RequestTransport;
   /** Reports connection changes and background errors to the bus. */
   observe?(listener: (event: DriverEvent) => void): void;
   /**

@@ -133,6 +133,44 @@ export class RejectedError extends OmnibusError {
   override readonly code = 'REJECTED';
 }
 
+/** A request got no reply within its `timeoutMs`: no responder, or none answered in time. Retriable. */
+export class TimeoutError extends OmnibusError {
+  override name = 'TimeoutError';
+  override readonly code = 'TIMEOUT';
+  override readonly retriable = true;
+  constructor(
+    message: string,
+    readonly timeoutMs: number,
+    details: ErrorDetails = {},
+  ) {
+    super(message, details);
+  }
+}
+
+/** The broker knows at once that nobody responds on the topic (NATS); retriable, as a responder may start. */
+export class NoRespondersError extends OmnibusError {
+  override name = 'NoRespondersError';
+  override readonly code = 'NO_RESPONDERS';
+  override readonly retriable = true;
+}
+
+/**
+ * A responder's handler threw: `message` is its message, `remoteCode` its `code` (when it had
+ * one) and `remoteName` its `name`, so a requester can match the failure without sharing classes.
+ */
+export class RemoteError extends OmnibusError {
+  override name = 'RemoteError';
+  override readonly code = 'REMOTE_ERROR';
+  constructor(
+    message: string,
+    readonly remoteCode: string | undefined,
+    readonly remoteName: string | undefined,
+    details: ErrorDetails = {},
+  ) {
+    super(message, details);
+  }
+}
+
 export function isRetriable(error: unknown): boolean {
   return error instanceof OmnibusError ? error.retriable : true;
 }

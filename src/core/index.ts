@@ -13,6 +13,8 @@ export * from './logger.js';
 export * from './message.js';
 export * from './pattern-index.js';
 export * from './reader.js';
+export * from './request-protocol.js';
+export * from './request-reply.js';
 export * from './router.js';
 export * from './stats.js';
 export * from './stream.js';

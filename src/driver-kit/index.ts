@@ -12,10 +12,11 @@ export {
   type From,
   type LagSpec,
   type ReadSpec,
+  type RequestTransport,
   type SubscribeSpec,
   type WireMessage,
 } from '../core/driver.js';
-export { ClosedError, ConfigurationError, ConnectionError, InvalidPositionError, PublishError, RefusedError } from '../core/errors.js';
+export { ClosedError, ConfigurationError, ConnectionError, InvalidPositionError, NoRespondersError, PublishError, RefusedError, TimeoutError } from '../core/errors.js';
 export { backoffDelay, type BackoffOptions, type Jitter } from '../core/backoff.js';
 export { LocalDeliveries, type LocalDeliveryHooks } from '../core/local-deliveries.js';
 export { PatternIndex } from '../core/pattern-index.js';

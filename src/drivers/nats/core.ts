@@ -64,7 +64,8 @@ export class CoreGroups {
   }
 }
 
-export function subscribeCore(link: CoreLink, groups: CoreGroups, spec: SubscribeSpec, deliver: Deliver): DriverSubscription {
+/** With `replyHeader`, a message's NATS reply subject is handed on under that header (native request/reply). */
+export function subscribeCore(link: CoreLink, groups: CoreGroups, spec: SubscribeSpec, deliver: Deliver, replyHeader?: string): DriverSubscription {
   const member = groups.join(spec, deliver);
   const timers = new Set<ReturnType<typeof setTimeout>>();
   const hand = (wire: WireMessage, attempt: number): void | Promise<void> => {
@@ -90,6 +91,7 @@ export function subscribeCore(link: CoreLink, groups: CoreGroups, spec: Subscrib
           fallbackId: uuidv7,
           fallbackTime: Date.now,
         });
+        if (replyHeader !== undefined && m.reply) wire.headers[replyHeader] = m.reply;
         const wait = hand(wire, 1);
         if (wait !== undefined) await wait;
       }

@@ -14,6 +14,7 @@ import { ConfirmedAcks } from './acks.js';
 import { readJetStream } from './history.js';
 import { inboxFor, publishJetStream, subscribeJetStream, type JetStreamLink } from './jetstream.js';
 import { jetStreamLag } from './lag.js';
+import { NatsRequests } from './requests.js';
 import { StreamCatalog } from './streams.js';
 
 
@@ -89,6 +90,14 @@ class NatsDriver implements Driver {
   private closed = false;
   /** JetStream mode only: core subjects keep nothing, so a group there has no lag to tell. */
   readonly lag?: (spec: LagSpec) => Promise<number>;
+  /** Request/reply on core NATS subjects, outside the streams (requests.ts). */
+  readonly requests = new NatsRequests(
+    (topic) => {
+      if (this.closed) return Promise.reject(new ClosedError('the nats driver is closed', { topic }));
+      return this.link.get(topic);
+    },
+    (subscription) => this.track(subscription),
+  );
 
   constructor(private readonly options: NatsOptions) {
     this.mode = options.mode ?? 'jetstream';
@@ -140,6 +149,11 @@ class NatsDriver implements Driver {
     } catch (error) {
       throw error instanceof OmnibusError ? error : this.fail(error, spec.pattern);
     }
+    return this.track(inner);
+  }
+
+  /** Closed with the driver, unless closed before. */
+  private track(inner: DriverSubscription): DriverSubscription {
     const subscription = {
       close: async () => {
         this.subscriptions.delete(subscription);
