@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { Bus } from '../core/bus.js';
 import type { SubscribeOptions } from '../core/subscription.js';
 import { skipReason, type CaseContext, type ConformanceOptions, type DriverFactory } from './conformance/case.js';
+import { delayCases } from './conformance/delays.js';
 import { deliveryCases } from './conformance/delivery.js';
 import { failuresCases } from './conformance/failures.js';
 import { groupsCases } from './conformance/groups.js';
@@ -17,7 +18,7 @@ import { redeliveryCases } from './conformance/redelivery.js';
 
 export type { ConformanceOptions, DriverFactory };
 
-const cases = [...failuresCases, ...deliveryCases, ...orderingCases, ...groupsCases, ...redeliveryCases, ...persistenceCases, ...lifecycleCases];
+const cases = [...failuresCases, ...deliveryCases, ...orderingCases, ...groupsCases, ...redeliveryCases, ...persistenceCases, ...delayCases, ...lifecycleCases];
 
 /**
  * Runs the delivery contract against a driver. Cases its capabilities do not claim are

@@ -109,6 +109,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
       nativeWildcards: true,
       maxPayloadBytes: this.options.maxPayloadBytes,
       ackDeadline: true,
+      delayedDelivery: false,
     };
     this.publisher = new Coalescer((batch) => this.store(batch), MAX_PUBLISH_ROWS, (error) => !(error instanceof OmnibusError) || !error.retriable);
     this.settler = new Coalescer((batch) => this.storeSettles(batch), MAX_SETTLE_ROWS);

@@ -107,6 +107,7 @@ class RedisDriver implements Driver, ReaderHost {
       nativeWildcards: false,
       maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,
       ackDeadline: true,
+      delayedDelivery: false,
     };
   }
 

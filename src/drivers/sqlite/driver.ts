@@ -59,6 +59,7 @@ export class SqliteDriver implements Driver {
       nativeWildcards: false,
       maxPayloadBytes: this.options.maxPayloadBytes,
       ackDeadline: true,
+      delayedDelivery: false,
     };
   }
 
