@@ -1,6 +1,8 @@
 // Delayed messages of the in-process driver, held in due order (equal due times keep publish
 // order) under one timer. Timers suffice here: the memory driver keeps nothing across restarts.
 
+import { DueTimer } from '../../driver-kit/due-timer.js';
+
 interface Waiting<T> {
   due: number;
   item: T;
@@ -8,8 +10,8 @@ interface Waiting<T> {
 
 export class DueQueue<T> {
   private readonly waiting: Waiting<T>[] = [];
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private armedFor = Infinity;
+  // A message still to deliver keeps the process running, as a pending timer would.
+  private readonly timer = new DueTimer(() => this.releaseDue(), true);
 
   constructor(private readonly release: (item: T) => void) {}
 
@@ -24,30 +26,17 @@ export class DueQueue<T> {
       else high = middle;
     }
     waiting.splice(low, 0, { due, item });
-    if (due < this.armedFor) this.arm();
+    this.timer.expect(due);
   }
 
   clear(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.armedFor = Infinity;
+    this.timer.cancel();
     this.waiting.length = 0;
   }
 
-  private arm(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    const next = this.waiting[0];
-    this.timer = undefined;
-    this.armedFor = next?.due ?? Infinity;
-    if (next === undefined) return;
-    // Not unref'd: a message still to deliver keeps the process running, as a pending timer would.
-    this.timer = setTimeout(() => this.fire(), Math.max(0, next.due - Date.now()));
-  }
-
-  /** Releases what is due by the wall clock, which a timer can precede by a millisecond. */
-  private fire(): void {
+  private releaseDue(): void {
     const now = Date.now();
     while (this.waiting.length > 0 && this.waiting[0].due <= now) this.release(this.waiting.shift()!.item);
-    this.arm();
+    if (this.waiting.length > 0) this.timer.expect(this.waiting[0].due);
   }
 }

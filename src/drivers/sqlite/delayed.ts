@@ -4,6 +4,7 @@
 
 import type { Database, Statement } from 'better-sqlite3';
 import type { WireMessage } from '../../core/driver.js';
+import { DueTimer } from '../../driver-kit/due-timer.js';
 import type { CommitQueue } from './commit-queue.js';
 import type { MessageLog } from './message-log.js';
 
@@ -61,13 +62,13 @@ export class DelayedMessages {
 }
 
 /**
- * Moves due messages into the log at their due time. Its one timer holds no message, only the
- * next due time the table holds, so a restart loses nothing: the next driver to open the file
- * reads that time again.
+ * Moves due messages into the log at their due time. Its timer holds no message, only the next
+ * due time the table holds, so a restart loses nothing: the next driver to open the file reads
+ * that time again.
  */
 export class DueMover {
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private armedFor = Infinity;
+  // Not keeping the process: a subscription's change watcher keeps one that waits for messages running.
+  private readonly timer = new DueTimer(() => this.move(), false);
   private stopped = false;
 
   constructor(
@@ -87,26 +88,15 @@ export class DueMover {
       this.failed(error);
       return;
     }
-    if (next !== undefined && next < this.armedFor) this.arm(next);
+    if (next !== undefined) this.timer.expect(next);
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-  }
-
-  private arm(due: number): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.armedFor = due;
-    // A timer may fire a millisecond before the wall clock reaches `due`; `takeDue` checks the clock.
-    this.timer = setTimeout(() => this.move(), Math.max(0, due - Date.now()));
-    // Unref'd: a subscription's change watcher keeps a process that waits for messages running.
-    this.timer.unref?.();
+    this.timer.cancel();
   }
 
   private move(): void {
-    this.timer = undefined;
-    this.armedFor = Infinity;
     if (this.stopped) return;
     this.queue
       .enqueue(
