@@ -1,6 +1,9 @@
 // One timer for the earliest due time a driver knows of, for delayed delivery. It holds no
 // message: durable drivers keep those in their store and only learn the next due time here.
 
+/** setTimeout fires at once past this (about 24.8 days): a later due time waits in steps. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 export class DueTimer {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private armedFor = Infinity;
@@ -35,7 +38,7 @@ export class DueTimer {
       this.timer = undefined;
       this.armedFor = Infinity;
       this.fire();
-    }, Math.max(0, this.armedFor - Date.now()));
+    }, Math.min(MAX_TIMEOUT_MS, Math.max(0, this.armedFor - Date.now())));
     if (!this.keepsProcess) this.timer.unref?.();
   }
 }

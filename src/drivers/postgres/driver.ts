@@ -152,7 +152,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
       if (isConnectionLoss(error)) this.recovery.lost(error);
       throw publishError(error, this.where, batch[0].topic);
     }
-    this.mover.expect(Math.min(...batch.map((wire) => wire.deliverAt!)));
+    this.mover.expect(batch.reduce((earliest, wire) => Math.min(earliest, wire.deliverAt!), Infinity));
   }
 
   async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {

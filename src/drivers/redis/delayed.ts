@@ -36,7 +36,7 @@ export class DelayedMessages {
         holdScript.run(client, keys.delayed, [wire.deliverAt!, keys.events, keys.streamName(wire.topic), wire.id, ...entryFields(wire)]),
       ),
     );
-    this.expect(Math.min(...batch.map((wire) => wire.deliverAt!)));
+    this.expect(batch.reduce((earliest, wire) => Math.min(earliest, wire.deliverAt!), Infinity));
   }
 
   /** A due time heard of: this process's publish or another's, on the events channel. */
