@@ -25,8 +25,9 @@ export interface Capabilities {
   /**
    * `publish(…, { delayMs } | { deliverAt })` holds a message in the broker's own store until
    * it is due, surviving restarts where the driver is persistent; never timers holding messages.
+   * Absent means no, so a driver written before this flag refuses delays instead of ignoring them.
    */
-  delayedDelivery: boolean;
+  delayedDelivery?: boolean;
 }
 
 /** One message as a driver stores and returns it. */
