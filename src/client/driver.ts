@@ -27,12 +27,16 @@ const BEFORE_WELCOME: Capabilities = {
   nativeWildcards: true,
   maxPayloadBytes: DEFAULT_LIMITS.maxMessageBytes,
   ackDeadline: true,
+  delayedDelivery: false,
 };
 
-/** The gateway's capabilities as this driver's: the gateway matches patterns itself, whatever its bus's drivers do. */
+/**
+ * The gateway's capabilities as this driver's: the gateway matches patterns itself, whatever its
+ * bus's drivers do; its publish frames carry no due time, so delays are not passed on.
+ */
 function capabilitiesOf(welcome: WelcomeFrame): Capabilities {
   const { drivers: _drivers, ...capabilities } = welcome.capabilities;
-  return { ...capabilities, nativeWildcards: true };
+  return { ...capabilities, nativeWildcards: true, delayedDelivery: false };
 }
 
 export function gatewayDriver(options: ConnectionOptions): GatewayDriver {

@@ -362,6 +362,7 @@ export class Bus {
       seq: undefined,
       body: NO_BODY,
     };
+    if (options !== undefined && (options.delayMs !== undefined || options.deliverAt !== undefined)) delay(wire, driver, options);
     const limit = driver.capabilities.maxPayloadBytes;
     if (driver.carriesValues) {
       wire.value = data;
@@ -425,13 +426,33 @@ function checkSize(bytes: number, limit: number, topic: string): void {
 }
 
 function checkPublishOptions(topic: string, options: PublishOptions): void {
-  const { id, key, ttlMs, headers } = options;
+  const { id, key, ttlMs, headers, delayMs, deliverAt } = options;
   let problem: string | undefined;
   if (id !== undefined && (typeof id !== 'string' || id.length === 0)) problem = 'id must be a non-empty string';
   else if (key !== undefined && typeof key !== 'string') problem = 'key must be a string';
   else if (ttlMs !== undefined && !(Number.isFinite(ttlMs) && ttlMs > 0)) problem = 'ttlMs must be a positive number of milliseconds';
   else if (headers !== undefined && Object.values(headers).some((value) => typeof value !== 'string')) problem = 'header values must be strings';
+  else if (delayMs !== undefined && deliverAt !== undefined) problem = 'give delayMs or deliverAt, not both';
+  else if (delayMs !== undefined && !(typeof delayMs === 'number' && Number.isFinite(delayMs) && delayMs >= 0)) {
+    problem = `delayMs must be a non-negative number of milliseconds, not ${String(delayMs)}`;
+  } else if (deliverAt !== undefined && !(deliverAt instanceof Date && !Number.isNaN(deliverAt.getTime()))) {
+    problem = `deliverAt must be a valid Date, not ${deliverAt instanceof Date ? 'an invalid date' : typeof deliverAt}`;
+  }
   if (problem !== undefined) throw new ConfigurationError(`publish to '${topic}': ${problem}`, { topic });
+}
+
+/** Sets the due time of a message published with `delayMs` or `deliverAt` (already checked), on a driver that can hold it. */
+function delay(wire: WireMessage, driver: Driver, options: PublishOptions): void {
+  if (!driver.capabilities.delayedDelivery) {
+    const option = options.delayMs !== undefined ? 'delayMs' : 'deliverAt';
+    throw new ConfigurationError(
+      `driver '${driver.name}' cannot delay delivery (no delayedDelivery capability); publish to '${wire.topic}' without ${option}, or route it to a driver that can`,
+      { topic: wire.topic },
+    );
+  }
+  const due = options.delayMs !== undefined ? Math.ceil(wire.time + options.delayMs) : options.deliverAt!.getTime();
+  // A due time already past is an ordinary publish; one ahead is the message's publish time too.
+  if (due > wire.time) wire.time = wire.deliverAt = due;
 }
 
 function checkDeadLetter(pattern: string, deadLetter: string): void {

@@ -13,7 +13,7 @@ export function orderingCovers(ordering: Capabilities['ordering'], wanted: Capab
 
 /** The capabilities all of `each` share: a flag only if every driver has it, the weakest ordering, the smallest payload limit. */
 export function combineCapabilities(each: ReadonlyArray<Capabilities>): Capabilities {
-  const all = (name: 'persistent' | 'groups' | 'replay' | 'dedupe' | 'nativeWildcards' | 'ackDeadline') => each.every((c) => c[name]);
+  const all = (name: 'persistent' | 'groups' | 'replay' | 'dedupe' | 'nativeWildcards' | 'ackDeadline' | 'delayedDelivery') => each.every((c) => c[name]);
   return {
     persistent: all('persistent'),
     groups: all('groups'),
@@ -23,5 +23,6 @@ export function combineCapabilities(each: ReadonlyArray<Capabilities>): Capabili
     nativeWildcards: all('nativeWildcards'),
     maxPayloadBytes: Math.min(...each.map((c) => c.maxPayloadBytes)),
     ackDeadline: all('ackDeadline'),
+    delayedDelivery: all('delayedDelivery'),
   };
 }

@@ -22,6 +22,12 @@ export interface Capabilities {
   maxPayloadBytes: number;
   /** The ack deadline redelivers a message its subscriber neither acked nor nacked in time. */
   ackDeadline: boolean;
+  /**
+   * `publish(…, { delayMs } | { deliverAt })` holds a message in the broker's own store until
+   * it is due, surviving restarts where the driver is persistent; never timers holding messages.
+   * Absent means no, so a driver written before this flag refuses delays instead of ignoring them.
+   */
+  delayedDelivery?: boolean;
 }
 
 /** One message as a driver stores and returns it. */
@@ -39,6 +45,12 @@ export interface WireMessage {
   body: Uint8Array;
   /** The payload itself, only for drivers that declare `carriesValues` (never encoded). */
   value?: unknown;
+  /**
+   * Milliseconds since the epoch before which the message must not be delivered; set only on
+   * drivers with `delayedDelivery`, and only when it lies ahead. `time` is the same instant: a
+   * delayed message counts as published when it comes due.
+   */
+  deliverAt?: number;
 }
 
 /**

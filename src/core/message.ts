@@ -10,11 +10,19 @@ export interface PublishOptions {
   headers?: Headers;
   /** Drop the message if it is not delivered within this many milliseconds. */
   ttlMs?: number;
+  /**
+   * Deliver no earlier than this many milliseconds from now. The message is stored at once and
+   * counts as published when due: its `time`, `seq` and `ttlMs` start then, and subscriptions
+   * live then receive it. Needs a driver with `delayedDelivery`. Default: deliver now.
+   */
+  delayMs?: number;
+  /** Deliver no earlier than this moment (a past one delivers now); as `delayMs`, which it excludes. */
+  deliverAt?: Date;
 }
 
 export interface PublishResult {
   id: string;
-  /** The driver's position for the stored message, where it has one. */
+  /** The driver's position for the stored message, where it has one; none yet for a delayed message. */
   seq?: string;
 }
 

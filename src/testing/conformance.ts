@@ -8,6 +8,7 @@ import { Bus } from '../core/bus.js';
 import type { SubscribeOptions } from '../core/subscription.js';
 import type { Capabilities } from '../core/driver.js';
 import { skipReason, type CaseContext, type CaseDefinition, type ConformanceOptions, type DriverFactory, type TestRunner } from './conformance/case.js';
+import { delayCases } from './conformance/delays.js';
 import { deliveryCases } from './conformance/delivery.js';
 import { failuresCases } from './conformance/failures.js';
 import { groupsCases } from './conformance/groups.js';
@@ -18,8 +19,7 @@ import { redeliveryCases } from './conformance/redelivery.js';
 
 export type { ConformanceOptions, DriverFactory, TestRunner };
 
-
-const cases = [...failuresCases, ...deliveryCases, ...orderingCases, ...groupsCases, ...redeliveryCases, ...persistenceCases, ...lifecycleCases];
+const cases = [...failuresCases, ...deliveryCases, ...orderingCases, ...groupsCases, ...redeliveryCases, ...persistenceCases, ...delayCases, ...lifecycleCases];
 
 /**
  * Runs the delivery contract against a driver. Cases its capabilities do not claim are

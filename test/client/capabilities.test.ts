@@ -37,7 +37,7 @@ describe('client capabilities', () => {
     const driver = gatewayDriver({ url: running.url, WebSocket: NodeWebSocket });
     await driver.ready();
     const capabilities: Capabilities = driver.capabilities;
-    assert.deepEqual(capabilities, { ...running.bus.capabilities, nativeWildcards: true, maxPayloadBytes: 4_096 });
+    assert.deepEqual(capabilities, { ...running.bus.capabilities, nativeWildcards: true, delayedDelivery: false, maxPayloadBytes: 4_096 });
     await driver.close();
   });
 });

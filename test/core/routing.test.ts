@@ -20,6 +20,7 @@ describe('multi-driver routing', () => {
       nativeWildcards: true,
       maxPayloadBytes: 1_000,
       ackDeadline: true,
+      delayedDelivery: true,
     });
     await bus.close();
   });

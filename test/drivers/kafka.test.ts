@@ -51,6 +51,7 @@ describe('kafka driver', { skip }, () => {
       nativeWildcards: true,
       maxPayloadBytes: 1_048_588 - 8 * 1024,
       ackDeadline: true,
+      delayedDelivery: false,
     });
   });
 

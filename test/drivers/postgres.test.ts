@@ -71,9 +71,12 @@ describe('postgres driver', { skip }, () => {
     const second = driver();
     await Promise.all([first.ready(), second.ready()]);
     const { rows } = await admin.query(`SELECT component, version, name FROM "${schema}".migrations ORDER BY version`);
-    assert.deepEqual(rows, [{ component: 'bus', version: 1, name: 'log, groups, leases' }]);
+    assert.deepEqual(rows, [
+      { component: 'bus', version: 1, name: 'log, groups, leases' },
+      { component: 'bus', version: 2, name: 'delayed messages' },
+    ]);
     const tables = await admin.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema]);
-    assert.deepEqual(tables.rows.map((r) => r.table_name), ['groups', 'leases', 'messages', 'migrations']);
+    assert.deepEqual(tables.rows.map((r) => r.table_name), ['delayed', 'groups', 'leases', 'messages', 'migrations']);
     await Promise.all([first.close(), second.close()]);
     const untouched = postgres({ connectionString: url, schema: `${schema}_empty`, migrate: false });
     await assert.rejects(untouched.ready(), (error) => error instanceof ConfigurationError && /migrate: true/.test(error.message));
@@ -88,7 +91,7 @@ describe('postgres driver', { skip }, () => {
     try {
       for (const migrate of [true, false]) {
         const old = postgres({ connectionString: url, schema: newer, migrate });
-        await assert.rejects(old.ready(), (error) => error instanceof ConfigurationError && /bus migration 99, newer than this version of Omnibus knows \(1\)/.test(error.message));
+        await assert.rejects(old.ready(), (error) => error instanceof ConfigurationError && /bus migration 99, newer than this version of Omnibus knows \(2\)/.test(error.message));
         await old.close();
       }
     } finally {

@@ -59,6 +59,7 @@ describe('redis driver', { skip }, () => {
       nativeWildcards: false,
       maxPayloadBytes: 1024 * 1024,
       ackDeadline: true,
+      delayedDelivery: true,
     });
     assert.equal(redis({ dedupeWindowMs: 1_000 }).capabilities.dedupe, true);
   });

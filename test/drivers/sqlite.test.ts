@@ -43,7 +43,7 @@ describe('sqlite driver', () => {
     try {
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
-      assert.deepEqual(tables, ['groups', 'leases', 'messages', 'omnibus_meta', 'owners', 'topics']);
+      assert.deepEqual(tables, ['delayed', 'groups', 'leases', 'messages', 'omnibus_meta', 'owners', 'topics']);
     } finally {
       db.close();
     }

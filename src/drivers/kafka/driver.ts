@@ -121,6 +121,7 @@ class KafkaDriver implements Driver {
       nativeWildcards: true,
       maxPayloadBytes: options.maxPayloadBytes ?? KAFKA_DEFAULT_MAX_MESSAGE - HEADROOM,
       ackDeadline: true,
+      delayedDelivery: false,
     };
   }
 

@@ -4,6 +4,7 @@
 
 import { ClosedError, ConfigurationError, InvalidPositionError, PatternIndex, defineDriver, matchesPattern, type Capabilities, type Deliver, type Delivery, type Driver, type From, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
 import { GroupTable } from '../../driver-kit/group-table.js';
+import { DueQueue } from './due-queue.js';
 
 export interface MemoryOptions {
   /** Messages kept for `from: 'earliest' | { seq } | { time }` replays. Default 0: retaining messages costs every publish a trip through the old generation of the garbage collector, so replay is opt-in. */
@@ -121,6 +122,7 @@ class MemoryDriver implements Driver {
   private readonly maxAgeMs: number;
   private readonly seen = new Map<string, number>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly delayed = new DueQueue<WireMessage>((wire) => void this.accept(wire));
   private sweeper: ReturnType<typeof setInterval> | undefined;
   sweepMs = Infinity;
   private seq = 0;
@@ -141,6 +143,7 @@ class MemoryDriver implements Driver {
       nativeWildcards: true,
       maxPayloadBytes: options.maxPayloadBytes ?? Infinity,
       ackDeadline: true,
+      delayedDelivery: true,
     };
   }
 
@@ -149,18 +152,30 @@ class MemoryDriver implements Driver {
     let waits: Promise<void>[] | undefined;
     for (const wire of batch) {
       if (this.capabilities.dedupe && this.isDuplicate(wire)) continue;
-      wire.seq = String(++this.seq);
-      if (this.maxHistory > 0) this.remember(wire);
-      for (const consumer of this.index.match(wire.topic)) {
-        if (consumer.backlog !== undefined) {
-          consumer.backlog.push(wire);
-          continue;
-        }
-        const wait = this.dispatch(consumer, wire, 1);
-        if (wait !== undefined) (waits ??= []).push(wait);
+      if (wire.deliverAt !== undefined && wire.deliverAt > Date.now()) {
+        this.delayed.add(wire.deliverAt, wire);
+        continue;
       }
+      const wait = this.accept(wire);
+      if (wait !== undefined) (waits ??= []).push(...wait);
     }
     return waits === undefined ? DONE : Promise.all(waits).then(() => undefined);
+  }
+
+  /** Numbers, retains and hands out a message that is due; returns the subscribers' backpressure. */
+  private accept(wire: WireMessage): Promise<void>[] | undefined {
+    let waits: Promise<void>[] | undefined;
+    wire.seq = String(++this.seq);
+    if (this.maxHistory > 0) this.remember(wire);
+    for (const consumer of this.index.match(wire.topic)) {
+      if (consumer.backlog !== undefined) {
+        consumer.backlog.push(wire);
+        continue;
+      }
+      const wait = this.dispatch(consumer, wire, 1);
+      if (wait !== undefined) (waits ??= []).push(wait);
+    }
+    return waits;
   }
 
   async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<{ close(): Promise<void> }> {
@@ -203,6 +218,7 @@ class MemoryDriver implements Driver {
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    this.delayed.clear();
     for (const consumer of [...this.consumers]) this.forget(consumer);
     this.groups.clear();
     this.history.length = 0;

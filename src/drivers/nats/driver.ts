@@ -116,6 +116,7 @@ class NatsDriver implements Driver {
       nativeWildcards: true,
       maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD,
       ackDeadline: durable,
+      delayedDelivery: false,
     };
   }
 

@@ -11,7 +11,7 @@ import { ConnectOnce } from '../../driver-kit/connect-once.js';
 import { GroupTable } from '../../driver-kit/group-table.js';
 import { Observers } from '../../driver-kit/observers.js';
 import { Consumer, Member, type Claimed, type ClaimedRow, type ConsumerHost, type Settle } from './consumer.js';
-import { connectionError, isConnectionLoss, isRefusal, redact } from './errors.js';
+import { connectionError, isConnectionLoss, isRefusal, publishError, redact } from './errors.js';
 import { readHistory } from './history.js';
 import { Listener } from './listener.js';
 import { migrate, quoteIdent } from './migrate.js';
@@ -31,6 +31,7 @@ import { Recovery } from './recovery.js';
 import { applyRetention } from './retention.js';
 import { loadPeer } from '../../driver-kit/peer.js';
 import { storeMessages } from './publishing.js';
+import { DueMover, holdStatement } from './delayed.js';
 
 export interface PostgresDriver extends Driver {
   /** Connects, migrates and starts listening now instead of on first use. Rejects with ConnectionError, also while the server is unreachable. */
@@ -89,6 +90,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
   private readonly timers: Array<ReturnType<typeof setInterval>> = [];
   private lastHeartbeat = Date.now();
   private readonly publisher: Coalescer<WireMessage>;
+  private readonly mover: DueMover;
   private readonly settler: Coalescer<Settle>;
   private readonly onPoolError = (error: unknown) => this.recovery.lost(error);
   // A checked-out client has no listener of the pool's; without one, a connection that
@@ -109,9 +111,11 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
       nativeWildcards: true,
       maxPayloadBytes: this.options.maxPayloadBytes,
       ackDeadline: true,
+      delayedDelivery: true,
     };
     this.publisher = new Coalescer((batch) => this.store(batch), MAX_PUBLISH_ROWS, (error) => !(error instanceof OmnibusError) || !error.retriable);
     this.settler = new Coalescer((batch) => this.storeSettles(batch), MAX_SETTLE_ROWS);
+    this.mover = new DueMover(() => this.pool!, this.options.schema, (error) => this.failed(error));
   }
 
   observe(listener: (event: DriverEvent) => void): void {
@@ -132,7 +136,23 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
     if (this.closing !== undefined) throw new ClosedError('the postgres driver is closed', { topic: batch[0]?.topic });
     if (batch.length === 0) return;
     await this.open();
-    await this.publisher.add(batch);
+    if (!batch.some((wire) => wire.deliverAt !== undefined)) return this.publisher.add(batch);
+    const now = Date.now();
+    const held = batch.filter((wire) => wire.deliverAt !== undefined && wire.deliverAt > now);
+    const due = batch.filter((wire) => !held.includes(wire));
+    await Promise.all([this.hold(held), due.length > 0 ? this.publisher.add(due) : undefined]);
+  }
+
+  /** Stores messages not yet due in `delayed`; they get a seq when they enter the log. */
+  private async hold(batch: WireMessage[]): Promise<void> {
+    if (batch.length === 0) return;
+    try {
+      await this.pool!.query(holdStatement(this.options.schema, batch));
+    } catch (error) {
+      if (isConnectionLoss(error)) this.recovery.lost(error);
+      throw publishError(error, this.where, batch[0].topic);
+    }
+    this.mover.expect(batch.reduce((earliest, wire) => Math.min(earliest, wire.deliverAt!), Infinity));
   }
 
   async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
@@ -198,6 +218,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
       await this.starting.current?.catch(() => {});
       await this.publisher.idle();
       await this.settler.idle();
+      await this.mover.stop();
       for (const timer of this.timers) clearInterval(timer);
       await this.listener?.stop();
       this.ended = true;
@@ -265,6 +286,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
     const retention = setInterval(() => void this.applyRetention().catch((error) => this.failed(error)), this.options.retentionIntervalMs);
     for (const timer of [poll, retention]) timer.unref();
     this.timers.push(poll, retention);
+    void this.mover.recheck();
     setTimeout(() => void (this.closing === undefined && this.applyRetention().catch((error) => this.failed(error))), 1_000).unref();
   }
 
@@ -330,6 +352,8 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
   private tick(): void {
     if (!this.recovery.up) return; // Reconnecting wakes every subscription.
     void this.wakeUps.poll(this.pool!).catch((error) => this.failed(error));
+    // Another process's delayed messages, should it have stopped before they came due.
+    void this.mover.recheck();
     if (Date.now() - this.lastHeartbeat < HEARTBEAT_MS) return;
     this.lastHeartbeat = Date.now();
     const names = [...this.wakeUps].filter((consumer) => consumer.ephemeral).map((consumer) => consumer.group);

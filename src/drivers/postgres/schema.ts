@@ -194,4 +194,53 @@ END
 $fn$;
 `,
   },
+  {
+    version: 2,
+    name: 'delayed messages',
+    sql: `
+-- Messages published with a due time wait here and enter the log, through publish(), when due.
+CREATE TABLE {schema}.delayed (
+  ord bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id text NOT NULL,
+  topic text NOT NULL,
+  key text,
+  headers text NOT NULL,
+  body bytea NOT NULL,
+  due_ms bigint NOT NULL,
+  ttl_ms bigint,
+  CONSTRAINT delayed_id_unique UNIQUE (id)
+);
+CREATE INDEX delayed_due ON {schema}.delayed (due_ms, ord);
+
+-- Moves up to p_limit messages due by p_now_ms into the log, in due order (equal due times in
+-- publish order), and answers how many and the next due time held. One mover at a time per
+-- schema, so two processes never interleave their batches out of order.
+CREATE FUNCTION {schema}.move_due(p_now_ms bigint, p_limit integer)
+RETURNS TABLE (moved integer, next_due_ms bigint)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_ids text[]; v_topics text[]; v_keys text[]; v_headers text[]; v_bodies bytea[]; v_times bigint[]; v_ttls bigint[];
+  v_notify text;
+BEGIN
+  PERFORM pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext({schema_literal} || ':delayed'));
+  WITH due AS (
+    DELETE FROM {schema}.delayed d WHERE d.ord IN (
+      SELECT x.ord FROM {schema}.delayed x WHERE x.due_ms <= p_now_ms ORDER BY x.due_ms, x.ord LIMIT p_limit)
+    RETURNING d.*
+  )
+  SELECT array_agg(due.id ORDER BY due.due_ms, due.ord), array_agg(due.topic ORDER BY due.due_ms, due.ord),
+         array_agg(due.key ORDER BY due.due_ms, due.ord), array_agg(due.headers ORDER BY due.due_ms, due.ord),
+         array_agg(due.body ORDER BY due.due_ms, due.ord), array_agg(due.due_ms ORDER BY due.due_ms, due.ord),
+         array_agg(due.ttl_ms ORDER BY due.due_ms, due.ord), string_agg(DISTINCT due.topic, ',')
+  INTO v_ids, v_topics, v_keys, v_headers, v_bodies, v_times, v_ttls, v_notify FROM due;
+  IF v_ids IS NOT NULL THEN
+    -- Past NOTIFY's size limit an empty payload means "any topic", as for publishes.
+    PERFORM {schema}.publish(v_ids, v_topics, v_keys, v_headers, v_bodies, v_times, v_ttls,
+                             CASE WHEN length(v_notify) > 7000 THEN '' ELSE v_notify END);
+  END IF;
+  RETURN QUERY SELECT coalesce(cardinality(v_ids), 0), (SELECT min(x.due_ms) FROM {schema}.delayed x);
+END
+$fn$;
+`,
+  },
 ];

@@ -9,6 +9,7 @@ import { ConnectOnce } from '../../driver-kit/connect-once.js';
 import { failure } from '../../driver-kit/failure.js';
 import { Observers } from '../../driver-kit/observers.js';
 import { AckQueue } from './acks.js';
+import { DelayedMessages } from './delayed.js';
 import { classify, DEFAULT_URL, duplicateConnection, isConnectionError, openConnection, redact } from './connection.js';
 import { FanOutReader } from './fan-out-reader.js';
 import { GroupReader } from './group-reader.js';
@@ -67,6 +68,7 @@ class RedisDriver implements Driver, ReaderHost {
   readonly prefetch: number;
   readonly tail: Tail;
   private readonly publisher: Publisher;
+  private readonly delayed: DelayedMessages;
   private connection: Redis | undefined;
   private readonly connecting = new ConnectOnce((topic: string | undefined) => this.open(topic));
   /** Whether the command connection is the driver's own (closed with it) rather than the application's client. */
@@ -98,6 +100,13 @@ class RedisDriver implements Driver, ReaderHost {
     this.acks = new AckQueue(this.keys, () => this.connection);
     const dedupeWindowMs = options.dedupeWindowMs ?? 0;
     this.publisher = new Publisher(this.keys, dedupeWindowMs, options.retention ?? { maxLength: 100_000 });
+    this.delayed = new DelayedMessages({
+      keys: this.keys,
+      dedupeWindowMs,
+      trim: () => this.publisher.trim(),
+      client: () => (this.closed ? undefined : this.connection),
+      failed: (error) => this.quietly(error),
+    });
     this.capabilities = {
       persistent: true,
       groups: true,
@@ -107,6 +116,7 @@ class RedisDriver implements Driver, ReaderHost {
       nativeWildcards: false,
       maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,
       ackDeadline: true,
+      delayedDelivery: true,
     };
   }
 
@@ -130,7 +140,8 @@ class RedisDriver implements Driver, ReaderHost {
     if (this.closed) throw new ClosedError('the redis driver is closed', { topic: batch[0]?.topic });
     const client = await this.connect(batch[0]?.topic);
     try {
-      await this.publisher.publish(client, batch);
+      if (batch.some((wire) => wire.deliverAt !== undefined)) await this.publishHeld(client, batch);
+      else await this.publisher.publish(client, batch);
     } catch (error) {
       const { cause, topic } = error instanceof PublishFailure ? error : { cause: error, topic: batch[0].topic };
       const reason = (cause as Error)?.message ?? String(cause);
@@ -139,6 +150,14 @@ class RedisDriver implements Driver, ReaderHost {
       if (kind === 'refused') throw failure(kind, `redis: the server refused the publish to '${topic}': ${reason}`, { topic, cause });
       throw new PublishError(`redis: publish to '${topic}' failed: ${reason}`, { topic, cause });
     }
+  }
+
+  /** A batch with delayed messages: those still ahead are held, the rest stored now. */
+  private async publishHeld(client: Redis, batch: WireMessage[]): Promise<void> {
+    const now = Date.now();
+    const held = batch.filter((wire) => wire.deliverAt !== undefined && wire.deliverAt > now);
+    const due = batch.filter((wire) => !held.includes(wire));
+    await Promise.all([held.length > 0 ? this.delayed.hold(client, held) : undefined, due.length > 0 ? this.publisher.publish(client, due) : undefined]);
   }
 
   async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
@@ -264,12 +283,14 @@ class RedisDriver implements Driver, ReaderHost {
       if (this.connected || this.closed) return;
       this.connected = true;
       this.publisher.registered.clear();
+      void this.delayed.recheck();
       this.emit({ type: 'reconnected', driver: this.name });
     };
     client.on('close', lost);
     client.on('ready', back);
     this.detach.push(() => client.off('close', lost).off('ready', back));
     this.connection = client;
+    void this.delayed.recheck();
     return client;
   }
 
@@ -303,6 +324,8 @@ class RedisDriver implements Driver, ReaderHost {
     const body = message.slice(space + 1);
     if (kind === 'stream') {
       for (const reader of this.readers) void reader.discover(body).catch((error) => this.report(error));
+    } else if (kind === 'due') {
+      this.delayed.expect(Number(body));
     } else if (kind === 'claim') {
       const [group, key] = body.split('\u0000');
       for (const reader of this.readers) {
@@ -342,6 +365,7 @@ class RedisDriver implements Driver, ReaderHost {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
+    this.delayed.stop();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     await Promise.all([...this.readers].map((reader) => reader.close()));

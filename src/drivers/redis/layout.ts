@@ -15,6 +15,8 @@ export class Keys {
   readonly topics: string;
   readonly events: string;
   readonly groups: string;
+  /** Delayed messages: a sorted set of members by due time, their entries by member, and the counter that numbers them. */
+  readonly delayed: [set: string, entries: string, counter: string];
 
   constructor(
     readonly prefix: string,
@@ -24,6 +26,7 @@ export class Keys {
     this.topics = `${prefix}@streams`;
     this.events = `${prefix}@events`;
     this.groups = `${prefix}@groups`;
+    this.delayed = [`${prefix}@delayed`, `${prefix}@delayed:entries`, `${prefix}@delayed:counter`];
   }
 
   /** The stream a topic is stored in: the topic itself, or its first `streamTokens` tokens. */

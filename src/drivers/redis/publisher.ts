@@ -104,7 +104,7 @@ export class Publisher {
   }
 
   /** XADD's trimming: by age when `maxAgeMs` is set (length then trimmed separately), else by length. */
-  private trim(): Arg[] {
+  trim(): Arg[] {
     const { maxLength, maxAgeMs } = this.retention;
     if (maxAgeMs !== undefined) return ['MINID', '~', Math.max(0, Date.now() - maxAgeMs)];
     return maxLength === undefined ? [] : ['MAXLEN', '~', maxLength];

@@ -1,6 +1,7 @@
 // The Lua the Redis driver runs where several commands must happen as one step: storing a
 // message with its de-duplication mark and stream registration, claiming stuck entries with
-// their delivery counts, handing back only what a member still holds, and creating groups.
+// their delivery counts, handing back only what a member still holds, creating groups, and
+// holding delayed messages until they move into their streams.
 
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -180,4 +181,48 @@ if type(pending) == 'table' and not pending.err and #pending == 0 then
   redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 end
 return 1`,
+);
+
+/**
+ * KEYS: delayed set, delayed entries, delayed counter. ARGV: due ms, events channel, stream
+ * name, message id, then the entry's fields. Holds one delayed message: a counter numbers it,
+ * so equal due times sort in publish order, and subscribers everywhere hear its due time.
+ */
+export const holdScript = new Script(
+  `local member = string.format('%016d', redis.call('INCR', KEYS[3]))
+redis.call('HSET', KEYS[2], member, cmsgpack.pack({unpack(ARGV, 3)}))
+redis.call('ZADD', KEYS[1], ARGV[1], member)
+redis.call('PUBLISH', ARGV[2], 'due ' .. ARGV[1])
+return member`,
+);
+
+/**
+ * KEYS: delayed set, delayed entries, stream registry. ARGV: now ms, most to move, key prefix,
+ * events channel, de-duplication window ms (0: off), then XADD's trimming arguments.
+ * Moves what is due into its streams, earliest first (equal due times in publish order); an
+ * id stored within the window is dropped, as a publish would be. Returns [moved, next due ms or -1].
+ */
+export const moveDueScript = new Script(
+  `local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local window = tonumber(ARGV[5])
+for _, member in ipairs(due) do
+  local packed = redis.call('HGET', KEYS[2], member)
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('HDEL', KEYS[2], member)
+  if packed then
+    local entry = cmsgpack.unpack(packed)
+    local seen = ARGV[3] .. '@id:' .. entry[2]
+    if window == 0 or not redis.call('GET', seen) then
+      local args = {}
+      for i = 6, #ARGV do args[#args + 1] = ARGV[i] end
+      args[#args + 1] = '*'
+      for i = 3, #entry do args[#args + 1] = entry[i] end
+      local id = redis.call('XADD', ARGV[3] .. entry[1], unpack(args))
+      if window > 0 then redis.call('SET', seen, id, 'PX', window) end
+      if redis.call('SADD', KEYS[3], entry[1]) == 1 then redis.call('PUBLISH', ARGV[4], 'stream ' .. entry[1]) end
+    end
+  end
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {#due, first[2] or '-1'}`,
 );

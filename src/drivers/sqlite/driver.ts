@@ -10,6 +10,7 @@ import { Observers } from '../../driver-kit/observers.js';
 import { ChangeWatcher } from './change-watcher.js';
 import { CommitQueue } from './commit-queue.js';
 import { openConnection, type Connection } from './connection.js';
+import { DelayedMessages, DueMover } from './delayed.js';
 import { sqliteError } from './errors.js';
 import { FanOutConsumer } from './fan-out-consumer.js';
 import { FanOutTail } from './fan-out-tail.js';
@@ -34,6 +35,8 @@ interface State {
   watcher: ChangeWatcher;
   retention: Retention;
   tail: FanOutTail;
+  delayed: DelayedMessages;
+  mover: DueMover;
 }
 
 export class SqliteDriver implements Driver {
@@ -59,6 +62,7 @@ export class SqliteDriver implements Driver {
       nativeWildcards: false,
       maxPayloadBytes: this.options.maxPayloadBytes,
       ackDeadline: true,
+      delayedDelivery: true,
     };
   }
 
@@ -68,14 +72,29 @@ export class SqliteDriver implements Driver {
   }
 
   async publish(batch: WireMessage[]): Promise<void> {
-    const { queue, log, connection } = await this.open(batch[0]?.topic);
-    let seqs: number[];
+    const state = await this.open(batch[0]?.topic);
+    const { queue, log, connection } = state;
+    const held = batch.some((wire) => wire.deliverAt !== undefined);
+    let seqs: Array<number | undefined>;
     try {
-      seqs = await queue.enqueue(() => log.insert(batch), { wakes: true, durable: true });
+      seqs = await queue.enqueue(() => (held ? this.storeHeld(state, batch) : log.insert(batch)), { wakes: true, durable: true });
     } catch (error) {
       throw sqliteError(error, 'publish', connection.file, batch[0]?.topic);
     }
-    for (let i = 0; i < batch.length; i++) batch[i].seq = String(seqs[i]);
+    for (let i = 0; i < batch.length; i++) batch[i].seq = seqs[i] === undefined ? undefined : String(seqs[i]);
+  }
+
+  /** A batch with delayed messages: those still ahead wait in `delayed` (no seq yet), the rest enter the log. */
+  private storeHeld({ log, delayed }: State, batch: WireMessage[]): Array<number | undefined> {
+    const now = Date.now();
+    const seqs: Array<number | undefined> = [];
+    for (const wire of batch) {
+      if (wire.deliverAt !== undefined && wire.deliverAt > now) {
+        delayed.insert(wire);
+        seqs.push(undefined);
+      } else seqs.push(log.insert([wire])[0]);
+    }
+    return seqs;
   }
 
   async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
@@ -191,6 +210,7 @@ export class SqliteDriver implements Driver {
 
   /** Wakes every consumer: something was committed to the file. */
   wakeAll(): void {
+    this.state?.mover.recheck();
     this.state?.tail.wake();
     for (const consumer of this.consumers) consumer.wake();
   }
@@ -202,7 +222,8 @@ export class SqliteDriver implements Driver {
     this.groups.clear();
     const state = this.state ?? (await this.opening?.catch(() => undefined));
     if (state === undefined) return;
-    const { connection, queue, leases, watcher, retention, tail } = state;
+    const { connection, queue, leases, watcher, retention, tail, mover } = state;
+    mover.stop();
     void tail.stop();
     watcher.stop();
     retention.stop();
@@ -252,7 +273,10 @@ export class SqliteDriver implements Driver {
       siblings.add(this);
       // A close() that came meanwhile waits for this and then shuts the state down.
       const tail = new FanOutTail(log, (error) => this.emit({ type: 'error', driver: this.name, error: sqliteError(error, 'read', file) }));
-      this.state = { connection, log, queue, leases, watcher, retention, tail };
+      const delayed = new DelayedMessages(db);
+      const mover = new DueMover(delayed, log, queue, (error) => this.emit({ type: 'error', driver: this.name, error: sqliteError(error, 'publish', file) }));
+      this.state = { connection, log, queue, leases, watcher, retention, tail, delayed, mover };
+      mover.recheck();
       return this.state;
     } catch (error) {
       if (connection.owned) connection.db.close();

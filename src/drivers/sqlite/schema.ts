@@ -53,6 +53,23 @@ CREATE TABLE owners (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * Messages published with a due time, until they move into `messages`. Added to version 1 files
+ * as they open: older code ignores the table (and so holds its messages back until opened anew).
+ */
+const DELAYED = `
+CREATE TABLE IF NOT EXISTS delayed (
+  id      TEXT NOT NULL UNIQUE,
+  due     INTEGER NOT NULL,
+  topic   TEXT NOT NULL,
+  key     TEXT,
+  headers TEXT NOT NULL,
+  ttl     INTEGER,
+  body    BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS delayed_due ON delayed (due);
+`;
+
 /** Creates the schema in an empty file, or checks that an existing one is ours. */
 export function ensureSchema(db: Database, file: string): void {
   const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map(
@@ -63,7 +80,7 @@ export function ensureSchema(db: Database, file: string): void {
       // Another process may have created it since the check above.
       const again = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'omnibus_meta'").get() as { n: number };
       if (again.n > 0) return;
-      db.exec(CREATE);
+      db.exec(CREATE + DELAYED);
       db.prepare("INSERT INTO omnibus_meta (key, value) VALUES ('format', 'omnibus'), ('schema_version', ?)").run(
         String(SCHEMA_VERSION),
       );
@@ -83,4 +100,5 @@ export function ensureSchema(db: Database, file: string): void {
         'open it with the Omnibus version that wrote it',
     );
   }
+  if (!tables.includes('delayed')) db.exec(DELAYED);
 }

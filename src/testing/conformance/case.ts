@@ -51,8 +51,8 @@ export interface CaseContext {
   capabilities: Capabilities;
 }
 
-/** The capabilities that are flags: a case needs them claimed. */
-type Flag = { [K in keyof Capabilities]: Capabilities[K] extends boolean ? K : never }[keyof Capabilities];
+/** The capabilities that are flags (optional ones included): a case needs them claimed. */
+type Flag = { [K in keyof Capabilities]-?: NonNullable<Capabilities[K]> extends boolean ? K : never }[keyof Capabilities];
 
 /**
  * What a case needs of a driver: flags it must claim; the order it must promise at least
