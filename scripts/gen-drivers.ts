@@ -131,6 +131,7 @@ const SEMANTICS: Array<[Exclude<keyof DriverSemantics, 'limits'>, string]> = [
   ['ackDeadline', 'Ack deadline'],
   ['maxPayload', 'Max payload'],
   ['lag', 'Consumer lag'],
+  ['delays', 'Delayed delivery'],
 ];
 
 /** One driver's section: its semantics, and a link to its own page where docs/<type>.md exists. */
@@ -149,10 +150,10 @@ function driverSection({ type, needs, semantics }: DriverDeclaration): string {
 
 /** docs/drivers.md: the capabilities of every driver side by side, then each one's semantics. */
 export async function driversPage(declarations: DriverDeclaration[]): Promise<string> {
-  const headings = ['driver', ...CAPABILITY_HEADINGS, 'lag'];
+  const headings = ['driver', ...CAPABILITY_HEADINGS, 'lag', 'delayed delivery'];
   const table = [row(headings), row(headings.map(() => '---'))];
   for (const { declaration, capabilities, lag } of await madeDrivers(declarations)) {
-    table.push(row([`[${declaration.type}](#${declaration.type})`, ...capabilityCells(capabilities), yes(lag)]));
+    table.push(row([`[${declaration.type}](#${declaration.type})`, ...capabilityCells(capabilities), yes(lag), yes(capabilities.delayedDelivery === true)]));
   }
   return `${[PAGE_INTRO, table.join('\n'), ...declarations.map(driverSection)].join('\n\n')}\n`;
 }

@@ -56,6 +56,8 @@ export interface DriverSemantics {
   maxPayload: string;
   /** How `lag()` counts a group's messages, or why the driver has no `lag()`. */
   lag: string;
+  /** How `publish(..., { delayMs | deliverAt })` waits for its due time, or why it is refused. */
+  delays: string;
   /** What it cannot do, one item each. */
   limits: string[];
 }

@@ -56,6 +56,7 @@ export default declareDriver({
     replay: "`from: 'earliest' | { seq } | { time }` (ListOffsets by timestamp) and `read()` reach what the topic's retention keeps. `seq` is `<topic>:<partition>:<offset>`: a `{ seq }` starts that partition at that offset and the others at that record's time.",
     ackDeadline: 'Kept in the process: a record unsettled past its deadline is handed to the subscriber again while the rest of its partition goes on, and holds the commit point back, so after a crash or a hand-over the partition is read again from it. The deadline counts from the hand-over, which may be while the record waits in the subscriber\'s buffer.',
     maxPayload: "The broker's `message.max.bytes` less 8 KiB for key and headers, read on connect (before that Kafka's default, 1,048,588, which the table shows); `maxPayloadBytes` sets it.",
+    delays: 'Not supported: `delayedDelivery` is false and a delay is refused with a `ConfigurationError`. Kafka has none, and a delay topic with a mover is not built.',
     lag: 'Per partition of every topic the pattern matches: the end offset, less the group\'s committed offset, less the offsets settled above it that the commit metadata records. Acks count once committed, which is when they resolve; a partition the group never committed counts 0.',
     limits: [
       'No de-duplication by message id.',

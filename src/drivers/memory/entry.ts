@@ -29,6 +29,7 @@ export default declareDriver({
     replay: "Only with `history` (`maxMessages`, `maxAgeMs`; off by default): `from: 'earliest' | { seq } | { time }` and `read()` go back over the messages this process retained. Without it a subscription starts at what is published next, and `read()` throws `ConfigurationError`.",
     ackDeadline: 'Kept in the process: one sweep every quarter of the shortest ack deadline (at least every 5 ms) delivers again, with `attempt` one higher, what is past its deadline; never early, at most about half a deadline late.',
     maxPayload: 'No limit by default: payloads are handed over as values, never encoded. With `maxPayloadBytes` set, each publish is encoded once to be measured.',
+    delays: 'Held by one timer in the process, in due order (equal due times in publish order); gone with the process, as everything on this driver is.',
     lag: 'No `lag()`: a message is handed to a member as it is published, so nothing waits in the driver to be counted, and `bus.lag()`, `stats().lag` and `omnibus_consumer_lag` leave its groups out rather than show a figure.',
     limits: [
       'One process: nothing is shared with another, and nothing survives its exit.',

@@ -64,6 +64,7 @@ export default declareDriver({
     replay: "JetStream: `from: 'earliest' | { seq } | { time }` (`seq` is the stream sequence, so on a wildcard it applies to each stream) and `read()` reach what the stream keeps; streams the driver creates keep everything until `stream` limits (`max_age`, `max_msgs`, `max_bytes`) say otherwise. Core mode: none.",
     ackDeadline: "JetStream: the consumer's `ack_wait`, kept by the server, so an unsettled message goes to any member; `inProgress()` is `+WPI`, and `attempt` is the server's delivery count. Core mode: none; `nack()` delivers again from the process.",
     maxPayload: "nats-server's default `max_payload` (1 MiB) less 8 KiB for headers; raise `maxPayloadBytes` and the server's `max_payload` together.",
+    delays: 'Not yet: `delayedDelivery` is false and a delay is refused with a `ConfigurationError`. JetStream message scheduling (`Nats-Schedule`) needs NATS Server 2.12; the server tested here is 2.9.',
     lag: "JetStream: `num_pending + num_ack_pending` (matching messages not yet delivered, plus delivered and unacked) of the group's consumer on every stream the pattern reads, creating none; a stream where the group has no consumer yet counts 0. Core mode has no `lag()`, as nothing is kept to count: its groups are left out.",
     limits: [
       'Core mode: at most once, with no replay, de-duplication, ack deadline or lag.',

@@ -42,6 +42,7 @@ export default declareDriver({
     replay: "`from: 'earliest' | { seq } | { time }` and `read()` reach what retention keeps: by default 7 days (`retention.maxAgeMs`), and nothing past its `ttlMs`.",
     ackDeadline: "A lease's `until`, in the table: past it, whichever member claims first, in any process, gets the message again with `attempt` one higher. Every settle names its attempt, so a late ack of a lapsed lease changes nothing.",
     maxPayload: '16 MiB by default (`maxPayloadBytes`); PostgreSQL allows up to 1 GiB per value.',
+    delays: "A `delayed` table (migration 2); `move_due()` moves due rows into the log under the publish lock, in due order then publish order. Survives restarts; a message whose publisher stopped is moved by another process's next safety poll (5 s by default).",
     lag: "One statement: the unexpired messages after the group's position whose topic matches the pattern (as a regular expression), plus the group's leases. A group not stored counts 0.",
     limits: [
       'An ack, a nack or a claim can be forgotten by a server crash within about 600 ms of its commit: the message is delivered again.',

@@ -42,6 +42,7 @@ export default declareDriver({
     replay: "`from: 'earliest' | { seq } | { time }` and `read()` reach every message still retained: nothing is deleted unless a `retention` rule or the message's `ttlMs` says so.",
     ackDeadline: 'In a group, the lease has a deadline in the file: past it, any member in any process takes the message again, with `attempt` one higher. Without a group, deadlines are kept in memory while the subscription lives.',
     maxPayload: '8 MiB by default; `maxPayloadBytes` changes it.',
+    delays: 'A `delayed` table indexed by due time; when due, one transaction moves the rows into the log, in due order then publish order, and the message counts as published then. Survives restarts of every process; typically 2 to 10 ms late.',
     lag: "The unexpired messages after the group's position on each stored topic its pattern matches (one indexed count per topic), plus the group's leases (handed out, not acked); the count stops at 10,000 unread per topic, past which it is a floor. A group the file does not hold counts 0.",
     limits: [
       "One machine: processes share the file on a local disk, as SQLite's WAL mode does not work over a network file system.",
