@@ -1,10 +1,12 @@
 // The HTTP side: POST /v1/publish (JSON, CloudEvents structured or binary), GET /v1/messages
 // (history from a position), GET /v1/stream (Server-Sent Events, Last-Event-ID resume),
-// GET /v1/topics, GET /metrics (Prometheus) and GET /healthz.
+// GET /v1/topics, GET /v1/presence, GET /metrics (Prometheus) and GET /healthz.
 
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Bus } from '../core/bus.js';
 import { fromCloudEvent } from '../core/cloud-event.js';
+import type { Logger } from '../core/logger.js';
 import type { Message } from '../core/message.js';
 import { httpStatus } from '../protocol/errors.js';
 import type { Limits } from '../protocol/limits.js';
@@ -13,7 +15,9 @@ import { clientOf, type ConnectionCounter } from './connections.js';
 import { FrameError, messageFields, publishEntry, type PublishEntry } from './frames.js';
 import { historyQuery, parseFrom, writeHistoryPage } from './history.js';
 import type { OriginCheck } from './origins.js';
+import type { Member, Presence } from './presence.js';
 import { ClientBuckets } from './rate.js';
+import { logRefusal } from './refusals.js';
 import { describeError, publishItems, publishToBus } from './publishing.js';
 import { checkPattern, openSubscription } from './subscriptions.js';
 import type { TopicCounts } from './topics.js';
@@ -26,6 +30,8 @@ export interface HttpHost {
   connections: ConnectionCounter;
   origins: OriginCheck;
   topics: TopicCounts;
+  presence: Presence;
+  logger: Logger;
   health(): Promise<{ ok: boolean; body: Record<string, unknown> }>;
   metrics(): Promise<{ contentType: string; text: string }>;
   track(close: () => void): () => void;
@@ -144,7 +150,7 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
       json(res, ok ? 200 : 503, body);
       return true;
     }
-    if (!['POST /v1/publish', 'GET /v1/messages', 'GET /v1/stream', 'GET /v1/topics', 'GET /metrics'].includes(route)) return false;
+    if (!['POST /v1/publish', 'GET /v1/messages', 'GET /v1/stream', 'GET /v1/topics', 'GET /v1/presence', 'GET /metrics'].includes(route)) return false;
     let principal: Principal | undefined;
     try {
       if (!host.origins.admits(req)) throw new FrameError('FORBIDDEN', host.origins.refusal(req));
@@ -153,8 +159,10 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
       else if (route === 'GET /v1/messages') await history(host, principal, url, res);
       else if (route === 'GET /v1/stream') await stream(host, principal, url, req, res);
       else if (route === 'GET /metrics') await metrics(host, principal, res);
+      else if (route === 'GET /v1/presence') presence(host, principal, url, res);
       else json(res, 200, { topics: host.topics.visibleTo(principal) });
     } catch (error) {
+      logRefusal(host.logger, describeError(error, 'INTERNAL', principal), { transport: 'http', route, address: req.socket.remoteAddress, name: principal?.name });
       if (!res.headersSent) fail(res, error, principal);
       else res.end(`event: error\ndata: ${JSON.stringify(describeError(error, 'INTERNAL', principal))}\n\n`);
     }
@@ -170,6 +178,14 @@ async function metrics(host: HttpHost, principal: Principal, res: ServerResponse
   const { contentType, text } = await host.metrics();
   res.writeHead(200, { 'content-type': contentType });
   res.end(text);
+}
+
+/** The clients subscribed on a pattern the caller may subscribe to itself. */
+function presence(host: HttpHost, principal: Principal, url: URL, res: ServerResponse): void {
+  const pattern = url.searchParams.get('pattern');
+  if (pattern === null) throw new FrameError('BAD_FRAME', 'pattern= is required, e.g. /v1/presence?pattern=chat.room-1');
+  checkPattern(principal, { pattern });
+  json(res, 200, { pattern, clients: host.presence.list(principal, pattern) });
 }
 
 /** `publishRate` applies per client: the token's principal, or the address of an anonymous caller. */
@@ -205,6 +221,8 @@ async function stream(host: HttpHost, principal: Principal, url: URL, req: Incom
   if (claimed === undefined) throw new FrameError('TOO_MANY_CONNECTIONS', host.connections.refusal());
   const release = claimed;
   let closed = false;
+  let joined = false;
+  const member: Member = { id: randomUUID(), transport: 'sse', principal };
   let subscription: Awaited<ReturnType<typeof openSubscription>>['subscription'] | undefined;
   const untrack = host.track(() => end());
   const beat = setInterval(() => res.write(': ping\n\n'), host.heartbeatMs);
@@ -215,6 +233,7 @@ async function stream(host: HttpHost, principal: Principal, url: URL, req: Incom
     clearInterval(beat);
     untrack();
     release();
+    if (joined) host.presence.leave(member, pattern!);
     void subscription?.close();
     res.end();
   }
@@ -235,6 +254,7 @@ async function stream(host: HttpHost, principal: Principal, url: URL, req: Incom
         res.write(`${id}event: message\ndata: ${JSON.stringify(messageFields(message, topic))}\n\n`);
         void message.ack();
         if (res.writableLength > host.limits.maxSendBufferBytes) {
+          host.logger.warn({ client: member.id, name: principal.name, pattern }, 'slow consumer: Server-Sent Events stream cut off');
           res.write(`event: error\ndata: ${JSON.stringify({ code: 'SLOW_CONSUMER', message: 'send buffer full' })}\n\n`);
           end();
         }
@@ -251,6 +271,8 @@ async function stream(host: HttpHost, principal: Principal, url: URL, req: Incom
     await subscription.close();
     return;
   }
-  res.write(`event: ready\ndata: ${JSON.stringify({ recovered: opened.recovered, earliest: opened.earliest })}\n\n`);
+  res.write(`event: ready\ndata: ${JSON.stringify({ recovered: opened.recovered, earliest: opened.earliest, client: member.id })}\n\n`);
+  joined = true;
+  host.presence.join(member, pattern);
   opened.start();
 }

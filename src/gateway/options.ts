@@ -56,7 +56,10 @@ export interface GatewayOptions {
   heartbeatMs?: number;
   /** WebSocket path. Default '/v1/ws'. */
   path?: string;
-  /** Where problems are reported. Default: console, errors and warnings only. */
+  /**
+   * Where the gateway logs refusals, slow-consumer cut-offs and shutdown steps; a pino logger
+   * fits. Default: none, the gateway is silent.
+   */
   logger?: Logger;
   /**
    * Origins of web pages that may open WebSockets and make requests, e.g.
