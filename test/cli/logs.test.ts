@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { eventually } from '../../src/testing/wait.js';
+import { RawSocket } from '../support/gateway.js';
 import { freePort } from '../support/private-server.js';
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
@@ -96,6 +97,26 @@ describe('omnibus serve logs', () => {
     const down = lines.find((line) => line.msg.startsWith('driver is not connected'));
     assert.equal(down?.level, 50);
     assert.equal(down.driver, 'redis');
+  });
+
+  it('logs a dead letter with its topic, message id and dead-letter topic', async () => {
+    const served = await serve(['--memory']);
+    const socket = await RawSocket.open(`ws://127.0.0.1:${served.port}/v1/ws`);
+    try {
+      await socket.request({ type: 'subscribe', subscription: 'jobs', pattern: 'jobs.resize', deadLetter: 'jobs.failed' });
+      await socket.request({ type: 'publish', topic: 'jobs.resize', data: { image: 7 } });
+      const delivered = await socket.waitFor((f) => f.type === 'message' && f.subscription === 'jobs');
+      await socket.request({ type: 'reject', deliveries: [delivered.delivery], reason: 'corrupt image' });
+      await eventually(() => served.output().includes('dead-lettered'), 'the dead-letter line');
+    } finally {
+      socket.close();
+      await served.stop();
+    }
+    const line = served.lines().find((l) => l.msg === 'dead-lettered')!;
+    assert.equal(line.level, 40);
+    assert.equal(line.topic, 'jobs.resize');
+    assert.equal(line.deadLetter, 'jobs.failed');
+    assert.ok(line.messageId && line.attempts >= 1);
   });
 
   it('--log-level warn hides info lines; the flag wins over OMNIBUS_LOG_LEVEL', async () => {
