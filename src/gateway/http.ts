@@ -162,9 +162,10 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
       else if (route === 'GET /v1/presence') presence(host, principal, url, res);
       else json(res, 200, { topics: host.topics.visibleTo(principal) });
     } catch (error) {
-      logRefusal(host.logger, describeError(error, 'INTERNAL', principal), { transport: 'http', route, address: req.socket.remoteAddress, name: principal?.name });
+      const described = describeError(error, 'INTERNAL', principal);
+      logRefusal(host.logger, described, { transport: 'http', route, address: req.socket.remoteAddress, name: principal?.name });
       if (!res.headersSent) fail(res, error, principal);
-      else res.end(`event: error\ndata: ${JSON.stringify(describeError(error, 'INTERNAL', principal))}\n\n`);
+      else res.end(`event: error\ndata: ${JSON.stringify(described)}\n\n`);
     }
     return true;
   };
@@ -221,7 +222,8 @@ async function stream(host: HttpHost, principal: Principal, url: URL, req: Incom
   if (claimed === undefined) throw new FrameError('TOO_MANY_CONNECTIONS', host.connections.refusal());
   const release = claimed;
   let closed = false;
-  let joined = false;
+  /** Set once the stream counts in presence. */
+  let leave: (() => void) | undefined;
   const member: Member = { id: randomUUID(), transport: 'sse', principal };
   let subscription: Awaited<ReturnType<typeof openSubscription>>['subscription'] | undefined;
   const untrack = host.track(() => end());
@@ -233,7 +235,7 @@ async function stream(host: HttpHost, principal: Principal, url: URL, req: Incom
     clearInterval(beat);
     untrack();
     release();
-    if (joined) host.presence.leave(member, pattern!);
+    leave?.();
     void subscription?.close();
     res.end();
   }
@@ -272,7 +274,7 @@ async function stream(host: HttpHost, principal: Principal, url: URL, req: Incom
     return;
   }
   res.write(`event: ready\ndata: ${JSON.stringify({ recovered: opened.recovered, earliest: opened.earliest, client: member.id })}\n\n`);
-  joined = true;
   host.presence.join(member, pattern);
+  leave = () => host.presence.leave(member, pattern);
   opened.start();
 }

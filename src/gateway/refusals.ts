@@ -11,7 +11,7 @@ export interface Asker {
   client?: string;
   name?: string;
   address?: string;
-  transport: 'websocket' | 'http' | 'upgrade' | 'sse';
+  transport: 'websocket' | 'http' | 'upgrade';
   route?: string;
 }
 
