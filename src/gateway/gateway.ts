@@ -215,7 +215,7 @@ export class Gateway {
       await stopped;
       this.wss.close();
       // The leaves of everyone just disconnected, for the other gateways on the broker.
-      await this.presence.flush();
+      await this.presence.flush(Math.max(0, deadline - Date.now()));
     })();
     return this.closing;
   }

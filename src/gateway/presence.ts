@@ -124,9 +124,15 @@ export class Presence {
     return entries;
   }
 
-  /** Waits for the events already announced, so a closing gateway's leaves reach the bus. */
-  async flush(): Promise<void> {
-    await Promise.all([...this.publishing]);
+  /**
+   * Waits for the events already announced, so a closing gateway's leaves reach the bus; at
+   * most `timeoutMs`, as a publish may wait on a full subscriber.
+   */
+  async flush(timeoutMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all([...this.publishing]), late]);
+    clearTimeout(timer);
   }
 
   private announce(type: PresenceEvent['type'], member: Member, pattern: string, time: number): void {
