@@ -51,7 +51,7 @@ export class Gateway {
     this.limits = resolveLimits(options.limits);
     this.auth = new Authenticator(options.auth);
     this.logger = options.logger ?? silentLogger;
-    this.presence = new Presence(this.bus, this.logger);
+    this.presence = new Presence(this.bus, this.logger, options.presenceEvents ?? true);
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxFrameBytes, perMessageDeflate: false });
     this.connectionCounter = new ConnectionCounter(this.limits.maxConnectionsPerClient);

@@ -69,9 +69,11 @@ export class Presence {
   private readonly joined = new Map<string, Joined>();
   private readonly publishing = new Set<Promise<void>>();
 
+  /** `publishEvents`: whether joins and leaves go to the bus, or are only listed. */
   constructor(
     private readonly bus: Bus,
     private readonly logger: Logger,
+    private readonly publishEvents: boolean,
   ) {}
 
   /** A subscription of `member` on `pattern` (its own name) opened; the first one on a pattern is a join. */
@@ -136,6 +138,7 @@ export class Presence {
   }
 
   private announce(type: PresenceEvent['type'], member: Member, pattern: string, time: number): void {
+    if (!this.publishEvents) return;
     const topic = member.principal.toBus(presenceTopic(pattern));
     const event: PresenceEvent = { type, client: member.id, name: member.principal.name, pattern, time };
     const published = this.bus.publish(topic, event).then(

@@ -211,3 +211,18 @@ describe('presence across gateways', () => {
     }
   });
 });
+
+it('presenceEvents: false lists clients but publishes no events', async () => {
+  const running = await startGateway({ presenceEvents: false });
+  const watcher = await RawSocket.open(running.url);
+  try {
+    await watcher.request({ type: 'subscribe', subscription: 'who', pattern: '_presence.>', ack: 'auto' });
+    await watcher.request({ type: 'subscribe', subscription: 'room', pattern: 'chat.quiet', ack: 'auto' });
+    const listed = await fetch(`${running.http}/v1/presence?pattern=chat.quiet`).then((r) => r.json());
+    assert.equal(listed.clients.length, 1);
+    assert.equal(running.bus.stats().published, 0, 'nothing went to the bus');
+  } finally {
+    watcher.close();
+    await running.close();
+  }
+});
