@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigurationError } from '../core/errors.js';
 import { relay } from './outbox.js';
 import { pub, replay, sub, topics } from './remote.js';
+import { LOG_LEVELS } from './log.js';
 import { serve, UsageError } from './serve.js';
 
 // Two levels below the package root, in src/cli as in dist/cli.
@@ -30,6 +31,8 @@ program
   .option('--db <file>', 'SQLite file (the default driver)', undefined)
   .option('--memory', 'use the in-memory driver (nothing survives a restart)')
   .option('--insecure', 'allow a non-loopback --host without gateway.auth: anyone who reaches it may read and publish everything')
+  .addOption(new Option('--log-level <level>', 'least severe log lines written (JSON lines on stdout)').env('OMNIBUS_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
+  .option('--pretty', 'human-readable log lines (pino-pretty) instead of JSON')
   .action(serve);
 
 program

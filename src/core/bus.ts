@@ -19,7 +19,7 @@ import {
 } from './errors.js';
 import { topicOf, validate, type EventDefinition, type Target } from './event.js';
 import { GroupLags, type GroupLag, type LagOptions } from './lag.js';
-import { consoleLogger, type Logger } from './logger.js';
+import { silentLogger, type Logger } from './logger.js';
 import { HEADER, type Headers, type Message, type PublishOptions, type PublishResult, type StoredMessage } from './message.js';
 import { Reader, type ReaderOptions } from './reader.js';
 import type { RequestOptions } from './request-protocol.js';
@@ -50,7 +50,7 @@ export interface BusOptions {
   codec?: Codec;
   /** How long `close()` waits for running handlers. Default 10 s. */
   closeTimeoutMs?: number;
-  /** Where problems nobody listens for are reported. Default: console, errors and warnings only. */
+  /** Where problems nobody listens for are reported (pino-compatible). Default: nowhere; a library stays quiet unless given one. */
   logger?: Logger;
   /** Carries trace context from publishers to handlers. `createBus` sets it when @opentelemetry/api is installed. */
   tracing?: Tracing;
@@ -83,7 +83,7 @@ export class Bus {
   constructor(options: BusOptions) {
     this.router = new Router(options.drivers, options.routes);
     this.codec = options.codec ?? jsonCodec;
-    this.logger = options.logger ?? consoleLogger;
+    this.logger = options.logger ?? silentLogger;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     this.tracing = options.tracing;
     for (const entry of this.router.entries) {

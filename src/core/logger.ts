@@ -1,4 +1,5 @@
-// The logger the user passes (pino-compatible: level methods taking an object and a message).
+// The logger the user passes (pino-compatible: level methods taking an object and a message,
+// so a pino logger is one as it is). Without one, the library says nothing.
 
 export interface Logger {
   error(object: object, message?: string): void;
@@ -7,13 +8,7 @@ export interface Logger {
   debug(object: object, message?: string): void;
 }
 
-const write = (level: 'error' | 'warn') => (object: object, message?: string) =>
-  console[level](`[omnibus] ${message ?? ''}`, object);
+const nothing = () => {};
 
-/** Without a user logger, only problems are printed, so a library stays quiet when healthy. */
-export const consoleLogger: Logger = {
-  error: write('error'),
-  warn: write('warn'),
-  info: () => {},
-  debug: () => {},
-};
+/** The default: a library stays silent unless given a logger; the bus's `error` event still reports. */
+export const silentLogger: Logger = { error: nothing, warn: nothing, info: nothing, debug: nothing };

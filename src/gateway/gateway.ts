@@ -5,7 +5,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
-import { consoleLogger, type Logger } from '../core/logger.js';
+import { silentLogger, type Logger } from '../core/logger.js';
 import { AuthError, Authenticator, type Principal } from './auth.js';
 import { clientOf, ConnectionCounter } from './connections.js';
 import { Dashboard } from './dashboard.js';
@@ -15,6 +15,8 @@ import { httpHandler } from './http.js';
 import { metricsRegistry } from './metrics.js';
 import { resolveLimits, type GatewayOptions } from './options.js';
 import { RecentFailures } from './recent-failures.js';
+import { Presence } from './presence.js';
+import { logRefusal } from './refusals.js';
 import { Session } from './session.js';
 import { subscriptionsVisibleTo, type StatsView } from './stats-view.js';
 import { TopicCounts } from './topics.js';
@@ -45,7 +47,8 @@ export class Gateway {
   private readonly origins: OriginCheck;
   private readonly insecure: boolean;
   private readonly handleHttp: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
-  private readonly welcome: Omit<WelcomeFrame, 'authenticated'>;
+  private readonly welcome: Omit<WelcomeFrame, 'authenticated' | 'client'>;
+  private readonly presence: Presence;
   private server: Server | undefined;
   private closing: Promise<void> | undefined;
   private readonly startedAt = Date.now();
@@ -57,7 +60,8 @@ export class Gateway {
     this.path = options.path ?? '/v1/ws';
     this.limits = resolveLimits(options.limits);
     this.auth = new Authenticator(options.auth);
-    this.logger = options.logger ?? consoleLogger;
+    this.logger = options.logger ?? silentLogger;
+    this.presence = new Presence(this.bus, this.logger, options.presenceEvents ?? true);
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxFrameBytes, perMessageDeflate: false });
     this.connectionCounter = new ConnectionCounter(this.limits.maxConnectionsPerClient);
@@ -95,6 +99,8 @@ export class Gateway {
       topics: this.topics,
       dashboard: new Dashboard(),
       stats: (principal: Principal) => this.stats(principal),
+      presence: this.presence,
+      logger: this.logger,
       health: () => this.health(),
       metrics: () => this.metrics(),
       track: (close: () => void) => {
@@ -138,15 +144,19 @@ export class Gateway {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
       return true;
     }
+    const refuse = (code: ErrorCode, message: string, principal?: Principal) => {
+      logRefusal(this.logger, { code, message }, { transport: 'upgrade', address: req.socket.remoteAddress, name: principal?.name });
+      refuseUpgrade(socket, code, message);
+    };
     if (!this.origins.admits(req)) {
-      refuse(socket, 'FORBIDDEN', this.origins.refusal(req));
+      refuse('FORBIDDEN', this.origins.refusal(req));
       return true;
     }
     const header = req.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : (url.searchParams.get('access_token') ?? undefined);
     const accept = (principal: Principal | undefined) => {
       const release = this.connectionCounter.claim(clientOf(principal, req));
-      if (release === undefined) return refuse(socket, 'TOO_MANY_CONNECTIONS', this.connectionCounter.refusal());
+      if (release === undefined) return refuse('TOO_MANY_CONNECTIONS', this.connectionCounter.refusal(), principal);
       socket.once('close', release);
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         const session = new Session(ws, this.sessionHost, principal, url.searchParams.get('frames') === 'batch', release);
@@ -157,7 +167,7 @@ export class Gateway {
       accept(undefined);
       return true;
     }
-    this.auth.verify(token).then(accept, (error: AuthError) => refuse(socket, 'UNAUTHORIZED', error.message));
+    this.auth.verify(token).then(accept, (error: AuthError) => refuse('UNAUTHORIZED', error.message));
     return true;
   };
 
@@ -204,6 +214,7 @@ export class Gateway {
    */
   close(timeoutMs = 5_000): Promise<void> {
     this.closing ??= (async () => {
+      this.logger.info({ connections: this.sessions.size, streams: this.streams.size }, 'gateway closing: refusing new connections, waiting for publishes in flight');
       const server = this.server;
       const stopped = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
       const deadline = Date.now() + timeoutMs;
@@ -217,6 +228,8 @@ export class Gateway {
       await stopped;
       this.wss.close();
       this.failures.close();
+      // The leaves of everyone just disconnected, for the other gateways on the broker.
+      await this.presence.flush(Math.max(0, deadline - Date.now()));
     })();
     return this.closing;
   }
@@ -231,6 +244,7 @@ export class Gateway {
       welcome: this.welcome,
       topics: this.topics,
       connections: this.connectionCounter,
+      presence: this.presence,
       forget: (session: Session) => this.sessions.delete(session),
     };
   }
@@ -266,7 +280,7 @@ export class Gateway {
 }
 
 /** Answers an upgrade request with an HTTP error instead of a WebSocket. */
-function refuse(socket: Duplex, code: ErrorCode, message: string): void {
+function refuseUpgrade(socket: Duplex, code: ErrorCode, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
   const status = httpStatus(code);
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);

@@ -7,11 +7,11 @@ import type { ServerResponse } from 'node:http';
 import type { Bus } from '../core/bus.js';
 import type { From } from '../core/driver.js';
 import type { StoredMessage } from '../core/message.js';
-import { matchesPattern } from '../core/topic.js';
 import type { Limits } from '../protocol/limits.js';
 import type { Principal } from './auth.js';
 import { describeError, type ErrorDescription } from './publishing.js';
 import { FrameError, messageFields } from './frames.js';
+import { reaches } from './presence.js';
 import { checkPattern } from './subscriptions.js';
 
 export interface HistoryQuery {
@@ -89,7 +89,7 @@ export async function writeHistoryPage(res: ServerResponse, query: HistoryQuery,
   try {
     while (next !== undefined && next.done !== true) {
       const message = next.value;
-      if (message.seq !== query.after && matchesPattern(busPattern, message.topic)) {
+      if (message.seq !== query.after && reaches(busPattern, message.topic)) {
         if (count === query.limit) {
           more = true;
           break;

@@ -1,11 +1,13 @@
 // The HTTP side: POST /v1/publish (JSON, CloudEvents structured or binary), GET /v1/messages
 // (history from a position), GET /v1/stream (Server-Sent Events, Last-Event-ID resume),
-// GET /v1/topics, GET /v1/stats (the dashboard's figures), GET /metrics (Prometheus),
-// GET /healthz, and the dashboard's page at /.
+// GET /v1/topics, GET /v1/presence, GET /v1/stats (the dashboard's figures), GET /metrics
+// (Prometheus), GET /healthz, and the dashboard's page at /.
 
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Bus } from '../core/bus.js';
 import { fromCloudEvent } from '../core/cloud-event.js';
+import type { Logger } from '../core/logger.js';
 import type { Message } from '../core/message.js';
 import { httpStatus } from '../protocol/errors.js';
 import type { Limits } from '../protocol/limits.js';
@@ -15,7 +17,9 @@ import type { Dashboard } from './dashboard.js';
 import { FrameError, messageFields, publishEntry, type PublishEntry } from './frames.js';
 import { historyQuery, parseFrom, writeHistoryPage } from './history.js';
 import type { OriginCheck } from './origins.js';
+import type { Member, Presence } from './presence.js';
 import { ClientBuckets } from './rate.js';
+import { logRefusal } from './refusals.js';
 import { describeError, publishItems, publishToBus } from './publishing.js';
 import type { StatsView } from './stats-view.js';
 import { checkPattern, openSubscription } from './subscriptions.js';
@@ -31,6 +35,8 @@ export interface HttpHost {
   topics: TopicCounts;
   dashboard: Dashboard;
   stats(principal: Principal): Promise<StatsView>;
+  presence: Presence;
+  logger: Logger;
   health(): Promise<{ ok: boolean; body: Record<string, unknown> }>;
   metrics(): Promise<{ contentType: string; text: string }>;
   track(close: () => void): () => void;
@@ -150,7 +156,7 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
       return true;
     }
     if (await host.dashboard.serve(req, res, url.pathname)) return true;
-    if (!['POST /v1/publish', 'GET /v1/messages', 'GET /v1/stream', 'GET /v1/topics', 'GET /v1/stats', 'GET /metrics'].includes(route)) return false;
+    if (!['POST /v1/publish', 'GET /v1/messages', 'GET /v1/stream', 'GET /v1/topics', 'GET /v1/presence', 'GET /v1/stats', 'GET /metrics'].includes(route)) return false;
     let principal: Principal | undefined;
     try {
       if (!host.origins.admits(req)) throw new FrameError('FORBIDDEN', host.origins.refusal(req));
@@ -160,10 +166,13 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
       else if (route === 'GET /v1/stream') await stream(host, principal, url, req, res);
       else if (route === 'GET /metrics') await metrics(host, principal, res);
       else if (route === 'GET /v1/stats') json(res, 200, await host.stats(principal));
+      else if (route === 'GET /v1/presence') presence(host, principal, url, res);
       else json(res, 200, { topics: host.topics.visibleTo(principal) });
     } catch (error) {
+      const described = describeError(error, 'INTERNAL', principal);
+      logRefusal(host.logger, described, { transport: 'http', route, address: req.socket.remoteAddress, name: principal?.name });
       if (!res.headersSent) fail(res, error, principal);
-      else res.end(`event: error\ndata: ${JSON.stringify(describeError(error, 'INTERNAL', principal))}\n\n`);
+      else res.end(`event: error\ndata: ${JSON.stringify(described)}\n\n`);
     }
     return true;
   };
@@ -177,6 +186,14 @@ async function metrics(host: HttpHost, principal: Principal, res: ServerResponse
   const { contentType, text } = await host.metrics();
   res.writeHead(200, { 'content-type': contentType });
   res.end(text);
+}
+
+/** The clients subscribed on a pattern the caller may subscribe to itself. */
+function presence(host: HttpHost, principal: Principal, url: URL, res: ServerResponse): void {
+  const pattern = url.searchParams.get('pattern');
+  if (pattern === null) throw new FrameError('BAD_FRAME', 'pattern= is required, e.g. /v1/presence?pattern=chat.room-1');
+  checkPattern(principal, { pattern });
+  json(res, 200, { pattern, clients: host.presence.list(principal, pattern) });
 }
 
 /** `publishRate` applies per client: the token's principal, or the address of an anonymous caller. */
@@ -212,6 +229,9 @@ async function stream(host: HttpHost, principal: Principal, url: URL, req: Incom
   if (claimed === undefined) throw new FrameError('TOO_MANY_CONNECTIONS', host.connections.refusal());
   const release = claimed;
   let closed = false;
+  /** Set once the stream counts in presence. */
+  let leave: (() => void) | undefined;
+  const member: Member = { id: randomUUID(), transport: 'sse', principal };
   let subscription: Awaited<ReturnType<typeof openSubscription>>['subscription'] | undefined;
   const untrack = host.track(() => end());
   const beat = setInterval(() => res.write(': ping\n\n'), host.heartbeatMs);
@@ -222,6 +242,7 @@ async function stream(host: HttpHost, principal: Principal, url: URL, req: Incom
     clearInterval(beat);
     untrack();
     release();
+    leave?.();
     void subscription?.close();
     res.end();
   }
@@ -242,6 +263,7 @@ async function stream(host: HttpHost, principal: Principal, url: URL, req: Incom
         res.write(`${id}event: message\ndata: ${JSON.stringify(messageFields(message, topic))}\n\n`);
         void message.ack();
         if (res.writableLength > host.limits.maxSendBufferBytes) {
+          host.logger.warn({ client: member.id, name: principal.name, pattern }, 'slow consumer: Server-Sent Events stream cut off');
           res.write(`event: error\ndata: ${JSON.stringify({ code: 'SLOW_CONSUMER', message: 'send buffer full' })}\n\n`);
           end();
         }
@@ -258,6 +280,8 @@ async function stream(host: HttpHost, principal: Principal, url: URL, req: Incom
     await subscription.close();
     return;
   }
-  res.write(`event: ready\ndata: ${JSON.stringify({ recovered: opened.recovered, earliest: opened.earliest })}\n\n`);
+  res.write(`event: ready\ndata: ${JSON.stringify({ recovered: opened.recovered, earliest: opened.earliest, client: member.id })}\n\n`);
+  host.presence.join(member, pattern);
+  leave = () => host.presence.leave(member, pattern);
   opened.start();
 }

@@ -44,4 +44,5 @@ export const gatewaySettings = z.strictObject({
   path: z.string().startsWith('/').optional(),
   allowedOrigins: z.array(z.string().min(1)).optional(),
   insecure: z.boolean().optional(),
+  presenceEvents: z.boolean().optional(),
 });

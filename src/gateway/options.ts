@@ -56,7 +56,10 @@ export interface GatewayOptions {
   heartbeatMs?: number;
   /** WebSocket path. Default '/v1/ws'. */
   path?: string;
-  /** Where problems are reported. Default: console, errors and warnings only. */
+  /**
+   * Where the gateway logs refusals, slow-consumer cut-offs and shutdown steps; a pino logger
+   * fits. Default: none, the gateway is silent.
+   */
   logger?: Logger;
   /**
    * Origins of web pages that may open WebSockets and make requests, e.g.
@@ -65,6 +68,13 @@ export interface GatewayOptions {
    * origins (`http://localhost:*`, `http://127.0.0.1:*`).
    */
   allowedOrigins?: string[];
+  /**
+   * Publishes `presence.join`/`presence.leave` events through the bus on `_presence.<pattern>`
+   * (docs/protocol.md, "Presence"): one message per client joining or leaving a pattern, which a
+   * durable driver stores and the bus's metrics count. `GET /v1/presence` answers either way.
+   * Default true.
+   */
+  presenceEvents?: boolean;
   /** Lets `listen()` bind a non-loopback address without auth configured. Default false. */
   insecure?: boolean;
 }

@@ -10,6 +10,7 @@ import type { ErrorFrame } from '../protocol/frames.js';
 import type { Limits } from '../protocol/limits.js';
 import type { Principal } from './auth.js';
 import { FrameError, payloadBytes, type PublishEntry } from './frames.js';
+import { isPresenceTopic, PRESENCE_TOKEN } from './presence.js';
 
 /** Turns client entries into bus items, or throws FrameError naming the first problem. */
 export function publishItems(principal: Principal, entries: PublishEntry[], limits: Limits): Array<PublishItem & { topic: string }> {
@@ -23,6 +24,7 @@ export function publishItems(principal: Principal, entries: PublishEntry[], limi
     } catch (error) {
       throw new FrameError('INVALID_TOPIC', errorMessage(error), entry.topic);
     }
+    if (isPresenceTopic(entry.topic)) throw presenceRefusal(entry.topic);
     if (!principal.canPublish(entry.topic)) {
       throw new FrameError('FORBIDDEN', `not allowed to publish to '${entry.topic}'; this token may publish to: ${principal.grants.publish.join(', ') || 'nothing'}`, entry.topic);
     }
@@ -33,6 +35,11 @@ export function publishItems(principal: Principal, entries: PublishEntry[], limi
     }
     return { topic: principal.toBus(entry.topic), data: entry.data, id: entry.messageId, key: entry.key, headers: entry.headers, ttlMs: entry.ttlMs };
   });
+}
+
+/** Presence events come from the gateway alone, so no client can fake a join. */
+export function presenceRefusal(topic: string): FrameError {
+  return new FrameError('FORBIDDEN', `topics with a '${PRESENCE_TOKEN}' token carry the gateway's presence events; clients cannot publish to '${topic}'`, topic);
 }
 
 export function publishToBus(bus: Bus, items: PublishItem[], batch: boolean): Promise<PublishResult[]> {

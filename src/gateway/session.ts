@@ -1,6 +1,7 @@
 // One WebSocket connection: authenticates, runs the client's requests, forwards messages of
 // its subscriptions with flow control, and guards the server against a slow or hostile peer.
 
+import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Bus } from '../core/bus.js';
 import type { Logger } from '../core/logger.js';
@@ -16,6 +17,8 @@ import { tokenClient, type ConnectionCounter } from './connections.js';
 import { messageFrame, parseFrames, type ParsedFrame } from './frames.js';
 import { describeError, publishItems, publishToBus } from './publishing.js';
 import { TokenBucket } from './rate.js';
+import type { Member, Presence } from './presence.js';
+import { logRefusal } from './refusals.js';
 import { openSubscription } from './subscriptions.js';
 import type { TopicCounts } from './topics.js';
 import { TurnBuffer } from '../driver-kit/turn.js';
@@ -27,16 +30,20 @@ export interface SessionHost {
   limits: Limits;
   heartbeatMs: number;
   logger: Logger;
-  /** The welcome every connection gets, but for `authenticated`. */
-  welcome: Omit<WelcomeFrame, 'authenticated'>;
+  /** The welcome every connection gets, but for `authenticated` and `client`. */
+  welcome: Omit<WelcomeFrame, 'authenticated' | 'client'>;
   /** Counts published topics for `GET /v1/topics`. */
   topics: TopicCounts;
   connections: ConnectionCounter;
+  presence: Presence;
   forget(session: Session): void;
 }
 
 interface ClientSubscription {
   id: string;
+  pattern: string;
+  /** Counted in presence: from its reply until it closes. */
+  joined: boolean;
   ack: 'client' | 'auto';
   core: Subscription | undefined;
   inFlight: number;
@@ -51,6 +58,8 @@ interface Unacked {
 
 export class Session {
   private principal: Principal | undefined;
+  /** The gateway's id for this connection, in the welcome frame and in presence. */
+  private readonly clientId = randomUUID();
   private readonly subscriptions = new Map<string, ClientSubscription>();
   private readonly unacked = new Map<number, Unacked>();
   private deliveries = 0;
@@ -90,7 +99,7 @@ export class Session {
       this.authTimer = setTimeout(() => this.kick(CLOSE.unauthorized, 'no auth frame within the time limit'), host.limits.authTimeoutMs);
       this.authTimer.unref?.();
     }
-    this.send({ ...host.welcome, authenticated: this.principal !== undefined });
+    this.send({ ...host.welcome, authenticated: this.principal !== undefined, client: this.clientId });
   }
 
   /** Tells the client the server is going away and closes the connection. */
@@ -155,6 +164,7 @@ export class Session {
         const release = this.host.connections.claim(tokenClient(principal));
         if (release === undefined) {
           const message = this.host.connections.refusal();
+          logRefusal(this.host.logger, { code: 'TOO_MANY_CONNECTIONS', message }, { client: this.clientId, name: principal.name, transport: 'websocket' });
           this.error(id, 'TOO_MANY_CONNECTIONS', message);
           this.closeSocket(CLOSE.tooManyConnections, 'too many connections for this client');
           return;
@@ -167,6 +177,7 @@ export class Session {
       this.send({ type: 'reply', id, ...principal.grants });
     } catch (error) {
       const message = error instanceof AuthError ? error.message : 'authentication failed';
+      logRefusal(this.host.logger, { code: 'UNAUTHORIZED', message }, { client: this.clientId, transport: 'websocket' });
       this.error(id, 'UNAUTHORIZED', message);
       this.closeSocket(CLOSE.unauthorized, message.slice(0, 120));
     }
@@ -202,7 +213,7 @@ export class Session {
     if (this.subscriptions.size >= this.host.limits.maxSubscriptions) {
       return this.error(frame.id, 'TOO_MANY_SUBSCRIPTIONS', `a connection may hold at most ${this.host.limits.maxSubscriptions} subscriptions`);
     }
-    const entry: ClientSubscription = { id: frame.subscription, ack: frame.ack ?? 'client', core: undefined, inFlight: 0, waiters: [], closed: false };
+    const entry: ClientSubscription = { id: frame.subscription, pattern: frame.pattern, joined: false, ack: frame.ack ?? 'client', core: undefined, inFlight: 0, waiters: [], closed: false };
     this.subscriptions.set(entry.id, entry);
     try {
       const time = Date.now();
@@ -216,6 +227,8 @@ export class Session {
         return;
       }
       this.send({ type: 'reply', id: frame.id, subscription: entry.id, recovered: opened.recovered, earliest: opened.earliest, time });
+      entry.joined = true;
+      this.host.presence.join(this.member(principal), entry.pattern);
       opened.start();
     } catch (error) {
       this.subscriptions.delete(entry.id);
@@ -255,6 +268,7 @@ export class Session {
 
   private async closeSubscription(entry: ClientSubscription): Promise<void> {
     entry.closed = true;
+    if (entry.joined && this.principal !== undefined) this.host.presence.leave(this.member(this.principal), entry.pattern);
     for (const release of entry.waiters.splice(0)) release();
     await entry.core?.close().catch((error) => this.host.logger.warn({ err: error }, 'closing a gateway subscription failed'));
   }
@@ -327,13 +341,19 @@ export class Session {
 
   /** The error frame for what a request threw; `fallback` for a failure the protocol has no code for. */
   private failed(id: string, error: unknown, fallback: ErrorCode, principal?: Principal): void {
-    this.send({ type: 'error', id, ...describeError(error, fallback, principal) });
+    const described = describeError(error, fallback, principal);
+    logRefusal(this.host.logger, described, { client: this.clientId, name: principal?.name, transport: 'websocket' });
+    this.send({ type: 'error', id, ...described });
+  }
+
+  private member(principal: Principal): Member {
+    return { id: this.clientId, transport: 'websocket', principal };
   }
 
   /** Closes with a reason; a peer that does not finish the close handshake is cut off. */
   private kick(code: number, reason: string): void {
     if (this.closed) return;
-    this.host.logger.warn({ code, reason }, 'gateway closed a connection');
+    this.host.logger.warn({ client: this.clientId, name: this.principal?.name, code, reason }, 'gateway closed a connection');
     this.closeSocket(code, reason);
   }
 

@@ -8,9 +8,11 @@ import { errorMessage } from '../core/errors.js';
 import type { Message } from '../core/message.js';
 import { deadLetterLoop } from '../core/failure-policy.js';
 import type { Subscription } from '../core/subscription.js';
-import { assertPattern, assertTopic, matchesPattern } from '../core/topic.js';
+import { assertPattern, assertTopic } from '../core/topic.js';
 import type { Principal } from './auth.js';
 import { FrameError } from './frames.js';
+import { isPresenceTopic, reaches } from './presence.js';
+import { presenceRefusal } from './publishing.js';
 
 export interface SubscribeRequest {
   pattern: string;
@@ -62,6 +64,7 @@ export function checkPattern(principal: Principal, request: SubscribeRequest): v
       request.pattern,
     );
   }
+  if (request.deadLetter !== undefined && isPresenceTopic(request.deadLetter)) throw presenceRefusal(request.deadLetter);
   if (request.deadLetter !== undefined && !principal.canPublish(request.deadLetter)) {
     throw new FrameError('FORBIDDEN', `not allowed to publish dead letters to '${request.deadLetter}'`, request.deadLetter);
   }
@@ -89,7 +92,8 @@ export async function openSubscription(bus: Bus, principal: Principal, request: 
     (message) => {
       // Defence in depth: a client never sees a topic outside its pattern (and so its tenant),
       // even if a driver hands over more (the memory driver's replay does not filter by topic).
-      if (!matchesPattern(busPattern, message.topic)) {
+      // Presence events reach only patterns that name them.
+      if (!reaches(busPattern, message.topic)) {
         void message.ack().catch(() => {});
         return;
       }

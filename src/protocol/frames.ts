@@ -102,6 +102,8 @@ export interface WelcomeFrame {
   heartbeatMs: number;
   authRequired: boolean;
   authenticated: boolean;
+  /** The gateway's id for this connection, as presence names it. */
+  client: string;
   /** Batch envelopes from the client are understood. */
   batches: boolean;
   capabilities: GatewayCapabilities;

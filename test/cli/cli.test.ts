@@ -36,7 +36,7 @@ describe('omnibus CLI', () => {
     port = await freePort();
     url = `ws://127.0.0.1:${port}/v1/ws`;
     server = spawn(process.execPath, ['--import', TSX, CLI, 'serve', '--port', String(port), '--host', '127.0.0.1'], { cwd: dir });
-    server.stderr!.on('data', (chunk) => (serverLog += chunk));
+    server.stdout!.on('data', (chunk) => (serverLog += chunk));
     while (!serverLog.includes('listening')) await new Promise((r) => setTimeout(r, 20));
   });
   after(() => {
@@ -132,7 +132,7 @@ describe('omnibus CLI', () => {
     const other = await freePort();
     const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve', '--port', String(other), '--host', '127.0.0.1'], { cwd: configured });
     let log = '';
-    child.stderr!.on('data', (chunk) => (log += chunk));
+    child.stdout!.on('data', (chunk) => (log += chunk));
     try {
       while (!log.includes('listening')) await new Promise((r) => setTimeout(r, 20));
       assert.match(log, /over memory \(from configuration\)/);
@@ -152,7 +152,7 @@ describe('omnibus CLI', () => {
     const other = await freePort();
     const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve', '--port', String(other), '--host', '127.0.0.1', '--memory'], { cwd: dir });
     let log = '';
-    child.stderr!.on('data', (chunk) => (log += chunk));
+    child.stdout!.on('data', (chunk) => (log += chunk));
     while (!log.includes('listening')) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGTERM');
     const code = await new Promise((resolve) => child.once('exit', resolve));

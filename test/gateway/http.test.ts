@@ -151,7 +151,8 @@ describe('gateway HTTP', () => {
     }
     const resumed = await fetch(`${short.http}/v1/stream?pattern=sse.trim`, { headers: { 'last-event-id': seqs[0] } });
     const events = await readEvents(resumed, 2);
-    assert.deepEqual(events[0], { id: undefined, event: 'ready', data: { recovered: false, earliest: seqs[3] } });
+    assert.deepEqual(events[0], { id: undefined, event: 'ready', data: { recovered: false, earliest: seqs[3], client: events[0].data.client } });
+    assert.equal(typeof events[0].data.client, 'string', "the ready event names the stream's presence id");
     assert.deepEqual(events.filter((e) => e.event === 'message').map((e) => e.data.data), [3, 4]);
     await short.close();
   });
