@@ -5,20 +5,10 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { browserSkip, launchBrowser, openPage } from '../support/browser.js';
 import { startGateway, type Running } from '../support/gateway.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-
-function browserSkip(): string | false {
-  if (existsSync(CHROMIUM)) return false;
-  const reason = `${CHROMIUM} is missing; install it with: apt-get update && apt-get install -y chromium`;
-  if (process.env.CI === 'true') throw new Error(`CI requires ${reason}`);
-  console.log(`# skipping the dashboard suite: ${reason}`);
-  return reason;
-}
 
 async function publish(gateway: Running, topic: string, data: unknown, token?: string): Promise<void> {
   const response = await fetch(`${gateway.http}/v1/publish`, {
@@ -27,17 +17,6 @@ async function publish(gateway: Running, topic: string, data: unknown, token?: s
     body: JSON.stringify({ topic, data, key: 'k-1', headers: { source: 'test' } }),
   });
   assert.equal(response.status, 200, await response.text());
-}
-
-/** Opens the page, failing the test on any page error or console error. */
-async function open(browser: Browser, gateway: Running, errors: string[]): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  page.on('pageerror', (error) => errors.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(`console error: ${message.text()}`);
-  });
-  await page.goto(`${gateway.http}/`);
-  return page;
 }
 
 const tailRow = (page: Page, topic: string) => page.locator(`#tail li[data-topic="${topic}"]`);
@@ -49,7 +28,7 @@ describe('dashboard', { skip: browserSkip() }, () => {
   before(async () => {
     // The page is what `npm run build` bundles; build it from the sources under test.
     execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build-dashboard.ts'], { stdio: 'inherit' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    browser = await launchBrowser();
   });
   after(() => browser?.close());
 
@@ -57,7 +36,7 @@ describe('dashboard', { skip: browserSkip() }, () => {
     const gateway = await startGateway();
     const errors: string[] = [];
     try {
-      const page = await open(browser, gateway, errors);
+      const page = await openPage(browser, `${gateway.http}/`, errors);
       await page.locator('#follow-status', { hasText: "following '>'" }).waitFor();
       await page.locator('#status', { hasText: 'connected' }).waitFor();
 
@@ -108,7 +87,7 @@ describe('dashboard', { skip: browserSkip() }, () => {
     const errors: string[] = [];
     try {
       await publish(gateway, 'secret.before', { n: 0 }, 'key-of-tenant-b');
-      const page = await open(browser, gateway, errors);
+      const page = await openPage(browser, `${gateway.http}/`, errors);
       await page.locator('#token-form').waitFor();
       await page.fill('#token', 'not-a-key');
       await page.click('#token-form button[type=submit]');
