@@ -17,8 +17,8 @@ const gateway = createGateway({ bus });
 const users = new Map<string, User>();
 
 const app = express();
-app.use(express.json());
-app.post('/users', async (req, res) => {
+// The JSON parser on this route only: the gateway reads its own request bodies.
+app.post('/users', express.json(), async (req, res) => {
   const input = NewUser.safeParse(req.body);
   if (!input.success) {
     res.status(400).json({ error: { code: 'INVALID_USER', message: z.prettifyError(input.error) } });

@@ -97,7 +97,7 @@ export class Gateway {
       connections: this.connectionCounter,
       origins: this.origins,
       topics: this.topics,
-      dashboard: new Dashboard(),
+      dashboard: options.dashboard === false ? undefined : new Dashboard(),
       stats: (principal: Principal) => this.stats(principal),
       presence: this.presence,
       logger: this.logger,

@@ -33,7 +33,8 @@ export interface HttpHost {
   connections: ConnectionCounter;
   origins: OriginCheck;
   topics: TopicCounts;
-  dashboard: Dashboard;
+  /** Absent when the dashboard is turned off. */
+  dashboard: Dashboard | undefined;
   stats(principal: Principal): Promise<StatsView>;
   presence: Presence;
   logger: Logger;
@@ -79,6 +80,10 @@ const DISCARD_BYTES = 16 * 1024 * 1024;
  * keeps sending far beyond it is cut off.
  */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  // A body parser mounted before the gateway (express.json()) has read it already: waiting would hang.
+  if (req.readableEnded || (req as { body?: unknown }).body !== undefined) {
+    return Promise.reject(new FrameError('BAD_FRAME', 'the request body was already read by middleware mounted before the gateway; mount body parsers on your own routes only'));
+  }
   return new Promise((resolve, reject) => {
     let chunks: Buffer[] = [];
     let size = 0;
@@ -155,7 +160,7 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
       json(res, ok ? 200 : 503, body);
       return true;
     }
-    if (await host.dashboard.serve(req, res, url.pathname)) return true;
+    if (host.dashboard !== undefined && (await host.dashboard.serve(req, res, url.pathname))) return true;
     if (!['POST /v1/publish', 'GET /v1/messages', 'GET /v1/stream', 'GET /v1/topics', 'GET /v1/presence', 'GET /v1/stats', 'GET /metrics'].includes(route)) return false;
     let principal: Principal | undefined;
     try {

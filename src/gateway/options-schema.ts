@@ -45,4 +45,5 @@ export const gatewaySettings = z.strictObject({
   allowedOrigins: z.array(z.string().min(1)).optional(),
   insecure: z.boolean().optional(),
   presenceEvents: z.boolean().optional(),
+  dashboard: z.boolean().optional(),
 });

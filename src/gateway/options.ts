@@ -77,6 +77,11 @@ export interface GatewayOptions {
   presenceEvents?: boolean;
   /** Lets `listen()` bind a non-loopback address without auth configured. Default false. */
   insecure?: boolean;
+  /**
+   * Serve the dashboard at `/` (and its script and styles under `/dashboard/`). Default true;
+   * set false when the gateway is mounted into an app whose own `/` it must leave alone.
+   */
+  dashboard?: boolean;
 }
 
 export function resolveLimits(limits: GatewayLimits = {}): Limits {

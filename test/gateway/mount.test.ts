@@ -55,6 +55,25 @@ describe('mounting the gateway', () => {
     server.close();
   });
 
+  it("into Express: with dashboard: false it leaves the app's `/` alone, and a body parser before it gets a clear 400, not a hung request", async () => {
+    const gateway = createGateway({ bus: createBus(), logger: quietLogger, dashboard: false });
+    const app = express();
+    app.use(express.json());
+    app.use(gateway.handleRequest);
+    app.get('/', (_req, res) => void res.send('the app'));
+    const server = createServer(app);
+    const port = await listening(server);
+    try {
+      assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), 'the app');
+      const posted = await fetch(`http://127.0.0.1:${port}/v1/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'mount.t', data: 1 }) });
+      assert.equal(posted.status, 400);
+      assert.match(((await posted.json()) as { error: { message: string } }).error.message, /already read by middleware mounted before the gateway/);
+    } finally {
+      await gateway.close();
+      server.close();
+    }
+  });
+
   it('into Fastify as a plugin', async () => {
     const gateway = fresh();
     const app = Fastify();
