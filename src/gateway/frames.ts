@@ -2,6 +2,7 @@
 // parsing what clients send, with a precise complaint for anything malformed, and encoding
 // messages for them.
 
+import { REQUEST_HEADER } from '../core/request-protocol.js';
 import type { Message, StoredMessage } from '../core/message.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import type { AuthFrame, MessageFields, PingFrame, SettleFrame, SubscribeFrame, UnsubscribeFrame } from '../protocol/frames.js';
@@ -206,7 +207,16 @@ function frameId(text: string): string | undefined {
 
 /** A message as the client sees it: bytes as `data_base64`, the topic without the tenant prefix. */
 export function messageFields(message: StoredMessage & { attempt?: number }, topic: string): MessageFields {
-  const { 'content-type': _contentType, ...headers } = message.headers;
+  const { 'content-type': _contentType, ...received } = message.headers;
+  const headers: Record<string, string> = received;
+  // A request's inbox is a topic too: named inside the client's tenant as the topic is (the
+  // prefix the topic lost), and left out when it lies outside.
+  const replyTo = headers[REQUEST_HEADER.replyTo];
+  if (replyTo !== undefined) {
+    const prefix = message.topic.slice(0, message.topic.length - topic.length);
+    if (replyTo.startsWith(prefix) && replyTo.length > prefix.length) headers[REQUEST_HEADER.replyTo] = replyTo.slice(prefix.length);
+    else delete headers[REQUEST_HEADER.replyTo];
+  }
   const fields: MessageFields = { messageId: message.id, topic, headers, time: message.time };
   if (message.attempt !== undefined) fields.attempt = message.attempt;
   Object.assign(fields, payloadFields(message.data));

@@ -1,6 +1,7 @@
 // Checks shared by WebSocket and HTTP publishes: topic grammar, the client's grant, size
 // limits, and the tenant prefix; then one call to the bus.
 
+import { REQUEST_HEADER } from '../core/request-protocol.js';
 import type { Bus, PublishItem } from '../core/bus.js';
 import { OmnibusError, PayloadTooLargeError, errorMessage } from '../core/errors.js';
 import type { PublishResult } from '../core/message.js';
@@ -33,8 +34,24 @@ export function publishItems(principal: Principal, entries: PublishEntry[], limi
       // The Bus's error, as the driver's limit would raise it: with the bus's name for the topic.
       throw new PayloadTooLargeError(bytes, limits.maxMessageBytes, { topic: principal.toBus(entry.topic), limitOf: 'the gateway' });
     }
-    return { topic: principal.toBus(entry.topic), data: entry.data, id: entry.messageId, key: entry.key, headers: entry.headers, ttlMs: entry.ttlMs };
+    return { topic: principal.toBus(entry.topic), data: entry.data, id: entry.messageId, key: entry.key, headers: busHeaders(principal, entry), ttlMs: entry.ttlMs };
   });
+}
+
+/**
+ * A request names its inbox in `reply-to`: a topic of the client's, so it goes to the bus by
+ * the bus's name for it, and only where the client may read the replies.
+ */
+function busHeaders(principal: Principal, entry: PublishEntry): Record<string, string> | undefined {
+  const replyTo = entry.headers?.[REQUEST_HEADER.replyTo];
+  if (replyTo === undefined) return entry.headers;
+  try {
+    assertTopic(replyTo);
+  } catch (error) {
+    throw new FrameError('BAD_FRAME', `the ${REQUEST_HEADER.replyTo} header must be a topic: ${errorMessage(error)}`, entry.topic);
+  }
+  if (!principal.canSubscribe(replyTo)) throw new FrameError('FORBIDDEN', `not allowed to subscribe to '${replyTo}', so replies sent there could not be read`, entry.topic);
+  return { ...entry.headers, [REQUEST_HEADER.replyTo]: principal.toBus(replyTo) };
 }
 
 /** Presence events come from the gateway alone, so no client can fake a join. */

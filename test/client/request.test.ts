@@ -85,4 +85,15 @@ describe('client.request', () => {
     // Both sides name topics relative to the tenant; the gateway's bus holds them as acme.*.
     assert.equal(reply.data, 'prices.tenant');
   });
+
+  it("reaches a tenant's client when the gateway's own bus answers: the inbox is named by the bus inside the tenant", async () => {
+    await running.bus.respond('acme.prices.server', ({ headers }) => headers['reply-to']);
+    const reply = await client('acme-requester').request('prices.server', null, { timeoutMs: 2_000 });
+    assert.match(String(reply.data), /^acme\._inbox\./, 'the bus sees the inbox under the tenant');
+  });
+
+  it('refuses a reply-to the client may not read', async () => {
+    const raw = client('acme-requester');
+    await assert.rejects(raw.publish('prices.x', 1, { headers: { 'reply-to': 'other.inbox' } }), /not allowed to subscribe to 'other\.inbox'/);
+  });
 });
