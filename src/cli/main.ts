@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigurationError } from '../core/errors.js';
+import { asyncapi } from './asyncapi.js';
 import { relay } from './outbox.js';
 import { pub, replay, sub, topics } from './remote.js';
 import { LOG_LEVELS } from './log.js';
@@ -30,6 +31,7 @@ program
   .option('--config <file>', 'config file (default: ./omnibus.config.json if present, or OMNIBUS_CONFIG)')
   .option('--db <file>', 'SQLite file (the default driver)', undefined)
   .option('--memory', 'use the in-memory driver (nothing survives a restart)')
+  .option('--catalog <module>', 'a module exporting the event catalogue (defineCatalog), served at /asyncapi.json')
   .option('--insecure', 'allow a non-loopback --host without gateway.auth: anyone who reaches it may read and publish everything')
   .addOption(new Option('--log-level <level>', 'least severe log lines written (JSON lines on stdout)').env('OMNIBUS_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
   .option('--pretty', 'human-readable log lines (pino-pretty) instead of JSON')
@@ -87,6 +89,16 @@ program
   .option('--config <file>', 'config naming the destination bus (default: ./omnibus.config.json, or OMNIBUS_URL)')
   .option('--batch-size <n>', 'rows per transaction', '100')
   .action((options) => relay(options));
+
+program
+  .command('asyncapi')
+  .description("write the AsyncAPI 3.0 document of the event catalogue a module exports (as 'catalog' or its default)")
+  .argument('<module>', 'the module defining the catalogue with defineCatalog()')
+  .option('--title <title>', 'the document title', 'Omnibus events')
+  .option('--version <version>', "the application's version", '1.0.0')
+  .option('--server <url>', 'the gateway address clients use, e.g. wss://bus.example.com/v1/ws')
+  .option('--out <file>', 'write to a file instead of stdout')
+  .action((module, options) => asyncapi(module, options));
 
 try {
   await program.parseAsync(process.argv);

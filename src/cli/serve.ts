@@ -1,6 +1,7 @@
 // `omnibus serve`: the gateway on one port over the embedded SQLite driver (./omnibus.db), or
 // over the driver(s) an omnibus.config.json / OMNIBUS_URL names. Stops cleanly on SIGTERM/SIGINT.
 
+import { loadCatalog } from './asyncapi.js';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Bus } from '../core/bus.js';
@@ -18,6 +19,8 @@ export interface ServeOptions {
   db?: string;
   memory?: boolean;
   insecure?: boolean;
+  /** A module exporting the event catalogue, served at /asyncapi.json. */
+  catalog?: string;
   /** From --log-level, else OMNIBUS_LOG_LEVEL, else info. */
   logLevel: LogLevel;
   pretty?: boolean;
@@ -58,7 +61,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const log = serveLogger({ level: options.logLevel, pretty: options.pretty === true });
   const { bus, described, config, gateway: settings } = await openBus(options, process.env);
   log.info({ config: { ...config, port, host: options.host, insecure: options.insecure === true, logLevel: options.logLevel } }, 'starting');
-  const gateway = createGateway({ ...(settings as Partial<GatewayOptions>), bus, logger: log, insecure: options.insecure === true });
+  const asyncapi = options.catalog === undefined ? undefined : { catalog: await loadCatalog(options.catalog) };
+  const gateway = createGateway({ ...(settings as Partial<GatewayOptions>), bus, logger: log, insecure: options.insecure === true, asyncapi });
   bus.on('error', ({ error, topic, driver }) => log.error({ err: error, topic, driver }, 'bus error'));
   bus.on('connectionLost', ({ driver, error }) => log.error({ driver, err: error }, 'driver connection lost; /healthz answers 503 until it is back'));
   bus.on('reconnected', ({ driver }) => log.info({ driver }, 'driver reconnected'));

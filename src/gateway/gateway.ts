@@ -99,6 +99,13 @@ export class Gateway {
       topics: this.topics,
       dashboard: options.dashboard === false ? undefined : new Dashboard(),
       stats: (principal: Principal) => this.stats(principal),
+      asyncapi: (host: string) => {
+        const asyncapi = options.asyncapi;
+        if (asyncapi === undefined) return undefined;
+        // The gateway is the server its clients reach, by the address they used.
+        const servers = { gateway: { host, protocol: 'ws', pathname: this.path, description: 'the Omnibus gateway (WebSocket; HTTP publish and SSE on the same port)' } };
+        return asyncapi.catalog.toAsyncAPI({ title: asyncapi.title ?? 'Omnibus events', version: asyncapi.version ?? '1.0.0', servers });
+      },
       presence: this.presence,
       logger: this.logger,
       health: () => this.health(),

@@ -35,6 +35,8 @@ export interface HttpHost {
   topics: TopicCounts;
   /** Absent when the dashboard is turned off. */
   dashboard: Dashboard | undefined;
+  /** The AsyncAPI document for a client reaching the gateway at `host`, or undefined without a catalogue. */
+  asyncapi(host: string): Record<string, unknown> | undefined;
   stats(principal: Principal): Promise<StatsView>;
   presence: Presence;
   logger: Logger;
@@ -161,7 +163,7 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
       return true;
     }
     if (host.dashboard !== undefined && (await host.dashboard.serve(req, res, url.pathname))) return true;
-    if (!['POST /v1/publish', 'GET /v1/messages', 'GET /v1/stream', 'GET /v1/topics', 'GET /v1/presence', 'GET /v1/stats', 'GET /metrics'].includes(route)) return false;
+    if (!['POST /v1/publish', 'GET /v1/messages', 'GET /v1/stream', 'GET /v1/topics', 'GET /v1/presence', 'GET /v1/stats', 'GET /asyncapi.json', 'GET /metrics'].includes(route)) return false;
     let principal: Principal | undefined;
     try {
       if (!host.origins.admits(req)) throw new FrameError('FORBIDDEN', host.origins.refusal(req));
@@ -171,6 +173,7 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
       else if (route === 'GET /v1/stream') await stream(host, principal, url, req, res);
       else if (route === 'GET /metrics') await metrics(host, principal, res);
       else if (route === 'GET /v1/stats') json(res, 200, await host.stats(principal));
+      else if (route === 'GET /asyncapi.json') catalogue(host, req, res);
       else if (route === 'GET /v1/presence') presence(host, principal, url, res);
       else json(res, 200, { topics: host.topics.visibleTo(principal) });
     } catch (error) {
@@ -181,6 +184,12 @@ export function httpHandler(host: HttpHost): (req: IncomingMessage, res: ServerR
     }
     return true;
   };
+}
+
+function catalogue(host: HttpHost, req: IncomingMessage, res: ServerResponse): void {
+  const document = host.asyncapi(req.headers.host ?? 'localhost');
+  if (document === undefined) throw new FrameError('NOT_FOUND', 'this gateway has no event catalogue (the gateway option asyncapi)');
+  json(res, 200, document);
 }
 
 /** The metrics name every tenant's patterns, so they need a token that may subscribe to all of them. */

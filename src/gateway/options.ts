@@ -3,6 +3,7 @@
 import type { Bus } from '../core/bus.js';
 import type { Logger } from '../core/logger.js';
 import { DEFAULT_LIMITS, type Limits } from '../protocol/limits.js';
+import type { Catalog } from '../catalog/index.js';
 import type { AuthOptions } from './auth.js';
 
 /**
@@ -82,6 +83,12 @@ export interface GatewayOptions {
    * set false when the gateway is mounted into an app whose own `/` it must leave alone.
    */
   dashboard?: boolean;
+  /**
+   * The application's event catalogue (defineCatalog), served as AsyncAPI 3.0 at
+   * `GET /asyncapi.json` to any client the gateway admits, with this gateway as its server, and
+   * listed on the dashboard. Default: none (the route answers 404).
+   */
+  asyncapi?: { catalog: Catalog; title?: string; version?: string };
 }
 
 export function resolveLimits(limits: GatewayLimits = {}): Limits {
