@@ -26,3 +26,4 @@ export async function getJson<T>(path: string): Promise<T> {
 // The answers' shapes, as the gateway declares them (types only: nothing of the gateway is bundled).
 export type { StatsView as Stats } from '../gateway/stats-view.js';
 export type { TopicCount } from '../gateway/topics.js';
+export type { PresenceEntry } from '../gateway/presence.js';

@@ -2,7 +2,7 @@
 // followed live over the gateway's WebSocket with omnibus/client, as any other client would.
 
 import { createClient, type ClientSubscription, type OmnibusClient } from '../client/index.js';
-import { getJson, token, Unauthorized, type Stats, type TopicCount } from './api.js';
+import { getJson, token, Unauthorized, type PresenceEntry, type Stats, type TopicCount } from './api.js';
 import { COLOURS, drawChart } from './chart.js';
 import { byId, element, fillTable } from './dom.js';
 import { Rates } from './rates.js';
@@ -41,6 +41,7 @@ async function start(): Promise<void> {
   await client.ready();
   setStatus('open', 'connected');
   render(stats);
+  if (stats.catalogue) void showCatalogue();
   await follow(byId<HTMLInputElement>('follow').value);
   setInterval(everySecond, 1_000);
   setInterval(() => void poll(), POLL_MS);
@@ -82,6 +83,13 @@ async function poll(): Promise<void> {
     const [stats, topics] = await Promise.all([getJson<Stats>('/v1/stats'), getJson<{ topics: TopicCount[] }>('/v1/topics')]);
     published = topics.topics;
     render(stats);
+    // Everyone this token may see: a token that may not read '>' gets no presence list.
+    const present = await getJson<{ clients: PresenceEntry[] }>('/v1/presence?pattern=%3E').catch(() => ({ clients: [] }));
+    fillTable(
+      'presence',
+      present.clients.map((c) => [c.name, c.transport, c.patterns.join(', '), new Date(c.since).toLocaleTimeString()]),
+      'no client subscribed',
+    );
   } catch (error) {
     if (error instanceof Unauthorized) location.reload();
   }
@@ -108,6 +116,29 @@ function swatch(colour: string): HTMLElement {
   const node = element('span', undefined, 'swatch');
   node.style.background = colour;
   return node;
+}
+
+/** The catalogue's events, when the gateway has one: each channel with what the application does with it. */
+async function showCatalogue(): Promise<void> {
+  let document: { channels?: Record<string, { address: string; description?: string }>; operations?: Record<string, { action: string; channel: { $ref: string } }> };
+  try {
+    document = await getJson('/asyncapi.json');
+  } catch {
+    return; // the section stays hidden
+  }
+  const actions = new Map<string, Set<string>>();
+  for (const { action, channel } of Object.values(document.operations ?? {})) {
+    const id = channel.$ref.split('/').pop()!;
+    actions.set(id, (actions.get(id) ?? new Set()).add(action));
+  }
+  const rows = Object.entries(document.channels ?? {}).map(([id, channel]) => [
+    channel.address,
+    channel.description ?? '',
+    actions.get(id)?.has('send') ? 'yes' : '',
+    actions.get(id)?.has('receive') ? 'yes' : '',
+  ]);
+  fillTable('events', rows, 'the catalogue lists no events');
+  byId('events-card').hidden = false;
 }
 
 function render(stats: Stats): void {

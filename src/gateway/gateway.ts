@@ -41,6 +41,7 @@ export class Gateway {
   private readonly streams = new Set<() => void>();
   private readonly topics = new TopicCounts();
   private readonly failures: RecentFailures;
+  private readonly catalogue: boolean;
   /** The last lag fetch; `at` is set once it settled. */
   private lag: { at?: number; figures: Promise<GroupLag[]> } | undefined;
   private readonly connectionCounter: ConnectionCounter;
@@ -68,6 +69,7 @@ export class Gateway {
     this.origins = new OriginCheck(options.allowedOrigins);
     this.insecure = options.insecure ?? false;
     this.failures = new RecentFailures(this.bus);
+    this.catalogue = options.asyncapi !== undefined;
     // The bus's, with the payload limit the gateway itself sets.
     const { maxPayloadBytes, ...shared } = this.bus.capabilities;
     const capabilities = { drivers: this.bus.drivers.map((entry) => entry.name), ...shared, maxPayloadBytes: Math.min(maxPayloadBytes, this.limits.maxMessageBytes) };
@@ -100,7 +102,7 @@ export class Gateway {
       dashboard: options.dashboard === false ? undefined : new Dashboard(),
       stats: (principal: Principal) => this.stats(principal),
       asyncapi: (host: string) => {
-        const asyncapi = options.asyncapi;
+        const { asyncapi } = options;
         if (asyncapi === undefined) return undefined;
         // The gateway is the server its clients reach, by the address they used.
         const servers = { gateway: { host, protocol: 'ws', pathname: this.path, description: 'the Omnibus gateway (WebSocket; HTTP publish and SSE on the same port)' } };
@@ -273,6 +275,7 @@ export class Gateway {
     return {
       gateway: { path: this.path, ...(operator ? { connections: this.sessions.size, streams: this.streams.size, uptimeMs: Date.now() - this.startedAt } : {}) },
       drivers: this.bus.drivers.map((entry) => entry.name),
+      catalogue: this.catalogue,
       subscriptions: subscriptionsVisibleTo(this.bus, principal, await this.lag.figures),
       failures: this.failures.visibleTo(principal),
     };

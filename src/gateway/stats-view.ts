@@ -19,6 +19,8 @@ export interface StatsView {
   /** Connections, streams and uptime only for a token without a tenant that may subscribe to '>'. */
   gateway: { path: string; connections?: number; streams?: number; uptimeMs?: number };
   drivers: string[];
+  /** Whether GET /asyncapi.json has a catalogue to answer with. */
+  catalogue: boolean;
   subscriptions: SubscriptionFigures[];
   failures: RecentFailure[];
 }

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { z } from 'zod';
+import { defineCatalog, defineEvent } from '../../src/index.js';
 import { browserSkip, launchBrowser, openPage } from '../support/browser.js';
 import { startGateway, type Running } from '../support/gateway.js';
 
@@ -29,7 +31,8 @@ describe('dashboard', { skip: browserSkip() }, () => {
   after(() => browser?.close());
 
   it('shows messages published by others live, counts them per topic, and publishes from its form', async () => {
-    const gateway = await startGateway();
+    const catalog = defineCatalog([defineEvent('orders.placed', z.object({ order: z.number() }), { description: 'A customer placed an order.' })]);
+    const gateway = await startGateway({ asyncapi: { catalog } });
     const errors: string[] = [];
     try {
       const page = await openPage(browser, `${gateway.http}/`, errors);
@@ -51,6 +54,10 @@ describe('dashboard', { skip: browserSkip() }, () => {
       assert.equal(await tailRow(page, 'orders.placed').count(), 2);
       // Newest first.
       assert.match((await tailRow(page, 'orders.placed').first().textContent()) ?? '', /"order":43/);
+
+      // The catalogue's events, and who is subscribed: the page itself, following '>'.
+      await page.locator('#events tbody td', { hasText: 'A customer placed an order.' }).waitFor();
+      await page.locator('#presence tbody tr', { hasText: 'anonymous' }).waitFor();
 
       // The tail's own subscription is one of the bus's subscriptions.
       await page.locator('#subscriptions tbody td', { hasText: /^>$/ }).first().waitFor();
