@@ -18,10 +18,4 @@ export interface ChatLine {
 }
 
 /** What the gateway publishes on a presence topic. */
-export interface PresenceEvent {
-  type: 'presence.join' | 'presence.leave';
-  client: string;
-  name: string;
-  pattern: string;
-  time: number;
-}
+export type { PresenceEvent } from '../../src/gateway/index.js';
