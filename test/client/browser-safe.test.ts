@@ -47,3 +47,9 @@ it('the protocol module uses no Node module or Node global, and imports only cor
     }
   }
 });
+
+it('the dashboard page and everything it bundles use no Node module or Node global; it uses the gateway only for types', () => {
+  const seen = browserSafe(['src/dashboard/app.ts']);
+  assert.ok(seen.has(normalize('src/client/index.ts')), 'the dashboard talks to the gateway through omnibus/client');
+  assert.ok(![...seen].some((file) => file.startsWith(normalize('src/gateway/'))), 'nothing of the gateway is bundled into the page');
+});
