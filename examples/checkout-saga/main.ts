@@ -48,18 +48,25 @@ await payment.start(bus);
 await inventoryService(db, outbox).start(bus);
 for (const placed of orders) await order.place(placed, randomUUID()); // e.g. the checkout request's id
 
-const timeout = setTimeout(() => {
-  console.error(`only ${confirmed.size} of ${orders.length} orders confirmed after 20 s`);
-  process.exit(1);
-}, 20_000);
-await Promise.all([done, payment.duplicateSkipped]);
-clearTimeout(timeout);
+// Whatever happens next, the run's schema is dropped (db.close) before the process ends.
+let timeout: ReturnType<typeof setTimeout> | undefined;
+try {
+  const late = new Promise<never>((_, reject) => {
+    timeout = setTimeout(() => reject(new Error(`only ${confirmed.size} of ${orders.length} orders confirmed after 20 s`)), 20_000);
+  });
+  await Promise.race([Promise.all([done, payment.duplicateSkipped]), late]);
 
-const { rows: [summary] } = await db.pool.query(`SELECT
-  (SELECT count(*) FROM ${schema}.orders WHERE status = 'confirmed') AS confirmed,
-  (SELECT count(*) FROM ${schema}.payments) AS payments,
-  (SELECT string_agg(sku || '=' || available, ' ' ORDER BY sku) FROM ${schema}.stock) AS stock`);
-console.log(`summary: ${summary.confirmed} of ${orders.length} orders confirmed, ${summary.payments} payments, stock ${summary.stock}`);
-await relay.close();
-await bus.close();
-await db.close();
+  const { rows: [summary] } = await db.pool.query(`SELECT
+    (SELECT count(*) FROM ${schema}.orders WHERE status = 'confirmed') AS confirmed,
+    (SELECT count(*) FROM ${schema}.payments) AS payments,
+    (SELECT string_agg(sku || '=' || available, ' ' ORDER BY sku) FROM ${schema}.stock) AS stock`);
+  console.log(`summary: ${summary.confirmed} of ${orders.length} orders confirmed, ${summary.payments} payments, stock ${summary.stock}`);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exitCode = 1;
+} finally {
+  clearTimeout(timeout);
+  await relay.close();
+  await bus.close();
+  await db.close();
+}
