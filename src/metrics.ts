@@ -5,7 +5,7 @@
 
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Bus } from './core/bus.js';
-import type { Counters } from './core/stats.js';
+import { parseStatsKey, statsKey, type Counters } from './core/stats.js';
 
 const PER_SUBSCRIPTION: Array<[keyof Counters, string, string]> = [
   ['delivered', 'omnibus_delivered_messages_total', 'Messages handed to handlers, redeliveries included.'],
@@ -15,10 +15,10 @@ const PER_SUBSCRIPTION: Array<[keyof Counters, string, string]> = [
   ['dropped', 'omnibus_dropped_messages_total', 'Messages dropped because a subscription buffer was full.'],
 ];
 
-/** `bus.stats()` keys subscriptions as `pattern` or `pattern#group`; a topic cannot hold '#'. */
+/** The labels of a subscription's stats key; `group` is '' without one. */
 function subscriptionLabels(key: string): { pattern: string; group: string } {
-  const at = key.indexOf('#');
-  return at < 0 ? { pattern: key, group: '' } : { pattern: key.slice(0, at), group: key.slice(at + 1) };
+  const { pattern, group = '' } = parseStatsKey(key);
+  return { pattern, group };
 }
 
 /**
@@ -79,9 +79,9 @@ function collectLag(bus: Bus, registry: Registry): void {
         else this.set({ pattern, group }, lag);
       }
       // Groups the bus no longer tracks take their error series with them, so these stay bounded too.
-      const tracked = new Set(figures.map(({ pattern, group }) => `${pattern}#${group}`));
+      const tracked = new Set(figures.map(({ pattern, group }) => statsKey(pattern, group)));
       for (const { labels } of (await errors.get()).values) {
-        if (!tracked.has(`${labels.pattern}#${labels.group}`)) errors.remove({ pattern: String(labels.pattern), group: String(labels.group) });
+        if (!tracked.has(statsKey(String(labels.pattern), String(labels.group)))) errors.remove({ pattern: String(labels.pattern), group: String(labels.group) });
       }
     },
   });

@@ -25,7 +25,7 @@ import { Reader, type ReaderOptions } from './reader.js';
 import type { RequestOptions } from './request-protocol.js';
 import { RequestReply, type OpenSubscription, type RespondOptions, type Responder } from './request-reply.js';
 import { Router, type DriverEntry, type Route } from './router.js';
-import { addCounters, counters, type BusStats, type Counters } from './stats.js';
+import { addCounters, counters, statsKey, type BusStats, type Counters } from './stats.js';
 import { MessageStream, type StreamOptions } from './stream.js';
 import { deadLetterLoop } from './failure-policy.js';
 import {
@@ -105,7 +105,7 @@ export class Bus {
       driverOf: (topic) => this.router.driverFor(topic).driver.name,
       forget: (subscription) => {
         this.subscriptions.delete(subscription);
-        if (subscription.group !== undefined) this.groupLags.closed(`${subscription.pattern}#${subscription.group}`, subscription);
+        if (subscription.group !== undefined) this.groupLags.closed(statsKey(subscription.pattern, subscription.group), subscription);
       },
     };
     this.requests = new RequestReply({
@@ -207,13 +207,13 @@ export class Bus {
     if (options.circuitBreaker !== undefined) checkCircuitBreaker(options.circuitBreaker, pattern);
     const entries = this.router.driversFor(pattern);
     for (const { driver } of entries) checkSupported(driver, pattern, options);
-    const statsKey = options.group === undefined ? pattern : `${pattern}#${options.group}`;
-    let patternCounters = this.patternCounters.get(statsKey);
-    if (patternCounters === undefined) this.patternCounters.set(statsKey, (patternCounters = counters()));
+    const key = statsKey(pattern, options.group);
+    let patternCounters = this.patternCounters.get(key);
+    if (patternCounters === undefined) this.patternCounters.set(key, (patternCounters = counters()));
     let circuit: CircuitTally | undefined;
     if (options.circuitBreaker !== undefined) {
-      circuit = this.circuits.get(statsKey);
-      if (circuit === undefined) this.circuits.set(statsKey, (circuit = new CircuitTally()));
+      circuit = this.circuits.get(key);
+      if (circuit === undefined) this.circuits.set(key, (circuit = new CircuitTally()));
     }
     const event = typeof target === 'string' ? undefined : (target as EventDefinition);
     const subscription = new CoreSubscription(pattern, handler as Handler, options, this.host, patternCounters, circuit, event);
@@ -230,7 +230,7 @@ export class Bus {
       }
     }
     // Only once the broker holds the group, so a refused subscribe leaves no failing lag behind.
-    if (options.group !== undefined) this.groupLags.add(statsKey, pattern, options.group, entries.map((entry) => entry.driver), subscription);
+    if (options.group !== undefined) this.groupLags.add(key, pattern, options.group, entries.map((entry) => entry.driver), subscription);
     return subscription;
   }
 

@@ -50,3 +50,14 @@ export function addCounters(into: Counters, from: Counters): void {
   into.deadLettered += from.deadLettered;
   into.dropped += from.dropped;
 }
+
+/** How stats key a subscription: `pattern`, or `pattern#group` ('#' is not legal in a pattern). */
+export function statsKey(pattern: string, group: string | undefined): string {
+  return group === undefined ? pattern : `${pattern}#${group}`;
+}
+
+/** The pattern and group a stats key names. */
+export function parseStatsKey(key: string): { pattern: string; group?: string } {
+  const cut = key.indexOf('#');
+  return cut === -1 ? { pattern: key } : { pattern: key.slice(0, cut), group: key.slice(cut + 1) };
+}

@@ -4,7 +4,7 @@
 
 import type { Bus } from '../core/bus.js';
 import type { GroupLag } from '../core/lag.js';
-import type { Counters } from '../core/stats.js';
+import { parseStatsKey, statsKey, type Counters } from '../core/stats.js';
 import type { Principal } from './auth.js';
 import type { RecentFailure } from './recent-failures.js';
 
@@ -30,15 +30,14 @@ export interface StatsView {
  * by its own names, with each group's lag from `lags`.
  */
 export function subscriptionsVisibleTo(bus: Bus, principal: Principal, lags: GroupLag[]): SubscriptionFigures[] {
-  const lagOf = new Map(lags.map((figure) => [`${figure.pattern}#${figure.group}`, figure.lag]));
+  const lagOf = new Map(lags.map((figure) => [statsKey(figure.pattern, figure.group), figure.lag]));
   const visible: SubscriptionFigures[] = [];
   for (const [key, figures] of Object.entries(bus.stats().byPattern)) {
-    // '#' is not legal in a pattern, so the first one ends it.
-    const cut = key.indexOf('#');
-    const pattern = principal.ownTopic(cut === -1 ? key : key.slice(0, cut));
+    const { pattern: busPattern, group } = parseStatsKey(key);
+    const pattern = principal.ownTopic(busPattern);
     if (pattern === undefined || !principal.canSubscribe(pattern)) continue;
-    if (cut === -1) visible.push({ pattern, ...figures });
-    else visible.push({ pattern, group: key.slice(cut + 1), ...figures, lag: lagOf.get(key) });
+    if (group === undefined) visible.push({ pattern, ...figures });
+    else visible.push({ pattern, group, ...figures, lag: lagOf.get(key) });
   }
   return visible;
 }
