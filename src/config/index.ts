@@ -26,7 +26,7 @@ const configSchema = z
   .object({
     driver: driverConfig.optional(),
     drivers: z.record(z.string(), driverConfig).optional(),
-    routes: z.array(z.object({ topics: z.array(z.string()).min(1), driver: z.string() })).optional(),
+    routes: z.array(z.object({ topics: z.array(z.string()).min(1), driver: z.string(), mirror: z.array(z.string()).min(1).optional() }).strict()).optional(),
     closeTimeoutMs: z.number().int().positive().optional(),
     /** Options of `omnibus serve`: auth, limits, heartbeatMs, path, allowedOrigins, insecure. */
     gateway: gatewaySettings.optional(),

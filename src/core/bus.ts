@@ -7,7 +7,7 @@ import { DriverState, type BusHealth } from './health.js';
 import { decodePayload, encodePayload, jsonCodec, type Codec } from './codec.js';
 import { causalHeaders } from './context.js';
 import { combineCapabilities } from './capabilities.js';
-import type { Capabilities, Driver, From, WireMessage } from './driver.js';
+import type { Capabilities, Deliver, Driver, From, WireMessage } from './driver.js';
 import {
   ClosedError,
   ConfigurationError,
@@ -65,6 +65,8 @@ const NO_HEADERS: Headers = Object.freeze({}) as Headers;
 const NO_BODY = new Uint8Array(0);
 
 export class Bus {
+  /** This bus's own id: the `omnibus-origin` header of the copies it mirrors to brokers (see `Route.mirror`). */
+  readonly id = uuidv7();
   private readonly router: Router;
   private readonly codec: Codec;
   private readonly logger: Logger;
@@ -205,7 +207,7 @@ export class Bus {
     assertPattern(pattern);
     if (options.deadLetter !== undefined) checkDeadLetter(pattern, options.deadLetter);
     if (options.circuitBreaker !== undefined) checkCircuitBreaker(options.circuitBreaker, pattern);
-    const entries = this.router.driversFor(pattern);
+    const { entries, skipOwn } = this.router.listenersFor(pattern, options.group !== undefined);
     for (const { driver } of entries) checkSupported(driver, pattern, options);
     const key = statsKey(pattern, options.group);
     let patternCounters = this.patternCounters.get(key);
@@ -219,9 +221,11 @@ export class Bus {
     const subscription = new CoreSubscription(pattern, handler as Handler, options, this.host, patternCounters, circuit, event);
     this.subscriptions.add(subscription);
     const spec = { pattern, group: options.group, from: options.from, ackDeadlineMs: options.ackDeadlineMs ?? DEFAULT_ACK_DEADLINE_MS };
-    for (const { name, driver } of entries) {
+    for (const entry of entries) {
+      const { name, driver } = entry;
+      const deliver = skipOwn.has(entry) ? this.skippingOwn(subscription.deliver) : subscription.deliver;
       try {
-        subscription.driverSubscriptions.push(await open(driver, spec, subscription.deliver));
+        subscription.driverSubscriptions.push(await open(driver, spec, deliver));
       } catch (error) {
         await subscription.close();
         if (error instanceof OmnibusError) throw error;
@@ -232,6 +236,11 @@ export class Bus {
     // Only once the broker holds the group, so a refused subscribe leaves no failing lag behind.
     if (options.group !== undefined) this.groupLags.add(key, pattern, options.group, entries.map((entry) => entry.driver), subscription);
     return subscription;
+  }
+
+  /** Hands on what a mirror brings, except this bus's own copies: its subscribers had those from the route's driver. */
+  private skippingOwn(deliver: Deliver): Deliver {
+    return (delivery) => (delivery.message.headers[HEADER.origin] === this.id ? delivery.ack() : deliver(delivery));
   }
 
   /**
@@ -350,6 +359,7 @@ export class Bus {
     assertTopic(topic);
     if (options !== undefined) checkPublishOptions(topic, options);
     const { driver } = this.router.driverFor(topic);
+    const mirrors = this.router.mirrors ? this.router.mirrorsFor(topic) : undefined;
     const caused = causalHeaders(options?.headers);
     const headers = this.tracing === undefined ? caused : this.tracing.inject(caused);
     const wire: WireMessage = {
@@ -362,9 +372,16 @@ export class Bus {
       seq: undefined,
       body: NO_BODY,
     };
-    if (options !== undefined && (options.delayMs !== undefined || options.deliverAt !== undefined)) delay(wire, driver, options);
+    if (options !== undefined && (options.delayMs !== undefined || options.deliverAt !== undefined)) delay(wire, driver, options, mirrors);
     const limit = driver.capabilities.maxPayloadBytes;
-    if (driver.carriesValues) {
+    if (mirrors !== undefined && mirrors.length > 0) {
+      // Mirrored: encoded once, for the mirrors' copies, whatever the route's own driver carries.
+      const { body, contentType } = encodePayload(this.codec, data, topic);
+      for (const entry of [driver, ...mirrors.map((mirror) => mirror.driver)]) checkSize(body.length, entry.capabilities.maxPayloadBytes, topic);
+      wire.body = body;
+      wire.headers = { ...headers, [HEADER.contentType]: contentType };
+      if (driver.carriesValues) wire.value = data;
+    } else if (driver.carriesValues) {
       wire.value = data;
       if (limit !== Infinity) checkSize(encodePayload(this.codec, data, topic).body.length, limit, topic);
     } else {
@@ -384,7 +401,8 @@ export class Bus {
   private send(topic: string, batch: WireMessage[], single: WireMessage): Promise<PublishResult>;
   private send(topic: string, batch: WireMessage[], single?: WireMessage): Promise<PublishResult | void> {
     const entry = this.router.driverFor(topic);
-    return entry.driver.publish(batch).then(
+    const mirrored = this.router.mirrors ? this.mirror(batch) : undefined;
+    const stored = entry.driver.publish(batch).then(
       () => {
         entry.published += batch.length;
         return single === undefined ? undefined : { id: single.id, seq: single.seq };
@@ -396,6 +414,41 @@ export class Bus {
           cause: error,
         });
       },
+    );
+    return mirrored === undefined ? stored : Promise.all([stored, mirrored]).then(([result]) => result);
+  }
+
+  /**
+   * Copies the batch's mirrored messages to their mirrors, marked with this bus's id. Never
+   * rejects: a mirror that fails reaches `deliveryFailed`, as a write the driver refused
+   * later does, and leaves the route's own delivery standing.
+   */
+  private mirror(batch: WireMessage[]): Promise<unknown> | undefined {
+    let copies: Map<DriverEntry, WireMessage[]> | undefined;
+    for (const wire of batch) {
+      for (const mirror of this.router.mirrorsFor(wire.topic)) {
+        const { id, topic, key, time, ttlMs, deliverAt, body } = wire;
+        const copy: WireMessage = { id, topic, headers: { ...wire.headers, [HEADER.origin]: this.id }, key, time, ttlMs, body };
+        if (deliverAt !== undefined) copy.deliverAt = deliverAt;
+        copies ??= new Map();
+        const list = copies.get(mirror);
+        if (list === undefined) copies.set(mirror, [copy]);
+        else list.push(copy);
+      }
+    }
+    if (copies === undefined) return undefined;
+    return Promise.all(
+      [...copies].map(([mirror, list]) =>
+        mirror.driver.publish(list).then(
+          () => void (mirror.published += list.length),
+          (error: unknown) => {
+            for (const { topic, id } of list) {
+              if (!this.events.has('deliveryFailed')) this.reportError(error, topic, mirror.driver.name);
+              this.events.emit('deliveryFailed', { topic, id, driver: mirror.driver.name, error, attempts: 1 });
+            }
+          },
+        ),
+      ),
     );
   }
 
@@ -442,11 +495,12 @@ function checkPublishOptions(topic: string, options: PublishOptions): void {
 }
 
 /** Sets the due time of a message published with `delayMs` or `deliverAt` (already checked), on a driver that can hold it. */
-function delay(wire: WireMessage, driver: Driver, options: PublishOptions): void {
-  if (!driver.capabilities.delayedDelivery) {
+function delay(wire: WireMessage, driver: Driver, options: PublishOptions, mirrors: DriverEntry[] = []): void {
+  for (const each of [driver, ...mirrors.map((mirror) => mirror.driver)]) {
+    if (each.capabilities.delayedDelivery) continue;
     const option = options.delayMs !== undefined ? 'delayMs' : 'deliverAt';
     throw new ConfigurationError(
-      `driver '${driver.name}' cannot delay delivery (no delayedDelivery capability); publish to '${wire.topic}' without ${option}, or route it to a driver that can`,
+      `${each === driver ? 'driver' : 'mirror'} '${each.name}' cannot delay delivery (no delayedDelivery capability); publish to '${wire.topic}' without ${option}, or route it to a driver that can`,
       { topic: wire.topic },
     );
   }

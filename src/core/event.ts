@@ -34,7 +34,7 @@ export function topicOf(target: Target<unknown>): string {
   return typeof target === 'string' ? target : target.topic;
 }
 
-type Validated<T> = { value: T } | { error: ValidationError };
+export type Validated<T> = { value: T } | { error: ValidationError };
 
 function toOutcome<T>(result: StandardSchemaV1.Result<T>, topic: string): Validated<T> {
   if (result.issues === undefined) return { value: result.value };
@@ -45,6 +45,12 @@ function toOutcome<T>(result: StandardSchemaV1.Result<T>, topic: string): Valida
     })
     .join('; ');
   return { error: new ValidationError(`payload for '${topic}' is invalid: ${summary}`, result.issues, { topic }) };
+}
+
+/** Validates a payload at once when the schema is synchronous (most are), else as a promise. */
+export function check<T>(event: EventDefinition<T>, data: unknown, topic: string): Validated<T> | Promise<Validated<T>> {
+  const result = event.schema['~standard'].validate(data);
+  return result instanceof Promise ? result.then((settled) => toOutcome(settled, topic)) : toOutcome(result, topic);
 }
 
 /** Validates a payload; async schemas are awaited. */

@@ -65,4 +65,6 @@ export const HEADER = {
   attempts: 'x-attempts',
   /** The topics a dead letter failed on, comma-separated, oldest first: it never goes back to one. */
   deadLetterPath: 'x-dead-letter-path',
+  /** The `id` of the bus that mirrored a message to a broker: that bus's subscribers skip the copy. */
+  origin: 'omnibus-origin',
 } as const;

@@ -9,7 +9,7 @@ import { CircuitBreaker, type CircuitBreakerOptions, type CircuitTally } from '.
 import { decodePayload, type Codec } from './codec.js';
 import { isAsyncFunction, runHandling } from './context.js';
 import type { Delivery, DriverSubscription, From, WireMessage } from './driver.js';
-import { validate, type EventDefinition } from './event.js';
+import { check, type EventDefinition, type Validated } from './event.js';
 import { FailurePolicy } from './failure-policy.js';
 import { HEADER, type Message } from './message.js';
 import { Queue } from './queue.js';
@@ -271,7 +271,10 @@ export class CoreSubscription implements Subscription, Settling {
       this.circuit?.skipped(delivery);
       return this.deadLetter(new ReceivedMessage(delivery, wire.body, this), error);
     }
-    if (this.event !== undefined) return this.handleEvent(message, this.event);
+    return this.event === undefined ? this.handleMessage(message) : this.handleEvent(message, this.event);
+  }
+
+  private handleMessage(message: ReceivedMessage): Promise<void> | undefined {
     let result: unknown;
     try {
       result = this.run(message);
@@ -299,21 +302,27 @@ export class CoreSubscription implements Subscription, Settling {
     return tracing.handle(message, () => runHandling(message, this.handler, this.asyncHandler));
   }
 
-  private async handleEvent(message: ReceivedMessage, event: EventDefinition): Promise<void> {
+  /** A typed subscription validates first; a synchronous schema keeps the whole delivery in this turn (a game loop's reader has it this frame). */
+  private handleEvent(message: ReceivedMessage, event: EventDefinition): Promise<void> | undefined {
+    let outcome: Validated<unknown> | Promise<Validated<unknown>>;
     try {
-      const outcome = await validate(event, message.data, message.topic);
-      if ('error' in outcome) throw outcome.error;
-      (message as { data: unknown }).data = outcome.value;
+      outcome = check(event, message.data, message.topic);
     } catch (error) {
-      this.circuit?.skipped(message.delivery);
-      return this.retry(message, error);
+      return this.invalid(message, error);
     }
-    try {
-      await this.run(message);
-    } catch (error) {
-      return this.failed(message, error);
-    }
-    return this.succeeded(message);
+    if (outcome instanceof Promise) return outcome.then((settled) => this.validated(message, settled), (error) => this.invalid(message, error));
+    return this.validated(message, outcome);
+  }
+
+  private validated(message: ReceivedMessage, outcome: Validated<unknown>): Promise<void> | undefined {
+    if ('error' in outcome) return this.invalid(message, outcome.error);
+    (message as { data: unknown }).data = outcome.value;
+    return this.handleMessage(message);
+  }
+
+  private invalid(message: ReceivedMessage, error: unknown): Promise<void> {
+    this.circuit?.skipped(message.delivery);
+    return this.retry(message, error);
   }
 
   /**
