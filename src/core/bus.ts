@@ -173,7 +173,7 @@ export class Bus {
       batch.push(wire);
     }
     await Promise.all([...batches.values()].map((batch) => this.send(batch[0].topic, batch)));
-    return wires.map((wire) => ({ id: wire.id, seq: wire.seq }));
+    return wires.map(resultOf);
   }
 
   subscribe<T = unknown>(target: Target<T>, handler: Handler<T>, options: SubscribeOptions = {}): Promise<Subscription> {
@@ -344,7 +344,7 @@ export class Bus {
   private async publishEvent(event: EventDefinition, data: unknown, options?: PublishOptions): Promise<PublishResult> {
     const wire = this.build(...(await this.validated(event, data)), options);
     await this.send(wire.topic, [wire]);
-    return { id: wire.id, seq: wire.seq };
+    return resultOf(wire);
   }
 
   /** The topic and the payload as the event's schema outputs it (unchanged for plain topics). */
@@ -405,7 +405,7 @@ export class Bus {
     const stored = entry.driver.publish(batch).then(
       () => {
         entry.published += batch.length;
-        return single === undefined ? undefined : { id: single.id, seq: single.seq };
+        return single === undefined ? undefined : resultOf(single);
       },
       (error: unknown) => {
         if (error instanceof OmnibusError) throw error;
@@ -472,6 +472,10 @@ export class Bus {
     if (!this.events.has('error')) this.logger.error({ err: error, topic, driver }, 'omnibus error with no listener for bus "error" events');
     this.events.emit('error', { error, topic, driver });
   }
+}
+
+function resultOf(wire: WireMessage): PublishResult {
+  return wire.duplicate === true ? { id: wire.id, seq: wire.seq, duplicate: true } : { id: wire.id, seq: wire.seq };
 }
 
 function checkSize(bytes: number, limit: number, topic: string): void {

@@ -19,6 +19,7 @@ export function combineCapabilities(each: ReadonlyArray<Capabilities>): Capabili
     groups: all('groups'),
     replay: all('replay'),
     dedupe: all('dedupe'),
+    ...(all('dedupe') ? { dedupeWindowMs: Math.min(...each.map((c) => c.dedupeWindowMs ?? Infinity)) } : {}),
     ordering: ORDER[Math.min(...each.map((c) => ORDER.indexOf(c.ordering)))],
     nativeWildcards: all('nativeWildcards'),
     maxPayloadBytes: Math.min(...each.map((c) => c.maxPayloadBytes)),

@@ -12,8 +12,10 @@ export interface Capabilities {
   groups: boolean;
   /** `from: 'earliest' | { seq } | { time }` replays retained messages. */
   replay: boolean;
-  /** Publishing the same id twice within the window stores it once. */
+  /** Publishing the same id twice within `dedupeWindowMs` stores it once; once the window has passed, it is stored again. */
   dedupe: boolean;
+  /** With `dedupe`: how long a stored id is remembered, in ms (`DEFAULT_DEDUPE_WINDOW_MS` unless the driver's `dedupeWindowMs` option says otherwise). */
+  dedupeWindowMs?: number;
   /** 'key': one key keeps publish order; 'global': every message does; 'none': no promise. */
   ordering: 'key' | 'global' | 'none';
   /** The broker matches `*`/`>` itself instead of core filtering. */
@@ -30,6 +32,9 @@ export interface Capabilities {
   delayedDelivery?: boolean;
 }
 
+/** How long drivers with `dedupe` remember an id unless told otherwise: 2 minutes, JetStream's duplicate window. */
+export const DEFAULT_DEDUPE_WINDOW_MS = 120_000;
+
 /** One message as a driver stores and returns it. */
 export interface WireMessage {
   id: string;
@@ -41,6 +46,8 @@ export interface WireMessage {
   ttlMs?: number;
   /** The broker's position, opaque to core; set by the driver when it stores the message. */
   seq?: string;
+  /** Set by `publish` when the id was stored within the dedupe window and this copy was not: `seq` is then the stored one's. */
+  duplicate?: boolean;
   /** The encoded payload. Empty for drivers that carry values, which carry `value` instead. */
   body: Uint8Array;
   /** The payload itself, only for drivers that declare `carriesValues` (never encoded). */

@@ -24,6 +24,8 @@ export interface PublishResult {
   id: string;
   /** The driver's position for the stored message, where it has one; none yet for a delayed message. */
   seq?: string;
+  /** The id was stored within the driver's dedupe window, so this publish stored nothing: `seq` is the stored message's. */
+  duplicate?: true;
 }
 
 /** A message as the broker keeps it; `bus.read()` returns these. */

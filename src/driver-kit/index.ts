@@ -2,6 +2,7 @@
 // drivers and for yours (docs/writing-a-driver.md).
 
 export {
+  DEFAULT_DEDUPE_WINDOW_MS,
   defineDriver,
   type Capabilities,
   type Deliver,

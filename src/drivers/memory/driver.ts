@@ -9,7 +9,7 @@ import { DueQueue } from './due-queue.js';
 export interface MemoryOptions {
   /** Messages kept for `from: 'earliest' | { seq } | { time }` replays. Default 0: retaining messages costs every publish a trip through the old generation of the garbage collector, so replay is opt-in. */
   history?: { maxMessages?: number; maxAgeMs?: number };
-  /** Publishing an id again within this window stores it once. Default 0 (off). */
+  /** Publishing an id again within this window stores it once. Default 0 (off): remembering every id for the usual 2 minutes (`DEFAULT_DEDUPE_WINDOW_MS`) would hold a busy process's memory. */
   dedupeWindowMs?: number;
   /** Encode and decode every message as a wire driver would, to catch payloads a real broker could not carry. Default false. */
   roundTrip?: boolean;
@@ -120,7 +120,8 @@ class MemoryDriver implements Driver {
   private readonly history: WireMessage[] = [];
   private readonly maxHistory: number;
   private readonly maxAgeMs: number;
-  private readonly seen = new Map<string, number>();
+  /** Ids within the dedupe window, oldest first, with the message first stored under each (its seq answers a duplicate). */
+  private readonly seen = new Map<string, { expires: number; stored: WireMessage }>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private readonly delayed = new DueQueue<WireMessage>((wire) => void this.accept(wire));
   private sweeper: ReturnType<typeof setInterval> | undefined;
@@ -139,6 +140,7 @@ class MemoryDriver implements Driver {
       groups: true,
       replay: this.maxHistory > 0,
       dedupe: (options.dedupeWindowMs ?? 0) > 0,
+      ...((options.dedupeWindowMs ?? 0) > 0 ? { dedupeWindowMs: options.dedupeWindowMs } : {}),
       ordering: 'global',
       nativeWildcards: true,
       maxPayloadBytes: options.maxPayloadBytes ?? Infinity,
@@ -251,12 +253,17 @@ class MemoryDriver implements Driver {
 
   private isDuplicate(wire: WireMessage): boolean {
     const now = Date.now();
-    for (const [id, expires] of this.seen) {
+    for (const [id, { expires }] of this.seen) {
       if (expires > now) break;
       this.seen.delete(id);
     }
-    if (this.seen.has(wire.id)) return true;
-    this.seen.set(wire.id, now + this.options.dedupeWindowMs!);
+    const known = this.seen.get(wire.id);
+    if (known !== undefined) {
+      wire.duplicate = true;
+      wire.seq = known.stored.seq;
+      return true;
+    }
+    this.seen.set(wire.id, { expires: now + this.options.dedupeWindowMs!, stored: wire });
     return false;
   }
 

@@ -58,7 +58,10 @@ type Flag = { [K in keyof Capabilities]-?: NonNullable<Capabilities[K]> extends 
  * What a case needs of a driver: flags it must claim; the order it must promise at least
  * ('key' is met by 'key' or 'global'); a payload limit, to test the limit itself.
  */
-type Needs = { [K in Flag]?: true } & { ordering?: 'key' | 'global'; maxPayloadBytes?: 'finite' };
+type Needs = { [K in Flag]?: true } & { ordering?: 'key' | 'global'; maxPayloadBytes?: 'finite'; dedupeWindowMs?: 'short' };
+
+/** The longest dedupe window a case waits out; a driver given a longer one skips it. */
+export const SHORT_DEDUPE_WINDOW_MS = 5_000;
 
 export interface CaseDefinition {
   name: string;
@@ -80,6 +83,9 @@ export function skipReason(needs: Needs, capabilities: Capabilities): string | f
   }
   if (needs.maxPayloadBytes === 'finite' && !Number.isFinite(capabilities.maxPayloadBytes)) {
     reasons.push('declares no payload limit to test');
+  }
+  if (needs.dedupeWindowMs === 'short' && capabilities.dedupe && !((capabilities.dedupeWindowMs ?? Infinity) <= SHORT_DEDUPE_WINDOW_MS)) {
+    reasons.push(`remembers ids for ${capabilities.dedupeWindowMs === undefined ? 'no stated time' : `${capabilities.dedupeWindowMs} ms`}, more than the ${SHORT_DEDUPE_WINDOW_MS} ms the case waits (give it a shorter dedupeWindowMs to run it)`);
   }
   return reasons.length > 0 ? `the driver ${reasons.join(' and ')}` : false;
 }

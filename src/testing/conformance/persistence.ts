@@ -116,12 +116,34 @@ export const persistenceCases: CaseDefinition[] = [
       const b = await bus();
       const { messages, handler } = collector();
       await b.subscribe(`${ns}.dedupe`, handler);
-      await b.publish(`${ns}.dedupe`, 'first', { id: `${ns}-same` });
-      await b.publish(`${ns}.dedupe`, 'second', { id: `${ns}-same` });
-      await b.publish(`${ns}.dedupe`, 'other', { id: `${ns}-other` });
+      const first = await b.publish(`${ns}.dedupe`, 'first', { id: `${ns}-same` });
+      const again = await b.publish(`${ns}.dedupe`, 'second', { id: `${ns}-same` });
+      const other = await b.publish(`${ns}.dedupe`, 'other', { id: `${ns}-other` });
+      assert.equal(first.duplicate, undefined, 'the first publish stored it');
+      assert.equal(again.duplicate, true, 'the second publish resolves as a duplicate');
+      assert.equal(again.seq, first.seq, "a duplicate resolves with the stored message's seq");
+      assert.equal(other.duplicate, undefined);
       await eventually(() => messages.length >= 2, 'two distinct messages', timeoutMs);
       await sleep(200);
       assert.deepEqual(messages.map((m) => m.data), ['first', 'other']);
+    },
+  },
+  {
+    name: 'stores an id published again once its dedupe window has passed',
+    needs: { dedupe: true, dedupeWindowMs: 'short' },
+    async run({ bus, ns, timeoutMs, capabilities }) {
+      const b = await bus();
+      const { messages, handler } = collector();
+      await b.subscribe(`${ns}.window`, handler);
+      const first = await b.publish(`${ns}.window`, 'first', { id: `${ns}-window` });
+      const stored = Date.now();
+      // The window is the promise under test: wait it out on the clock, then a little more.
+      await sleep(stored + capabilities.dedupeWindowMs! + 100 - Date.now());
+      const later = await b.publish(`${ns}.window`, 'later', { id: `${ns}-window` });
+      assert.equal(later.duplicate, undefined, `published ${Date.now() - stored} ms after it was stored, past the ${capabilities.dedupeWindowMs} ms window`);
+      assert.notEqual(later.seq, first.seq);
+      await eventually(() => messages.length >= 2, 'the message and its republished copy', timeoutMs);
+      assert.deepEqual(messages.map((m) => m.data), ['first', 'later']);
     },
   },
 ];
