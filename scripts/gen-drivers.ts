@@ -95,7 +95,15 @@ const CAPABILITY_HEADINGS = ['persistent', 'groups', 'replay', 'dedupe', 'orderi
 
 function capabilityCells(c: Capabilities): string[] {
   const max = Number.isFinite(c.maxPayloadBytes) ? `${Math.round(c.maxPayloadBytes / 1024)} KiB` : 'no limit';
-  return [yes(c.persistent), yes(c.groups), yes(c.replay), yes(c.dedupe), c.ordering, c.nativeWildcards ? 'native' : 'filtered', yes(c.ackDeadline), max];
+  return [yes(c.persistent), yes(c.groups), yes(c.replay), dedupeCell(c), c.ordering, c.nativeWildcards ? 'native' : 'filtered', yes(c.ackDeadline), max];
+}
+
+/** How long a driver with `dedupe` remembers an id, as the table says it: `2 min`. */
+function dedupeCell(c: Capabilities): string {
+  const window = c.dedupeWindowMs;
+  if (!c.dedupe || window === undefined) return yes(c.dedupe);
+  if (window % 60_000 === 0) return `${window / 60_000} min`;
+  return window % 1_000 === 0 ? `${window / 1_000} s` : `${window} ms`;
 }
 
 /** The README's driver table, with each driver's capabilities as a driver made with its table options reports them. */
