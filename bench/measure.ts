@@ -2,6 +2,7 @@
 // each figure beside its baseline from the same run.
 
 import type { Bus } from '../src/core/bus.js';
+import { formatFigure, ratio, record } from './support/results.js';
 
 export interface Row {
   scenario: string;
@@ -9,6 +10,10 @@ export interface Row {
   baseline: number;
   baselineName: string;
   unit: string;
+  /** The payload size, for the results file's MB/s. */
+  payloadBytes?: number;
+  /** For a latency row, the percentile it gives (else read from `p50`/`p99`/`p999` in the scenario). */
+  percentile?: 50 | 99 | 999;
 }
 
 /** Runs `work` (which handles `count` messages) and returns messages per second. */
@@ -54,20 +59,13 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** Rates ('.../s') read higher-is-better; anything else (a latency) lower-is-better. */
-const isRate = (unit: string) => unit.endsWith('/s');
-
-function format(value: number, unit: string): string {
-  if (isRate(unit)) return `${Math.round(value).toLocaleString('en-US')} ${unit}`;
-  return `${value.toFixed(3)} ${unit}`;
-}
-
+/** Prints each figure beside its baseline, and keeps the rows for the run's results file. */
 export function printTable(rows: Row[]): void {
+  record(rows);
   for (const row of rows) {
-    const ratio = isRate(row.unit) ? row.omnibus / row.baseline : row.baseline / row.omnibus;
     console.log(
-      `${row.scenario.padEnd(44)} omnibus ${format(row.omnibus, row.unit).padStart(20)}   ` +
-        `${row.baselineName} ${format(row.baseline, row.unit).padStart(20)}   ratio ${ratio.toFixed(2)}x`,
+      `${row.scenario.padEnd(44)} omnibus ${formatFigure(row.omnibus, row.unit).padStart(20)}   ` +
+        `${row.baselineName} ${formatFigure(row.baseline, row.unit).padStart(20)}   ratio ${ratio(row).toFixed(2)}x`,
     );
   }
 }
