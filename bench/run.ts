@@ -1,5 +1,5 @@
-// `npm run bench -- [<name>...] [--compare <csv>]`: runs bench/<name>.ts for each name (all when
-// none given), then writes every row printed to bench/results/<date>-<commit>.csv with a
+// `npm run bench -- [<name>...] [--compare <csv>]`: runs bench/<name>.ts for each name (all but
+// the long run, bench/soak.ts, when none given), then writes every row printed to bench/results/<date>-<commit>.csv with a
 // Markdown summary and SVG charts, and with --compare prints each ratio beside the earlier
 // file's, flagging those that dropped by more than 10%.
 // Benchmarks are not tests: run them on a quiet machine, apart from `npm test`.
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { historyChart, latencyChart, throughputChart } from './support/charts.js';
-import { compare, DROP_FLAG, readCsv, results, runInfo, startBench, toCsv, toMarkdown } from './support/results.js';
+import { compare, DROP_FLAG, isRate, LATENCY_UNITS, readCsv, results, runInfo, startBench, toCsv, toMarkdown } from './support/results.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const available = readdirSync(here)
@@ -24,7 +24,9 @@ for (const name of wanted) {
 }
 const earlier = values.compare === undefined ? undefined : readCsv(values.compare);
 
-for (const name of wanted.length > 0 ? wanted : available) {
+// The long run takes minutes of its own: it runs when named, not in the default set.
+const LONG = ['soak'];
+for (const name of wanted.length > 0 ? wanted : available.filter((each) => !LONG.includes(each))) {
   console.log(`\n## ${name}`);
   startBench(name);
   const bench = (await import(`./${name}.ts`)) as { default: () => Promise<void> };
@@ -39,9 +41,13 @@ if (rows.length > 0) {
   const stem = `${new Date().toISOString().slice(0, 10)}-${info.commit}`;
   writeFileSync(join(dir, `${stem}.csv`), toCsv(rows, info));
   const charts: string[] = [];
-  for (const [suffix, draw] of [['throughput', throughputChart], ['latency', latencyChart]] as const) {
+  for (const [suffix, draw, drawn] of [
+    ['throughput', throughputChart, rows.filter((row) => isRate(row.unit))],
+    ['latency', latencyChart, rows.filter((row) => LATENCY_UNITS.has(row.unit))],
+  ] as const) {
+    if (drawn.length === 0) continue;
     const file = `${stem}-${suffix}.svg`;
-    writeFileSync(join(dir, file), await draw(rows));
+    writeFileSync(join(dir, file), await draw(drawn));
     charts.push(file);
   }
   const history = readdirSync(dir).filter((file) => file.endsWith('.csv')).map((file) => join(dir, file));

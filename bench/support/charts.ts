@@ -3,20 +3,18 @@
 
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { isRate, readCsv, type Result } from './results.js';
+import { inMs, readCsv, type Result } from './results.js';
 
 async function svg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   return view.toSVG();
 }
 
-/** Each throughput figure beside its baseline, one panel per benchmark (log scale: rates span 1k to 10M). */
+/** Each throughput row (a rate) beside its baseline, one panel per benchmark (log scale: rates span 1k to 10M). */
 export function throughputChart(rows: readonly Result[]): Promise<string> {
-  const values = rows
-    .filter((row) => isRate(row.unit))
-    .flatMap((row) => [
-      { bench: row.bench, scenario: row.scenario, who: 'omnibus', rate: row.omnibus },
-      { bench: row.bench, scenario: row.scenario, who: 'baseline', rate: row.baseline },
+  const values = rows.flatMap((row) => [
+      { bench: row.bench, scenario: `${row.scenario} vs ${row.baselineName}`, who: 'omnibus', rate: row.omnibus },
+      { bench: row.bench, scenario: `${row.scenario} vs ${row.baselineName}`, who: 'baseline', rate: row.baseline },
     ]);
   return svg({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -31,19 +29,19 @@ export function throughputChart(rows: readonly Result[]): Promise<string> {
         y: { field: 'scenario', type: 'nominal', title: null, axis: { labelLimit: 360 } },
         yOffset: { field: 'who', type: 'nominal' },
         x: { field: 'rate', type: 'quantitative', scale: { type: 'log' }, title: 'msg/s' },
+        // A bar on a log scale cannot start at 0: these start at 1 msg/s.
+        x2: { datum: 1 },
         color: { field: 'who', type: 'nominal', title: null },
       },
     },
   });
 }
 
-/** Latency percentiles of Omnibus and its baseline, per scenario (ms). */
+/** Latency rows (percentiles) of Omnibus beside its baseline's, per scenario. */
 export function latencyChart(rows: readonly Result[]): Promise<string> {
-  const values = rows
-    .filter((row) => !isRate(row.unit))
-    .flatMap((row) => [
-      { bench: row.bench, scenario: row.scenario, who: 'omnibus', ms: row.omnibus },
-      { bench: row.bench, scenario: row.scenario, who: 'baseline', ms: row.baseline },
+  const values = rows.flatMap((row) => [
+      { bench: row.bench, scenario: `${row.scenario} vs ${row.baselineName}`, who: 'omnibus', ms: inMs(row.omnibus, row.unit) },
+      { bench: row.bench, scenario: `${row.scenario} vs ${row.baselineName}`, who: 'baseline', ms: inMs(row.baseline, row.unit) },
     ]);
   return svg({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -86,6 +84,22 @@ export function historyChart(files: string[]): Promise<string> {
       x: { field: 'run', type: 'ordinal', title: null },
       y: { field: 'ratio', type: 'quantitative', title: 'ratio (x)' },
       color: { field: 'bench', type: 'nominal', title: null },
+    },
+  });
+}
+
+/** The heap of each soak, second by second. */
+export function heapChart(samples: ReadonlyArray<{ driver: string; second: number; heapMb: number }>): Promise<string> {
+  return svg({
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'Heap used during the long run (MB)',
+    data: { values: [...samples] },
+    width: 420,
+    mark: 'line',
+    encoding: {
+      x: { field: 'second', type: 'quantitative', title: 's' },
+      y: { field: 'heapMb', type: 'quantitative', title: 'MB' },
+      color: { field: 'driver', type: 'nominal', title: null },
     },
   });
 }

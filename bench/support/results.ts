@@ -54,9 +54,11 @@ function percentileOf(row: Row): '50' | '99' | '999' | undefined {
 }
 
 const MS_PER: Record<string, number> = { ns: 1e-6, 'µs': 1e-3, us: 1e-3, ms: 1, s: 1_000 };
+/** The units a latency row may be in. */
+export const LATENCY_UNITS = new Set(Object.keys(MS_PER));
 
 /** A latency in milliseconds, whatever unit the row gives it in. */
-function inMs(value: number, unit: string): number {
+export function inMs(value: number, unit: string): number {
   const factor = MS_PER[unit];
   if (factor === undefined) throw new Error(`a latency row in '${unit}': give it in ns, µs, ms or s`);
   return value * factor;
