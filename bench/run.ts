@@ -1,5 +1,5 @@
 // `npm run bench -- [<name>...] [--compare <csv>]`: runs bench/<name>.ts for each name (all but
-// the long run, bench/soak.ts, when none given), then writes every row printed to bench/results/<date>-<commit>.csv with a
+// the long runs, bench/soak.ts and bench/scale.ts, when none given), then writes every row printed to bench/results/<date>-<commit>.csv with a
 // Markdown summary and SVG charts, and with --compare prints each ratio beside the earlier
 // file's, flagging those that dropped by more than 10%.
 // Benchmarks are not tests: run them on a quiet machine, apart from `npm test`.
@@ -24,8 +24,8 @@ for (const name of wanted) {
 }
 const earlier = values.compare === undefined ? undefined : readCsv(values.compare);
 
-// The long run takes minutes of its own: it runs when named, not in the default set.
-const LONG = ['soak'];
+// The long run and the 10,000-client run take minutes of their own: they run when named.
+const LONG = ['soak', 'scale'];
 for (const name of wanted.length > 0 ? wanted : available.filter((each) => !LONG.includes(each))) {
   console.log(`\n## ${name}`);
   startBench(name);

@@ -1,0 +1,36 @@
+// The server process of bench/scale.ts: `gateway` (Omnibus over the memory driver, its limits
+// raised for 10,000 connections from one address) or `relay` (a bare ws server forwarding each
+// frame to every other client). Prints its port; answers each IPC message with its memory,
+// measured after a full garbage collection.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { createBus } from '../../src/create-bus.js';
+import { createGateway } from '../../src/gateway/index.js';
+
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+if (process.argv[2] === 'gateway') {
+  const gateway = createGateway({
+    bus: createBus(),
+    limits: { maxConnectionsPerClient: 100_000, publishRate: { perSecond: 10_000_000 } },
+    dashboard: false,
+  });
+  process.stdout.write(`${await gateway.listen(0, '127.0.0.1')}\n`);
+} else {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  wss.on('connection', (ws: WebSocket) => {
+    ws.on('message', (data, isBinary) => {
+      for (const client of wss.clients) if (client !== ws && client.readyState === 1) client.send(data, { binary: isBinary });
+    });
+  });
+  process.stdout.write(`${(wss.address() as { port: number }).port}\n`);
+}
+
+process.on('message', () => {
+  collectGarbage();
+  const { rss, heapUsed } = process.memoryUsage();
+  process.send!({ rss, heapUsed });
+});
