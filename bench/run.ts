@@ -1,7 +1,8 @@
 // `npm run bench -- [<name>...] [--compare <csv>]`: runs bench/<name>.ts for each name (all but
-// the long runs, bench/soak.ts and bench/scale.ts, when none given), then writes every row printed to bench/results/<date>-<commit>.csv with a
-// Markdown summary and SVG charts, and with --compare prints each ratio beside the earlier
-// file's, flagging those that dropped by more than 10%.
+// the long runs, bench/soak.ts and bench/scale.ts, when none given), then writes every row
+// printed to bench/results/<date>-<commit>.csv with a Markdown summary and SVG charts, and
+// with --compare prints each ratio beside the earlier file's, flagging those that dropped by
+// more than 10%.
 // Benchmarks are not tests: run them on a quiet machine, apart from `npm test`.
 
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
