@@ -19,7 +19,8 @@ export function combineCapabilities(each: ReadonlyArray<Capabilities>): Capabili
     groups: all('groups'),
     replay: all('replay'),
     dedupe: all('dedupe'),
-    ...(all('dedupe') ? { dedupeWindowMs: Math.min(...each.map((c) => c.dedupeWindowMs ?? Infinity)) } : {}),
+    // The shortest window, when every driver states one: an id is remembered at least that long on any of them.
+    ...(all('dedupe') && each.every((c) => c.dedupeWindowMs !== undefined) ? { dedupeWindowMs: Math.min(...each.map((c) => c.dedupeWindowMs!)) } : {}),
     ordering: ORDER[Math.min(...each.map((c) => ORDER.indexOf(c.ordering)))],
     nativeWildcards: all('nativeWildcards'),
     maxPayloadBytes: Math.min(...each.map((c) => c.maxPayloadBytes)),
