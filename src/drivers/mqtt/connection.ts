@@ -47,6 +47,8 @@ export async function startClient(settings: ConnectSettings, session: Session): 
     clean: session.expirySeconds === 0,
     connectTimeout: settings.connectTimeoutMs,
     reconnectPeriod: settings.reconnectMs,
+    // Subscriptions subscribe again on every reconnect themselves (subscription.ts).
+    resubscribe: false,
     ...settings.clientOptions,
     properties: {
       sessionExpiryInterval: session.expirySeconds,

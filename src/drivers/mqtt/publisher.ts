@@ -28,14 +28,19 @@ export function publishBatch(client: MqttClient, batch: WireMessage[], settings:
 
 function publishOne(client: MqttClient, wire: WireMessage, settings: PublishSettings): Promise<void> {
   return new Promise<void>((resolve, reject) => {
+    const before = client.getLastMessageId();
     const timer = setTimeout(() => {
-      reject(failure('connection', `the MQTT broker at ${settings.url} did not acknowledge '${wire.topic}' within ${settings.publishTimeoutMs} ms; it may have it, and MQTT.js sends it again once reconnected, so it can arrive even so (or twice, if published again)`, { topic: wire.topic }));
+      // Not sent again once the caller was told it failed (it may have reached the broker).
+      if (messageId !== before) client.removeOutgoingMessage(messageId);
+      reject(failure('connection', `the MQTT broker at ${settings.url} did not acknowledge '${wire.topic}' within ${settings.publishTimeoutMs} ms; it may have it even so, so publishing again may deliver it twice`, { topic: wire.topic }));
     }, settings.publishTimeoutMs);
     client.publish(toMqttTopic(wire.topic), asBuffer(wire.body), toPublishOptions(wire), (error) => {
       clearTimeout(timer);
       if (error === undefined || error === null) return resolve();
       reject(classify(error, wire.topic, settings.url));
     });
+    // Assigned during the call, unless MQTT.js queued the publish behind its store.
+    const messageId = client.getLastMessageId();
   });
 }
 

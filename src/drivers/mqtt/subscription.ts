@@ -49,6 +49,8 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
   /** Counts the client's connections: a packet id names a message only on its own connection. */
   private connection = 0;
   private finishing: Promise<void> | undefined;
+  /** Whether the filter should be subscribed: from `start()` until an unsubscribe. */
+  private subscribed = false;
 
   constructor(
     private readonly client: MqttClient,
@@ -61,7 +63,12 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
     this.filter = toMqttFilter(spec.pattern, spec.group);
     this.deliveries = new LocalDeliveries(spec.ackDeadlineMs, (delivery) => this.route(delivery), { settled: (message) => this.acknowledge(message) });
     // Set before the first CONNACK: a resumed session's messages follow it at once.
-    client.on('connect', () => this.connection++);
+    client.on('connect', () => {
+      // Again on every reconnect, even to a session the broker kept (MQTT.js's own resubscribe
+      // is off): Mosquitto 2.0 restores a persisted session without its shared subscriptions,
+      // and subscribing twice changes nothing.
+      if (this.connection++ > 0 && this.subscribed) void this.subscribe().catch((error) => this.host.report(error));
+    });
     client.handleMessage = (packet, callback) => {
       this.receive(packet as IPublishPacket);
       callback(HELD);
@@ -70,7 +77,13 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
 
   /** Subscribes at QoS 1; rejects with the typed error if the broker refuses the filter. */
   async start(): Promise<void> {
-    const granted = await this.client.subscribeAsync(this.filter, { qos: 1 });
+    await this.subscribe();
+    this.subscribed = true;
+  }
+
+  private async subscribe(): Promise<void> {
+    // The map form with `resubscribe`, or MQTT.js skips a filter it already holds.
+    const granted = await this.client.subscribeAsync({ [this.filter]: { qos: 1 }, resubscribe: true } as unknown as Parameters<MqttClient['subscribeAsync']>[0]);
     const code = granted[0]?.qos;
     if (code !== 1) {
       throw failure('refused', `the MQTT broker at ${this.host.url} refused the subscription '${this.filter}' (reason code ${code}); check its ACL and that it allows shared subscriptions`, { topic: this.spec.pattern });
@@ -88,6 +101,7 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
     if (!this.open) return;
     this.open = false;
     if (this.spec.group === undefined || this.host.peer(this) !== undefined) {
+      this.subscribed = false;
       await this.client.unsubscribeAsync(this.filter).catch(() => undefined);
     }
     this.finishIfIdle();
