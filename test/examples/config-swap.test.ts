@@ -91,4 +91,13 @@ describe('the config-swap example runs unchanged on every driver', () => {
       await client.end();
     }
   });
+
+  it('mqtt:// through OMNIBUS_URL', async (t) => {
+    const { MQTT_URL, mqttSkip } = await import('../support/mqtt.js');
+    const skip = await mqttSkip();
+    if (skip) return t.skip(skip);
+    // The example's group is fixed; a member name of this run gives it sessions of its own on the broker.
+    const result = await example({ OMNIBUS_URL: `${MQTT_URL}?clientId=${id}` }, dir);
+    assert.deepEqual(result, { driver: 'mqtt', billed: expected });
+  });
 });

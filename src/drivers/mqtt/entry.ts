@@ -50,6 +50,7 @@ export default declareDriver({
       "Persistent only as far as the broker's session store is: sessions expire after `sessionExpirySeconds`, and a broker without persistence forgets them on restart.",
       "A member that is offline keeps its share of the group's messages queued in its session until it returns or the session expires, when the broker drops them; they do not go to the other members.",
       'Closing a group member hands what it holds to an open member of its group in this process, and unsubscribes it; the last member in the process stays subscribed, so the broker keeps queuing for its slot. Across processes, what a closed member held waits in its session for its slot to be taken again.',
+      'Mosquitto 2.0 brings a persisted session back from a broker restart without its shared subscription; each member subscribes again as it reconnects, and what is published to the group before the first member has reaches none of its members.',
       "Two processes in one group on one host need distinct `clientId`s; with the same one, the broker hands a session from one to the other, and the one pushed out stops with a `ConfigurationError` reported on the bus.",
       'An MQTT topic with a level that is not an Omnibus token (empty, or with a space or a `.`) reaches no subscriber: it is acknowledged, and reported as an error event.',
     ],
