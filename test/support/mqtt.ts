@@ -26,9 +26,9 @@ export interface PrivateMosquitto extends PrivateServer {
 /**
  * `mosquitto -c <dir>/mosquitto.conf`, listening on loopback, with `persistence true` in its
  * directory so sessions survive a graceful restart. With `password`, only user `omnibus` with
- * that password may connect. Call `dispose()` in a `finally`.
+ * that password may connect; `config` adds lines to its configuration. Call `dispose()` in a `finally`.
  */
-export async function startPrivateMosquitto(options: { password?: string } = {}): Promise<PrivateMosquitto> {
+export async function startPrivateMosquitto(options: { password?: string; config?: string[] } = {}): Promise<PrivateMosquitto> {
   const server = await startPrivateServer({
     name: 'mosquitto',
     command: 'mosquitto',
@@ -43,6 +43,7 @@ export async function startPrivateMosquitto(options: { password?: string } = {})
         await run('mosquitto_passwd', ['-b', passwords, 'omnibus', options.password]);
         lines.push('allow_anonymous false', `password_file ${passwords}`);
       }
+      lines.push(...(options.config ?? []));
       await writeFile(join(dir, 'mosquitto.conf'), `${lines.join('\n')}\n`);
     },
   });

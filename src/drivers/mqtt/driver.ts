@@ -13,7 +13,7 @@ import { failure } from '../../driver-kit/failure.js';
 import { Observers } from '../../driver-kit/observers.js';
 import { endClient, firstConnection, openClient, startClient, watch, type ConnectSettings, type Session } from './connection.js';
 import { GroupMembers } from './members.js';
-import { publishBatch, type PublishSettings } from './publisher.js';
+import { Publisher, type PublishSettings } from './publisher.js';
 import { MqttSubscription, type SubscriptionHost } from './subscription.js';
 
 export interface MqttOptions {
@@ -92,6 +92,10 @@ class MqttDriver implements Driver {
       url,
       report: (error) => this.observers.emit({ type: 'error', driver: this.name, error }),
       peer: (member) => (member.spec.group === undefined ? undefined : this.members.openPeer(member.spec.group, member.spec.pattern, member)),
+      closed: (member) => {
+        if (member.spec.group === undefined) return;
+        for (const other of this.members.of(member.spec.group, member.spec.pattern)) if (other !== member) other.finishIfIdle();
+      },
       gone: (member) => {
         this.subscriptions.delete(member);
         this.link.back(member);
@@ -107,14 +111,14 @@ class MqttDriver implements Driver {
   /** Connects the publishing client now; rejects with ConnectionError or RefusedError. */
   async ready(): Promise<void> {
     if (this.closed) throw new ClosedError('the mqtt driver is closed');
-    const client = await this.publisher.get(undefined);
+    const { client } = await this.publisher.get(undefined);
     if (!client.connected) throw failure('connection', `the connection to the MQTT broker at ${this.settings.url} is down; reconnecting`);
   }
 
   async publish(batch: WireMessage[]): Promise<void> {
     if (this.closed) throw new ClosedError('the mqtt driver is closed', { topic: batch[0]?.topic });
-    const client = await this.publisher.get(batch[0]?.topic);
-    return publishBatch(client, batch, this.publishing);
+    const publisher = await this.publisher.get(batch[0]?.topic);
+    return publisher.publish(batch);
   }
 
   async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
@@ -151,18 +155,19 @@ class MqttDriver implements Driver {
     const publisher = await this.publisher.current?.catch(() => undefined);
     if (publisher !== undefined) {
       this.link.back('publisher');
-      await endClient(publisher);
+      await endClient(publisher.client);
+      publisher.close(new ClosedError('the mqtt driver closed before the broker acknowledged this publish'));
     }
   }
 
-  private async connectPublisher(topic: string | undefined): Promise<MqttClient> {
+  private async connectPublisher(topic: string | undefined): Promise<Publisher> {
     const client = await openClient(this.settings, { clientId: `omnibus-publisher-${randomUUID()}`, expirySeconds: 0 }, topic);
     if (this.closed) {
       await endClient(client);
       throw new ClosedError('the mqtt driver is closed', { topic });
     }
     watch(client, (error) => this.link.lost('publisher', error), () => this.link.back('publisher'));
-    return client;
+    return new Publisher(client, this.publishing);
   }
 
   /**

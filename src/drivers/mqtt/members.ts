@@ -44,7 +44,8 @@ export class GroupMembers<M extends GroupMember> {
     return this.groups.get(group, pattern)?.find((peer) => peer !== member && peer.open);
   }
 
-  values(): M[] {
-    return [...this.groups.values()].flat();
+  /** The members of one group, open or closed. */
+  of(group: string, pattern: string): M[] {
+    return this.groups.get(group, pattern) ?? [];
   }
 }

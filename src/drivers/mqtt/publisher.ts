@@ -1,6 +1,7 @@
 // Publishing at QoS 1: a publish resolves on the broker's PUBACK. While the connection is down
 // a publish fails at once with ConnectionError, or, with `queueWhileDisconnected`, waits for
-// the reconnect; either way no longer than `publishTimeoutMs`.
+// the reconnect; either way no longer than `publishTimeoutMs`, kept by one timer for all of
+// them rather than one each.
 
 import type { MqttClient } from 'mqtt';
 import type { WireMessage } from '../../core/driver.js';
@@ -17,31 +18,73 @@ export interface PublishSettings {
   queueWhileDisconnected: boolean;
 }
 
-export function publishBatch(client: MqttClient, batch: WireMessage[], settings: PublishSettings): Promise<void> {
-  if (!client.connected && !settings.queueWhileDisconnected) {
-    return Promise.reject(
-      failure('connection', `the connection to the MQTT broker at ${settings.url} is down (reconnecting); publish again once it is back, or set queueWhileDisconnected`, { topic: batch[0]?.topic }),
-    );
-  }
-  return Promise.all(batch.map((wire) => publishOne(client, wire, settings))).then(() => undefined);
+interface Waiting {
+  topic: string;
+  deadline: number;
+  /** MQTT.js's packet id, unless it queued the publish behind its store. */
+  messageId: number | undefined;
+  reject(error: unknown): void;
 }
 
-function publishOne(client: MqttClient, wire: WireMessage, settings: PublishSettings): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const before = client.getLastMessageId();
-    const timer = setTimeout(() => {
-      // Not sent again once the caller was told it failed (it may have reached the broker).
-      if (messageId !== before) client.removeOutgoingMessage(messageId);
-      reject(failure('connection', `the MQTT broker at ${settings.url} did not acknowledge '${wire.topic}' within ${settings.publishTimeoutMs} ms; it may have it even so, so publishing again may deliver it twice`, { topic: wire.topic }));
-    }, settings.publishTimeoutMs);
-    client.publish(toMqttTopic(wire.topic), asBuffer(wire.body), toPublishOptions(wire), (error) => {
-      clearTimeout(timer);
-      if (error === undefined || error === null) return resolve();
-      reject(classify(error, wire.topic, settings.url));
+export class Publisher {
+  private readonly waiting = new Set<Waiting>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    readonly client: MqttClient,
+    private readonly settings: PublishSettings,
+  ) {}
+
+  publish(batch: WireMessage[]): Promise<void> {
+    if (!this.client.connected && !this.settings.queueWhileDisconnected) {
+      return Promise.reject(
+        failure('connection', `the connection to the MQTT broker at ${this.settings.url} is down (reconnecting); publish again once it is back, or set queueWhileDisconnected`, { topic: batch[0]?.topic }),
+      );
+    }
+    if (batch.length === 1) return this.publishOne(batch[0]);
+    return Promise.all(batch.map((wire) => this.publishOne(wire))).then(() => undefined);
+  }
+
+  /** Stops the deadline timer; what still waits fails with `error`. */
+  close(error: unknown): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const waiting of this.waiting) waiting.reject(error);
+    this.waiting.clear();
+  }
+
+  private publishOne(wire: WireMessage): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const before = this.client.getLastMessageId();
+      const waiting: Waiting = { topic: wire.topic, deadline: Date.now() + this.settings.publishTimeoutMs, messageId: undefined, reject };
+      this.waiting.add(waiting);
+      this.client.publish(toMqttTopic(wire.topic), asBuffer(wire.body), toPublishOptions(wire), (error) => {
+        if (!this.waiting.delete(waiting)) return;
+        if (error === undefined || error === null) resolve();
+        else reject(classify(error, wire.topic, this.settings.url));
+      });
+      const after = this.client.getLastMessageId();
+      if (after !== before) waiting.messageId = after;
+      this.timer ??= setInterval(() => this.expire(), Math.max(10, Math.min(1_000, this.settings.publishTimeoutMs / 4)));
     });
-    // Assigned during the call, unless MQTT.js queued the publish behind its store.
-    const messageId = client.getLastMessageId();
-  });
+  }
+
+  private expire(): void {
+    const now = Date.now();
+    for (const waiting of this.waiting) {
+      if (waiting.deadline > now) continue;
+      this.waiting.delete(waiting);
+      // Not sent again once the caller was told it failed (it may have reached the broker).
+      if (waiting.messageId !== undefined) this.client.removeOutgoingMessage(waiting.messageId);
+      waiting.reject(
+        failure('connection', `the MQTT broker at ${this.settings.url} did not acknowledge '${waiting.topic}' within ${this.settings.publishTimeoutMs} ms; it may have it even so, so publishing again may deliver it twice`, { topic: waiting.topic }),
+      );
+    }
+    if (this.waiting.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
 }
 
 /** The same bytes as a Buffer, which MQTT.js takes, without copying them. */

@@ -31,6 +31,8 @@ export interface SubscriptionHost {
   report(error: unknown): void;
   /** An open member of this member's group in this process, to hand over to once it closed. */
   peer(member: MqttSubscription): MqttSubscription | undefined;
+  /** The member closed: closed members of its group that waited for an open one may go now. */
+  closed(member: MqttSubscription): void;
   /** The member's client is gone: it leaves its group and the driver's list. */
   gone(member: MqttSubscription): void;
 }
@@ -95,7 +97,7 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
    * unsubscribes, so the broker sends the group's messages to the others, and hands what it
    * still holds to that peer; the last one keeps its subscription, so the broker keeps the
    * group's messages in its session until a member takes its slot again. Its client goes once
-   * everything it held is settled or can be given to nobody.
+   * everything it held is settled or can be given to nobody, and no peer is open.
    */
   async close(): Promise<void> {
     if (!this.open) return;
@@ -104,6 +106,7 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
       this.subscribed = false;
       await this.client.unsubscribeAsync(this.filter).catch(() => undefined);
     }
+    this.host.closed(this);
     this.finishIfIdle();
   }
 
@@ -119,12 +122,14 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
     return this.finishing;
   }
 
+  /** Hands over everything received, waiting only while core's buffer is full. */
   protected async pass(): Promise<boolean> {
-    const wire = this.pending.shift();
-    if (wire === undefined) return false;
-    const room = this.deliveries.hand(wire);
-    if (room !== undefined) await room;
-    return this.pending.length > 0;
+    let wire: WireMessage | undefined;
+    while ((wire = this.pending.shift()) !== undefined) {
+      const room = this.deliveries.hand(wire);
+      if (room !== undefined) await room;
+    }
+    return false;
   }
 
   private receive(packet: IPublishPacket): void {
@@ -182,8 +187,13 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
     });
   }
 
-  private finishIfIdle(): void {
-    if (this.open || this.finishing !== undefined) return;
+  /**
+   * A closed member goes once what it holds is settled or stranded, but not while a peer is
+   * open: the broker may still send what it had queued for this session, which only this
+   * client can take and pass on.
+   */
+  finishIfIdle(): void {
+    if (this.open || this.finishing !== undefined || this.host.peer(this) !== undefined) return;
     for (const message of this.outstanding) if (!this.stranded.has(message)) return;
     void this.finish();
   }
