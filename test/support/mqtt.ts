@@ -18,6 +18,18 @@ export const mqttSkip = () => brokerSkip({ name: 'Mosquitto', url: MQTT_URL.repl
 
 export const run = promisify(execFile);
 
+/**
+ * Ends the broker sessions of these client ids (a clean start, then a disconnect), so group
+ * members a test left behind stop taking a share of their group's messages.
+ */
+export async function endSessions(clientIds: string[], url = MQTT_URL): Promise<void> {
+  const { connectAsync } = await import('mqtt');
+  for (const clientId of clientIds) {
+    const client = await connectAsync(url, { protocolVersion: 5, clientId, clean: true, reconnectPeriod: 0 });
+    await client.endAsync();
+  }
+}
+
 /** A mosquitto only this test uses, on a free port, persisting to its own directory. */
 export interface PrivateMosquitto extends PrivateServer {
   readonly url: string;

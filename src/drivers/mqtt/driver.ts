@@ -3,7 +3,7 @@
 // subscriptions whose members keep broker sessions under stable client ids. MQTT.js is loaded
 // only when used.
 
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { ClosedError, ConfigurationError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type SubscribeSpec, type WireMessage } from '../../core/index.js';
@@ -12,7 +12,7 @@ import { LinkState } from '../../driver-kit/link-state.js';
 import { failure } from '../../driver-kit/failure.js';
 import { Observers } from '../../driver-kit/observers.js';
 import { endClient, firstConnection, openClient, startClient, watch, type ConnectSettings, type Session } from './connection.js';
-import { GroupMembers } from './members.js';
+import { GroupMembers, memberClientId } from './members.js';
 import { Publisher, type PublishSettings } from './publisher.js';
 import { MqttSubscription, type SubscriptionHost } from './subscription.js';
 
@@ -131,7 +131,7 @@ class MqttDriver implements Driver {
     const session: Session =
       group === undefined
         ? { clientId: `omnibus-${randomUUID()}`, expirySeconds: this.sessionExpiry(), receiveMaximum: this.prefetch() }
-        : { clientId: `${this.clientId}-${group}-${patternHash(pattern)}-${slot}`, expirySeconds: this.sessionExpiry(), receiveMaximum: this.prefetch() };
+        : { clientId: memberClientId(this.clientId, group, pattern, slot), expirySeconds: this.sessionExpiry(), receiveMaximum: this.prefetch() };
     const client = await startClient(this.settings, session);
     const subscription = new MqttSubscription(client, spec, slot, deliver, this.host);
     try {
@@ -172,7 +172,8 @@ class MqttDriver implements Driver {
 
   /**
    * A subscription's outages go to the link state. Two members with one client id would take
-   * the session from each other forever: the one pushed out stops, loudly.
+   * the session from each other forever: where the broker says so (MQTT 5's DISCONNECT 0x8E),
+   * the one pushed out stops, loudly. Mosquitto 2.0 closes the connection without a word.
    */
   private watchLink(client: MqttClient, subscription: MqttSubscription, clientId: string): void {
     watch(client, (error) => this.link.lost(subscription, error), () => this.link.back(subscription));
@@ -192,10 +193,6 @@ class MqttDriver implements Driver {
   private prefetch(): number {
     return this.options.prefetch ?? 100;
   }
-}
-
-function patternHash(pattern: string): string {
-  return createHash('sha256').update(pattern).digest('hex').slice(0, 8);
 }
 
 /** The MQTT driver; see {@link MqttOptions} for the defaults. */

@@ -51,7 +51,7 @@ export default declareDriver({
       "A member that is offline keeps its share of the group's messages queued in its session until it returns or the session expires, when the broker drops them; they do not go to the other members.",
       'Closing a group member hands what it holds to an open member of its group in this process, and unsubscribes it, its connection staying open to pass on what the broker still sends for its session while that member is open; the last member in the process stays subscribed, so the broker keeps queuing for its slot. Across processes, what a closed member held waits in its session for its slot to be taken again.',
       'Mosquitto 2.0 brings a persisted session back from a broker restart without its shared subscription; each member subscribes again as it reconnects, and what is published to the group before the first member has reaches none of its members.',
-      "Two processes in one group on one host need distinct `clientId`s; with the same one, the broker hands a session from one to the other, and the one pushed out stops with a `ConfigurationError` reported on the bus.",
+      "Two processes in one group on one host need distinct `clientId`s; with the same one, the broker hands a session from one to the other. Where the broker says so (DISCONNECT 0x8E) the one pushed out stops with a `ConfigurationError` reported on the bus; Mosquitto 2.0.11 only closes its connection, so there the two keep taking the session from each other.",
       'An MQTT topic with a level that is not an Omnibus token (empty, or with a space or a `.`) reaches no subscriber: it is acknowledged, and reported as an error event.',
     ],
   },

@@ -3,7 +3,13 @@
 // same members resumes the same broker sessions. Members that closed keep their place until
 // their client is gone, so what they still hold can be handed to an open peer.
 
+import { createHash } from 'node:crypto';
 import { GroupTable } from '../../driver-kit/group-table.js';
+
+/** The MQTT client id of a group member: `<clientId>-<group>-<8 hex of sha256(pattern)>-<slot>`. */
+export function memberClientId(clientId: string, group: string, pattern: string, slot: number): string {
+  return `${clientId}-${group}-${createHash('sha256').update(pattern).digest('hex').slice(0, 8)}-${slot}`;
+}
 
 export interface GroupMember {
   readonly slot: number;
