@@ -11,6 +11,7 @@ import { LocalDeliveries } from '../../core/local-deliveries.js';
 import { matchesPattern } from '../../core/topic.js';
 import { failure } from '../../driver-kit/failure.js';
 import { Pump } from '../../driver-kit/pump.js';
+import { TurnBatches } from '../../driver-kit/turn.js';
 import { endClient } from './connection.js';
 import type { GroupMember } from './members.js';
 import { fromMqttTopic, toMqttFilter } from './topics.js';
@@ -51,6 +52,7 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
   /** Counts the client's connections: a packet id names a message only on its own connection. */
   private connection = 0;
   private finishing: Promise<void> | undefined;
+  private readonly pubacks = new TurnBatches<number, number>((connection, messageIds) => this.writePubacks(connection, messageIds));
   /** Whether the filter should be subscribed: from `start()` until an unsubscribe. */
   private subscribed = false;
 
@@ -115,6 +117,7 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
     this.finishing ??= (async () => {
       await this.stop();
       this.deliveries.close();
+      await this.pubacks.flush().catch(() => undefined);
       // A fan-out subscription's session ends with it; a group member's stays for its slot.
       await endClient(this.client, this.spec.group === undefined);
       this.host.gone(this);
@@ -173,18 +176,31 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
   }
 
   private sendPuback(origin: Origin): Promise<void> {
-    if (origin.connection !== this.connection || !this.client.connected) {
-      return Promise.reject(
-        failure('connection', `the connection to the MQTT broker at ${this.host.url} that delivered this message is gone; the broker delivers it again when the session resumes`, { topic: this.spec.pattern }),
-      );
-    }
-    return new Promise<void>((resolve, reject) => {
-      // MQTT.js has no public call for a PUBACK sent later; _sendPacket writes one packet.
-      (this.client as unknown as { _sendPacket(packet: object, callback: (error?: Error) => void): void })._sendPacket(
-        { cmd: 'puback', messageId: origin.messageId, reasonCode: 0 },
-        (error) => (error ? reject(failure('connection', `the PUBACK to the MQTT broker at ${this.host.url} failed: ${error.message}`, { topic: this.spec.pattern, cause: error })) : resolve()),
-      );
-    });
+    if (origin.connection !== this.connection || !this.client.connected) return Promise.reject(this.staleAck());
+    return this.pubacks.add(origin.connection, origin.messageId);
+  }
+
+  /** The PUBACKs of one event-loop turn, corked into one socket write. */
+  private writePubacks(connection: number, messageIds: number[]): Promise<void> {
+    if (connection !== this.connection || !this.client.connected) return Promise.reject(this.staleAck());
+    // MQTT.js has no public call for a PUBACK sent later; _sendPacket writes one packet.
+    const client = this.client as unknown as { _sendPacket(packet: object, callback: (error?: Error) => void): void };
+    const { stream } = this.client;
+    stream.cork();
+    const written = messageIds.map(
+      (messageId) =>
+        new Promise<void>((resolve, reject) =>
+          client._sendPacket({ cmd: 'puback', messageId, reasonCode: 0 }, (error) =>
+            error ? reject(failure('connection', `the PUBACK to the MQTT broker at ${this.host.url} failed: ${error.message}`, { topic: this.spec.pattern, cause: error })) : resolve(),
+          ),
+        ),
+    );
+    stream.uncork();
+    return Promise.all(written).then(() => undefined);
+  }
+
+  private staleAck(): Error {
+    return failure('connection', `the connection to the MQTT broker at ${this.host.url} that delivered this message is gone; the broker delivers it again when the session resumes`, { topic: this.spec.pattern });
   }
 
   /**
