@@ -91,4 +91,19 @@ describe('the config-swap example runs unchanged on every driver', () => {
       await client.end();
     }
   });
+
+  it('mqtt:// through OMNIBUS_URL', async (t) => {
+    const { endSessions, MQTT_URL, mqttSkip } = await import('../support/mqtt.js');
+    const { memberClientId } = await import('../../src/drivers/mqtt/members.js');
+    const skip = await mqttSkip();
+    if (skip) return t.skip(skip);
+    // The example's group is fixed; a member name of this run gives it a session of its own,
+    // ended afterwards: an offline member's session would take its share of the next run's orders.
+    try {
+      const result = await example({ OMNIBUS_URL: `${MQTT_URL}?clientId=${id}` }, dir);
+      assert.deepEqual(result, { driver: 'mqtt', billed: expected });
+    } finally {
+      await endSessions([memberClientId(id, 'billing', 'shop.orders.*', 0)]);
+    }
+  });
 });
