@@ -35,8 +35,9 @@ function collect() {
 
 /** `mosquitto_sub` for `count` messages, resolved once the broker confirmed its subscription; `output` is what it printed. */
 async function mosquittoSub(topic: string, count: number, format: string): Promise<{ output: Promise<string> }> {
-  // Line-buffered, so its debug line for the SUBACK arrives when it is printed.
-  const child = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-p', port, '-V', 'mqttv5', '-q', '1', '-t', topic, '-C', String(count), '-d', '-F', format]);
+  // Line-buffered, so its debug line for the SUBACK arrives when it is printed; -W ends it
+  // after 60 s should a failing test never send it all, so no process outlives the run.
+  const child = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-p', port, '-V', 'mqttv5', '-q', '1', '-t', topic, '-C', String(count), '-W', '60', '-d', '-F', format]);
   let text = '';
   child.stdout.on('data', (chunk) => (text += chunk));
   const output = new Promise<string>((resolve, reject) => {
