@@ -15,7 +15,8 @@ import type { WireMessage } from '../../core/driver.js';
  * | 5+n..      | the payload, as published                                               |
  *
  * A record that does not start this way (another producer's) is delivered with its Data as the
- * payload, the stream's name as topic and its seq as id.
+ * payload (bytes, `application/octet-stream`), the stream's name less the prefix as topic and
+ * its seq as id.
  */
 export const ENVELOPE_VERSION = 1;
 

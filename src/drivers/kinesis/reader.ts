@@ -3,6 +3,7 @@
 // order kept, so one subscriber sees one order across shards as far as arrival times tell.
 
 import type { KinesisClient, ShardIteratorType } from '@aws-sdk/client-kinesis';
+import { BYTES_CONTENT_TYPE } from '../../core/codec.js';
 import type { WireMessage } from '../../core/driver.js';
 import { Pump } from '../../driver-kit/pump.js';
 import { fromData } from './envelope.js';
@@ -107,7 +108,7 @@ export class StreamReader extends Pump {
       const seq = formatSeq(this.stream, shard, sequence);
       const arrival = record.ApproximateArrivalTimestamp?.getTime() ?? Date.now();
       const data = record.Data ?? new Uint8Array(0);
-      const message = fromData(data, seq) ?? { id: seq, topic: this.streamTopic, headers: {}, time: arrival, body: data };
+      const message = fromData(data, seq) ?? { id: seq, topic: this.streamTopic, headers: { 'content-type': BYTES_CONTENT_TYPE }, time: arrival, body: data };
       message.seq = seq;
       records.push({ shard, sequence, arrival, message });
       cursor.after = sequence;
