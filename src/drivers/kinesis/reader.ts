@@ -42,6 +42,8 @@ interface Cursor {
 
 export class StreamReader extends Pump {
   private readonly cursors = new Map<string, Cursor>();
+  /** The next pass's GetRecords, asked for while the last pass's records are delivered. */
+  private prefetched: Promise<Array<{ records: Received[]; more: boolean }>> | undefined;
 
   constructor(
     private readonly sdk: KinesisModule,
@@ -78,14 +80,21 @@ export class StreamReader extends Pump {
   }
 
   protected async pass(): Promise<boolean> {
-    const entries = [...this.cursors];
-    const batches = await Promise.all(entries.map(([shard, cursor]) => this.read(shard, cursor)));
+    const batches = await (this.prefetched ?? this.fetch());
+    this.prefetched = undefined;
     if (this.closed) return false;
-    const records = merge(batches.map((batch) => batch.records));
-    await this.take(records.filter((record) => this.cursors.has(record.shard)));
     const more = batches.some((batch) => batch.more);
-    if (!more) this.wakeIn(this.settings.pollMs);
+    // While this pass's records go to the subscriber, the next ones are on their way.
+    if (more) {
+      this.prefetched = this.fetch();
+      this.prefetched.catch(() => {});
+    } else this.wakeIn(this.settings.pollMs);
+    await this.take(merge(batches.map((batch) => batch.records)).filter((record) => this.cursors.has(record.shard)));
     return more;
+  }
+
+  private fetch(): Promise<Array<{ records: Received[]; more: boolean }>> {
+    return Promise.all([...this.cursors].map(([shard, cursor]) => this.read(shard, cursor)));
   }
 
   private async read(shard: string, cursor: Cursor): Promise<{ records: Received[]; more: boolean }> {
