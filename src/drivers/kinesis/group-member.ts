@@ -139,15 +139,17 @@ export class GroupMember {
       await Promise.all(surplus.map((shard) => this.handBack(shard)));
       changed = true;
     }
+    const starting: Array<Promise<void>> = [];
     for (const shard of shards) {
       if (this.ledgers.size >= target || this.closed) break;
       if (this.ledgers.has(shard)) continue;
       const checkpoint = await store.take(group, this.stream, shard, this.id, expires, now);
       if (checkpoint === undefined) continue;
       this.ledgers.set(shard, new ShardLedger(checkpoint));
-      await this.reader.add(shard, checkpoint.sequence === undefined ? this.starts.of(shard) : { type: 'AFTER_SEQUENCE_NUMBER', sequence: checkpoint.sequence });
+      starting.push(this.reader.add(shard, checkpoint.sequence === undefined ? this.starts.of(shard) : { type: 'AFTER_SEQUENCE_NUMBER', sequence: checkpoint.sequence }));
       changed = true;
     }
+    await Promise.all(starting);
     if (!changed) return;
     this.reader.wake();
     this.context.changed();
