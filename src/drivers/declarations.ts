@@ -3,10 +3,11 @@
 import type { DriverDeclaration } from '../driver-kit/declaration.js';
 import memory from './memory/entry.js';
 import kafka from './kafka/entry.js';
+import kinesis from './kinesis/entry.js';
 import mqtt from './mqtt/entry.js';
 import nats from './nats/entry.js';
 import postgres from './postgres/entry.js';
 import redis from './redis/entry.js';
 import sqlite from './sqlite/entry.js';
 
-export const declarations: DriverDeclaration[] = [memory, kafka, mqtt, nats, postgres, redis, sqlite];
+export const declarations: DriverDeclaration[] = [memory, kafka, kinesis, mqtt, nats, postgres, redis, sqlite];

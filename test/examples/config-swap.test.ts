@@ -106,4 +106,17 @@ describe('the config-swap example runs unchanged on every driver', () => {
       await endSessions([memberClientId(id, 'billing', 'shop.orders.*', 0)]);
     }
   });
+
+  it('kinesis:// through OMNIBUS_URL, its group checkpointed in a SQLite file', async () => {
+    // Imported here, so this case alone starts a kinesalite of its own.
+    const { startKinesalite } = await import('../support/kinesis.js');
+    const kinesalite = await startKinesalite();
+    try {
+      const checkpoints = join(dir, 'kinesis-checkpoints.db');
+      const result = await example({ OMNIBUS_URL: `kinesis://127.0.0.1:${kinesalite.port}?checkpoints=sqlite:${checkpoints}` }, dir);
+      assert.deepEqual(result, { driver: 'kinesis', billed: expected });
+    } finally {
+      await kinesalite.dispose();
+    }
+  });
 });
