@@ -127,8 +127,11 @@ test('the same ids published by three processes at once are each stored once, un
   try {
     await Promise.all(others.map((worker) => worker.ready));
     await bus.publish('same.go', 'go');
+    // Joined once both workers are publishing, so all three processes race.
+    await eventually(() => others.every((worker) => worker.lines.some((line) => line.startsWith('S '))), 'both workers to start publishing');
     const local: string[] = [];
-    for (let n = 0; n < count; n += 10) {
+    // From the last id down, while the workers go up: they meet somewhere in the middle.
+    for (let n = count - 10; n >= 0; n -= 10) {
       const items = Array.from({ length: 10 }, (_, i) => ({ topic: 'same.orders', data: process.pid, id: `same-${n + i}` }));
       for (const result of await bus.publishMany(items)) local.push(`S ${result.id} ${result.seq} ${result.duplicate === true ? 1 : 0}`);
       await sleep(2);

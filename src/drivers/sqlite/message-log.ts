@@ -44,7 +44,7 @@ export function isExpired(row: StoredRow, now: number): boolean {
 
 export class MessageLog {
   private readonly insertRow: Statement;
-  private readonly rememberedSeq: Statement;
+  private readonly rememberedSeqs: Statement;
   private readonly remember: Statement;
   private readonly countTopic: Statement;
   private readonly readAfter: Statement;
@@ -58,9 +58,12 @@ export class MessageLog {
     private readonly dedupeWindowMs: number,
   ) {
     this.insertRow = db.prepare('INSERT INTO messages (id, topic, key, headers, time, expires, body) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.rememberedSeq = db.prepare('SELECT seq FROM dedupe WHERE id = ? AND until > ?').pluck();
+    // One statement each per batch, not per message: a statement costs more than its row.
+    this.rememberedSeqs = db.prepare('SELECT id, seq FROM dedupe WHERE id IN (SELECT value FROM json_each(?)) AND until > ?').raw();
     // Replaces the row of an id whose window has passed and retention has not pruned yet.
-    this.remember = db.prepare('INSERT OR REPLACE INTO dedupe (id, seq, until) VALUES (?, ?, ?)');
+    this.remember = db.prepare(
+      "INSERT OR REPLACE INTO dedupe (id, seq, until) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(?)",
+    );
     this.countTopic = db.prepare(
       'INSERT INTO topics (topic, messages, bytes) VALUES (?, ?, ?) ' +
         'ON CONFLICT (topic) DO UPDATE SET messages = messages + excluded.messages, bytes = bytes + excluded.bytes',
@@ -78,18 +81,22 @@ export class MessageLog {
    */
   insert(batch: WireMessage[]): Stored[] {
     const now = Date.now();
+    // The ids within their window, and those this batch stores as it goes (one id may come twice).
+    const known = new Map(this.rememberedSeqs.all(JSON.stringify(batch.map((wire) => wire.id)), now) as Array<[string, number]>);
+    const remembered: Array<[string, number]> = [];
     const stored: Stored[] = [];
     let counts: Map<string, [number, number]> | undefined;
     for (const wire of batch) {
-      const known = this.rememberedSeq.get(wire.id, now) as number | undefined;
-      if (known !== undefined) {
-        stored.push({ seq: known, duplicate: true });
+      const seen = known.get(wire.id);
+      if (seen !== undefined) {
+        stored.push({ seq: seen, duplicate: true });
         continue;
       }
       const headers = JSON.stringify(wire.headers ?? {});
       const expires = wire.ttlMs === undefined ? null : wire.time + wire.ttlMs;
       const seq = Number(this.insertRow.run(wire.id, wire.topic, wire.key ?? null, headers, wire.time, expires, wire.body).lastInsertRowid);
-      this.remember.run(wire.id, seq, now + this.dedupeWindowMs);
+      known.set(wire.id, seq);
+      remembered.push([wire.id, seq]);
       stored.push({ seq, duplicate: false });
       const size = wire.body.length + headers.length;
       counts ??= new Map();
@@ -100,6 +107,7 @@ export class MessageLog {
         count[1] += size;
       }
     }
+    if (remembered.length > 0) this.remember.run(now + this.dedupeWindowMs, JSON.stringify(remembered));
     if (counts !== undefined) for (const [topic, [messages, bytes]] of counts) this.countTopic.run(topic, messages, bytes);
     return stored;
   }
