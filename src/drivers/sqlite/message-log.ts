@@ -44,7 +44,7 @@ export function isExpired(row: StoredRow, now: number): boolean {
 
 export class MessageLog {
   private readonly insertRow: Statement;
-  private readonly rememberedSeqs: Statement;
+  private readonly rememberedSeq: Statement;
   private readonly remember: Statement;
   private readonly countTopic: Statement;
   private readonly readAfter: Statement;
@@ -57,9 +57,13 @@ export class MessageLog {
     db: Database,
     private readonly dedupeWindowMs: number,
   ) {
-    this.insertRow = db.prepare('INSERT INTO messages (id, topic, key, headers, time, expires, body) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    // One statement each per batch, not per message: a statement costs more than its row.
-    this.rememberedSeqs = db.prepare('SELECT id, seq FROM dedupe WHERE id IN (SELECT value FROM json_each(?)) AND until > ?').raw();
+    // The window check rides in the insert, and remembering is one statement per batch: on this
+    // path a statement costs more than the rows it writes.
+    this.insertRow = db.prepare(
+      'INSERT INTO messages (id, topic, key, headers, time, expires, body) SELECT ?, ?, ?, ?, ?, ?, ? ' +
+        'WHERE NOT EXISTS (SELECT 1 FROM dedupe WHERE id = ? AND until > ?)',
+    );
+    this.rememberedSeq = db.prepare('SELECT seq FROM dedupe WHERE id = ?').pluck();
     // Replaces the row of an id whose window has passed and retention has not pruned yet.
     this.remember = db.prepare(
       "INSERT OR REPLACE INTO dedupe (id, seq, until) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(?)",
@@ -81,22 +85,25 @@ export class MessageLog {
    */
   insert(batch: WireMessage[]): Stored[] {
     const now = Date.now();
-    // The ids within their window, and those this batch stores as it goes (one id may come twice).
-    const known = new Map(this.rememberedSeqs.all(JSON.stringify(batch.map((wire) => wire.id)), now) as Array<[string, number]>);
-    const remembered: Array<[string, number]> = [];
+    // What this batch stored so far, by id: one id may come twice, and `dedupe` learns them at the end.
+    const fresh = new Map<string, number>();
     const stored: Stored[] = [];
     let counts: Map<string, [number, number]> | undefined;
     for (const wire of batch) {
-      const seen = known.get(wire.id);
-      if (seen !== undefined) {
-        stored.push({ seq: seen, duplicate: true });
+      const earlier = fresh.get(wire.id);
+      if (earlier !== undefined) {
+        stored.push({ seq: earlier, duplicate: true });
         continue;
       }
       const headers = JSON.stringify(wire.headers ?? {});
       const expires = wire.ttlMs === undefined ? null : wire.time + wire.ttlMs;
-      const seq = Number(this.insertRow.run(wire.id, wire.topic, wire.key ?? null, headers, wire.time, expires, wire.body).lastInsertRowid);
-      known.set(wire.id, seq);
-      remembered.push([wire.id, seq]);
+      const result = this.insertRow.run(wire.id, wire.topic, wire.key ?? null, headers, wire.time, expires, wire.body, wire.id, now);
+      if (result.changes === 0) {
+        stored.push({ seq: this.rememberedSeq.get(wire.id) as number, duplicate: true });
+        continue;
+      }
+      const seq = Number(result.lastInsertRowid);
+      fresh.set(wire.id, seq);
       stored.push({ seq, duplicate: false });
       const size = wire.body.length + headers.length;
       counts ??= new Map();
@@ -107,7 +114,7 @@ export class MessageLog {
         count[1] += size;
       }
     }
-    if (remembered.length > 0) this.remember.run(now + this.dedupeWindowMs, JSON.stringify(remembered));
+    if (fresh.size > 0) this.remember.run(now + this.dedupeWindowMs, JSON.stringify([...fresh]));
     if (counts !== undefined) for (const [topic, [messages, bytes]] of counts) this.countTopic.run(topic, messages, bytes);
     return stored;
   }
