@@ -269,6 +269,7 @@ export class SqliteDriver implements Driver {
           this.notifySiblings(file);
         },
         this.options.synchronous,
+        (failing) => log.endTransaction(failing),
       );
       const leases = new LeaseStore(db, log, randomUUID());
       db.transaction(() => leases.registerSelf(process.pid, HOST)).immediate();

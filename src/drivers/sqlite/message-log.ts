@@ -52,13 +52,15 @@ export class MessageLog {
   private readonly readOne: Statement;
   private readonly lastSeq: Statement;
   private readonly firstAt: Statement;
+  /** Ids stored in the open transaction, with their seqs: `dedupe` learns them in one statement as it ends. */
+  private readonly unremembered = new Map<string, number>();
 
   constructor(
     db: Database,
     private readonly dedupeWindowMs: number,
   ) {
-    // The window check rides in the insert, and remembering is one statement per batch: on this
-    // path a statement costs more than the rows it writes.
+    // The window check rides in the insert, and remembering is one statement per transaction: on
+    // this path a statement costs more than the rows it writes.
     this.insertRow = db.prepare(
       'INSERT INTO messages (id, topic, key, headers, time, expires, body) SELECT ?, ?, ?, ?, ?, ?, ? ' +
         'WHERE NOT EXISTS (SELECT 1 FROM dedupe WHERE id = ? AND until > ?)',
@@ -81,16 +83,15 @@ export class MessageLog {
 
   /**
    * Stores a batch inside the caller's transaction, except ids stored within the dedupe window
-   * (by any process: the write lock orders the lookups). The window runs from the commit's clock.
+   * (by any process: the write lock orders the lookups) or earlier in the transaction. The
+   * transaction must end with `endTransaction`.
    */
   insert(batch: WireMessage[]): Stored[] {
     const now = Date.now();
-    // What this batch stored so far, by id: one id may come twice, and `dedupe` learns them at the end.
-    const fresh = new Map<string, number>();
     const stored: Stored[] = [];
     let counts: Map<string, [number, number]> | undefined;
     for (const wire of batch) {
-      const earlier = fresh.get(wire.id);
+      const earlier = this.unremembered.get(wire.id);
       if (earlier !== undefined) {
         stored.push({ seq: earlier, duplicate: true });
         continue;
@@ -103,7 +104,7 @@ export class MessageLog {
         continue;
       }
       const seq = Number(result.lastInsertRowid);
-      fresh.set(wire.id, seq);
+      this.unremembered.set(wire.id, seq);
       stored.push({ seq, duplicate: false });
       const size = wire.body.length + headers.length;
       counts ??= new Map();
@@ -114,9 +115,16 @@ export class MessageLog {
         count[1] += size;
       }
     }
-    if (fresh.size > 0) this.remember.run(now + this.dedupeWindowMs, JSON.stringify([...fresh]));
     if (counts !== undefined) for (const [topic, [messages, bytes]] of counts) this.countTopic.run(topic, messages, bytes);
     return stored;
+  }
+
+  /** The last step of a transaction that inserted: remembers its ids from now, for the window (nothing if it is failing). */
+  endTransaction(failing: boolean): void {
+    if (this.unremembered.size === 0) return;
+    const ids = JSON.stringify([...this.unremembered]);
+    this.unremembered.clear();
+    if (!failing) this.remember.run(Date.now() + this.dedupeWindowMs, ids);
   }
 
   /** Messages after `seq`, oldest first; only `topic`'s when the pattern is a concrete topic. */
