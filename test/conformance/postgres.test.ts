@@ -15,7 +15,8 @@ if (!skip) {
     await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await pool.end();
   });
-  runConformance('postgres', () => postgres({ connectionString: url, schema, poolSize: 5 }), {
+  // A dedupe window short enough for the case that waits it out.
+  runConformance('postgres', () => postgres({ connectionString: url, schema, poolSize: 5, dedupeWindowMs: 2_000 }), {
     unreachable: async () => postgres({ connectionString: `postgres://127.0.0.1:${await freePort()}/test`, schema }),
     refused: () => postgres({ connectionString: 'postgres://no_such_role@127.0.0.1:5432/test', schema }),
   });

@@ -74,9 +74,10 @@ describe('postgres driver', { skip }, () => {
     assert.deepEqual(rows, [
       { component: 'bus', version: 1, name: 'log, groups, leases' },
       { component: 'bus', version: 2, name: 'delayed messages' },
+      { component: 'bus', version: 3, name: 'dedupe window' },
     ]);
     const tables = await admin.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema]);
-    assert.deepEqual(tables.rows.map((r) => r.table_name), ['delayed', 'groups', 'leases', 'messages', 'migrations']);
+    assert.deepEqual(tables.rows.map((r) => r.table_name), ['dedupe', 'delayed', 'groups', 'leases', 'messages', 'migrations']);
     await Promise.all([first.close(), second.close()]);
     const untouched = postgres({ connectionString: url, schema: `${schema}_empty`, migrate: false });
     await assert.rejects(untouched.ready(), (error) => error instanceof ConfigurationError && /migrate: true/.test(error.message));
@@ -91,7 +92,7 @@ describe('postgres driver', { skip }, () => {
     try {
       for (const migrate of [true, false]) {
         const old = postgres({ connectionString: url, schema: newer, migrate });
-        await assert.rejects(old.ready(), (error) => error instanceof ConfigurationError && /bus migration 99, newer than this version of Omnibus knows \(2\)/.test(error.message));
+        await assert.rejects(old.ready(), (error) => error instanceof ConfigurationError && /bus migration 99, newer than this version of Omnibus knows \(3\)/.test(error.message));
         await old.close();
       }
     } finally {
@@ -138,7 +139,7 @@ describe('postgres driver', { skip }, () => {
     })));
   });
 
-  it('stores an id once and answers a duplicate with the first seq', async () => {
+  it('stores an id once within the dedupe window and answers a duplicate with the first seq', async () => {
     const b = bus();
     const name = topic('dedupe');
     const first = await b.publish(name, 1, { id: `${name}-same` });
@@ -147,8 +148,9 @@ describe('postgres driver', { skip }, () => {
       { topic: name, data: 3, id: `${name}-other` },
       { topic: name, data: 4, id: `${name}-other` },
     ]);
-    assert.equal(again.seq, first.seq);
-    assert.equal(batch[0].seq, batch[1].seq);
+    assert.deepEqual(again, { id: `${name}-same`, seq: first.seq, duplicate: true });
+    assert.equal(batch[0].duplicate, undefined);
+    assert.deepEqual(batch[1], { id: `${name}-other`, seq: batch[0].seq, duplicate: true });
     const { rows } = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".messages WHERE topic = $1`, [name]);
     assert.equal(rows[0].n, 2);
   });

@@ -1,11 +1,13 @@
 // Several processes on one database file: what one publishes reaches subscribers in
-// another within milliseconds, and a group spread over processes gets each message once.
+// another within milliseconds, a group spread over processes gets each message once, and
+// one id published by several processes at once is stored once.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { Bus } from '../../src/core/bus.js';
 import { sqlite } from '../../src/drivers/sqlite/index.js';
 import { percentile } from '../../bench/measure.js';
@@ -111,6 +113,52 @@ test('a member process that dies hands its unacked messages to the survivors at 
     await eventually(() => ids.every((id) => seen.has(id)), 'every message after the member died', 5_000);
     assert.ok(Date.now() - started < 3_000, 'redelivered long before the 30 s ack deadline');
     for (const [id, attempt] of seen) assert.equal(attempt, held.has(id) ? 2 : 1, `attempt of ${id}`);
+  } finally {
+    await bus.close();
+  }
+});
+
+test('the same ids published by three processes at once are each stored once, under one seq', async () => {
+  const file = join(dir, 'same-ids.db');
+  const bus = new Bus({ drivers: { sqlite: sqlite({ path: file }) } });
+  const count = 200;
+  const others = [startWorker('same-ids', file, 'same', String(count)), startWorker('same-ids', file, 'same', String(count))];
+  workers.push(...others);
+  try {
+    await Promise.all(others.map((worker) => worker.ready));
+    await bus.publish('same.go', 'go');
+    // Joined once both workers are publishing, so all three processes race.
+    await eventually(() => others.every((worker) => worker.lines.some((line) => line.startsWith('S '))), 'both workers to start publishing');
+    const local: string[] = [];
+    // From the last id down, while the workers go up: they meet somewhere in the middle.
+    for (let n = count - 10; n >= 0; n -= 10) {
+      const items = Array.from({ length: 10 }, (_, i) => ({ topic: 'same.orders', data: process.pid, id: `same-${n + i}` }));
+      for (const result of await bus.publishMany(items)) local.push(`S ${result.id} ${result.seq} ${result.duplicate === true ? 1 : 0}`);
+      await sleep(2);
+    }
+    await eventually(() => others.every((worker) => worker.lines.includes('done')), 'both workers to finish publishing');
+    const each = [local, ...others.map((worker) => worker.lines.filter((line) => line.startsWith('S ')))];
+    console.log(`# ids stored by each of the 3 processes: ${each.map((lines) => lines.filter((line) => line.endsWith(' 0')).length).join(' / ')}`);
+    const answers = each.flat().map((line) => line.split(' '));
+    assert.equal(answers.length, 3 * count);
+    const byId = new Map<string, { seqs: Set<string>; stored: number }>();
+    for (const [, id, seq, duplicate] of answers) {
+      const entry = byId.get(id) ?? { seqs: new Set(), stored: 0 };
+      entry.seqs.add(seq);
+      if (duplicate === '0') entry.stored++;
+      byId.set(id, entry);
+    }
+    for (const [id, { seqs, stored }] of byId) {
+      assert.equal(stored, 1, `${id} was stored by exactly one publisher`);
+      assert.equal(seqs.size, 1, `every publisher of ${id} got the one seq`);
+    }
+    const db = new Database(file, { readonly: true });
+    try {
+      assert.equal(db.prepare("SELECT count(*) FROM messages WHERE topic = 'same.orders'").pluck().get(), count);
+      assert.equal(db.prepare("SELECT count(DISTINCT id) FROM messages WHERE topic = 'same.orders'").pluck().get(), count);
+    } finally {
+      db.close();
+    }
   } finally {
     await bus.close();
   }

@@ -1,8 +1,10 @@
 // A child process for the sqlite multi-process and crash tests. It reports on stdout, one
 // line per event, written synchronously so a SIGKILL loses nothing it already reported:
 //   ready | P <id> (publish resolved) | D <id> <attempt> <ms> (delivered) | K <id> (acking) | A <id> (ack resolved)
+//   | S <id> <seq> <0|1: duplicate> (publish resolved) | done
 // Usage: worker.ts subscribe <file> <pattern> [group] [hold | slow]
 //        worker.ts crash <file> <run> (publishes and consumes group 'crash' until killed)
+//        worker.ts same-ids <file> <prefix> <count> (on a message to <prefix>.go, publishes ids <prefix>-0 … in paced batches of 10)
 
 import { writeSync } from 'node:fs';
 import { Bus } from '../../src/core/bus.js';
@@ -61,6 +63,18 @@ if (mode === 'subscribe') {
     }
   };
   void Promise.all([publisher(0), publisher(1), publisher(2), publisher(3)]);
+} else if (mode === 'same-ids') {
+  const [prefix, count] = [arg, Number(group)];
+  await bus.subscribe(`${prefix}.go`, async () => {
+    for (let n = 0; n < count; n += 10) {
+      const items = Array.from({ length: 10 }, (_, i) => ({ topic: `${prefix}.orders`, data: process.pid, id: `${prefix}-${n + i}` }));
+      for (const result of await bus.publishMany(items)) say(`S ${result.id} ${result.seq} ${result.duplicate === true ? 1 : 0}`);
+      // Paced, so the processes' batches interleave rather than the fastest taking every id.
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    say('done');
+  });
+  say('ready');
 } else {
   say(`E unknown mode ${mode}`);
   process.exit(2);

@@ -43,7 +43,7 @@ describe('sqlite driver', () => {
     try {
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
-      assert.deepEqual(tables, ['delayed', 'groups', 'leases', 'messages', 'omnibus_meta', 'owners', 'topics']);
+      assert.deepEqual(tables, ['dedupe', 'delayed', 'groups', 'leases', 'messages', 'omnibus_meta', 'owners', 'topics']);
     } finally {
       db.close();
     }
@@ -162,7 +162,7 @@ describe('sqlite driver', () => {
     await bus.close();
   });
 
-  it('stores an id once across restarts and returns the stored seq for the duplicate', async () => {
+  it('stores an id once across restarts within the dedupe window and returns the stored seq for the duplicate', async () => {
     const file = freshFile();
     const first = busOn({ path: file });
     const original = await first.publish('dedupe.orders', 'first', { id: 'order-77' });
@@ -173,8 +173,9 @@ describe('sqlite driver', () => {
       { topic: 'dedupe.orders', data: 'x', id: 'order-78' },
       { topic: 'dedupe.orders', data: 'y', id: 'order-78' },
     ]);
-    assert.equal(again.seq, original.seq);
+    assert.deepEqual(again, { id: 'order-77', seq: original.seq, duplicate: true });
     assert.equal(both[0].seq, both[1].seq);
+    assert.equal(both[1].duplicate, true);
     assert.equal(count(file, "SELECT count(*) FROM messages WHERE topic = 'dedupe.orders'"), 2);
     assert.equal(count(file, "SELECT messages FROM topics WHERE topic = 'dedupe.orders'"), 2);
     await second.close();

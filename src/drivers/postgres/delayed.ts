@@ -38,6 +38,8 @@ export class DueMover {
   constructor(
     private readonly pool: () => Pool,
     private readonly schema: string,
+    /** Passed on to `publish()`, which the moved messages go through. */
+    private readonly dedupeWindowMs: number,
     private readonly failed: (error: unknown) => void,
   ) {}
 
@@ -68,8 +70,8 @@ export class DueMover {
     const next = previous.then(async () => {
       if (this.stopped) return;
       const { rows } = await this.pool().query<{ moved: number; next_due_ms: string | null }>(
-        `SELECT moved, next_due_ms FROM ${quoteIdent(this.schema)}.move_due($1, $2)`,
-        [Date.now(), limit],
+        `SELECT moved, next_due_ms FROM ${quoteIdent(this.schema)}.move_due($1, $2, $3)`,
+        [Date.now(), limit, this.dedupeWindowMs],
       );
       const { moved, next_due_ms } = rows[0];
       if (limit > 0 && moved === limit) this.timer.expect(Date.now());

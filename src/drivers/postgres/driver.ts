@@ -107,6 +107,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
       groups: true,
       replay: true,
       dedupe: true,
+      dedupeWindowMs: this.options.dedupeWindowMs,
       ordering: 'global',
       nativeWildcards: true,
       maxPayloadBytes: this.options.maxPayloadBytes,
@@ -115,7 +116,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
     };
     this.publisher = new Coalescer((batch) => this.store(batch), MAX_PUBLISH_ROWS, (error) => !(error instanceof OmnibusError) || !error.retriable);
     this.settler = new Coalescer((batch) => this.storeSettles(batch), MAX_SETTLE_ROWS);
-    this.mover = new DueMover(() => this.pool!, this.options.schema, (error) => this.failed(error));
+    this.mover = new DueMover(() => this.pool!, this.options.schema, this.options.dedupeWindowMs, (error) => this.failed(error));
   }
 
   observe(listener: (event: DriverEvent) => void): void {
@@ -320,6 +321,7 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
   private store(batch: WireMessage[]): Promise<void> {
     return storeMessages(this.pool!, batch, {
       schema: this.options.schema,
+      dedupeWindowMs: this.options.dedupeWindowMs,
       retryMs: this.options.publishRetryMs,
       where: this.where,
       lost: (error) => this.recovery.lost(error),

@@ -2,6 +2,7 @@
 
 import { userInfo } from 'node:os';
 import type { Pool } from 'pg';
+import { DEFAULT_DEDUPE_WINDOW_MS } from '../../core/driver.js';
 import { ConfigurationError } from '../../core/errors.js';
 
 export interface PostgresOptions {
@@ -31,10 +32,16 @@ export interface PostgresOptions {
   pollIntervalMs?: number;
   /**
    * How long messages are kept. `maxAgeMs` drops older ones, `maxMessages` all but the newest.
-   * The de-duplication window is this retention. Default `{ maxAgeMs: 7 days }`, no count limit.
+   * Default `{ maxAgeMs: 7 days }`, no count limit.
    */
   retention?: { maxAgeMs?: number; maxMessages?: number };
-  /** How often retention, TTL expiry and clean-up run. Default 60,000 ms. */
+  /**
+   * How long a stored id is remembered: publishing it again within this time stores nothing and
+   * resolves with `duplicate: true` and the stored seq; after it, the id is stored again as a
+   * new message. Default `DEFAULT_DEDUPE_WINDOW_MS` (2 minutes).
+   */
+  dedupeWindowMs?: number;
+  /** How often retention, TTL expiry and clean-up (ids past their dedupe window among it) run. Default 60,000 ms. */
   retentionIntervalMs?: number;
   /** Largest encoded body accepted, in bytes. Default 16 MiB (PostgreSQL itself allows 1 GiB per value). */
   maxPayloadBytes?: number;
@@ -52,6 +59,7 @@ export interface ResolvedOptions {
   pollIntervalMs: number;
   maxAgeMs: number | undefined;
   maxMessages: number | undefined;
+  dedupeWindowMs: number;
   retentionIntervalMs: number;
   maxPayloadBytes: number;
 }
@@ -117,6 +125,7 @@ export function resolveOptions(options: PostgresOptions): ResolvedOptions {
     pollIntervalMs: positive('pollIntervalMs', options.pollIntervalMs, 5_000),
     maxAgeMs: retention.maxAgeMs === undefined ? undefined : positive('retention.maxAgeMs', retention.maxAgeMs, 0),
     maxMessages: retention.maxMessages === undefined ? undefined : Math.floor(positive('retention.maxMessages', retention.maxMessages, 0)),
+    dedupeWindowMs: positive('dedupeWindowMs', options.dedupeWindowMs, DEFAULT_DEDUPE_WINDOW_MS),
     retentionIntervalMs: positive('retentionIntervalMs', options.retentionIntervalMs, 60_000),
     maxPayloadBytes: positive('maxPayloadBytes', options.maxPayloadBytes, 16 * 1024 * 1024),
   };

@@ -1,6 +1,6 @@
 // Storing one combined publish batch: a plain INSERT on the fast path, the de-duplicating
-// statement when an id is already stored, and retries through a lost connection for up to
-// `publishRetryMs` (ids de-duplicate, so a retry stores nothing twice).
+// statement when an id is already in `dedupe`, and retries through a lost connection for up to
+// `publishRetryMs` (ids de-duplicate within their window, so a retry stores nothing twice).
 
 import type { Pool } from 'pg';
 import { backoffDelay } from '../../core/backoff.js';
@@ -12,6 +12,7 @@ const UNIQUE_VIOLATION = '23505';
 
 export interface StoreSettings {
   schema: string;
+  dedupeWindowMs: number;
   retryMs: number;
   /** The server, as errors name it. */
   where: string;
@@ -21,9 +22,9 @@ export interface StoreSettings {
   ended(): boolean;
 }
 
-/** Stores `batch` and sets each message's seq. */
+/** Stores `batch` and sets each message's seq, and `duplicate` on those whose id was stored within the window. */
 export async function storeMessages(pool: Pool, batch: WireMessage[], settings: StoreSettings): Promise<void> {
-  const fast = publishFastStatement(settings.schema, batch);
+  const fast = publishFastStatement(settings.schema, batch, settings.dedupeWindowMs);
   const deadline = Date.now() + settings.retryMs;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -33,12 +34,18 @@ export async function storeMessages(pool: Pool, batch: WireMessage[], settings: 
         for (let i = 0; i < batch.length; i++) batch[i].seq = seqs[i];
         return;
       } catch (error) {
-        // An id already stored (or one id twice): the de-duplicating path, rare enough to cost a
+        // An id in `dedupe` (or one id twice): the de-duplicating path, rare enough to cost a
         // round trip and a connection (pg closes one whose statement failed).
         if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
       }
-      const result = await pool.query<{ message_id: string; message_seq: string }>(publishStatement(settings.schema, batch));
-      for (let i = 0; i < batch.length; i++) batch[i].seq = result.rows[i]?.message_seq ?? undefined;
+      const result = await pool.query<{ message_id: string; message_seq: string; duplicate: boolean }>(
+        publishStatement(settings.schema, batch, settings.dedupeWindowMs),
+      );
+      for (let i = 0; i < batch.length; i++) {
+        const row = result.rows[i];
+        batch[i].seq = row?.message_seq ?? undefined;
+        if (row?.duplicate === true) batch[i].duplicate = true;
+      }
       return;
     } catch (error) {
       const retry = isConnectionLoss(error) && Date.now() < deadline && !settings.ended();

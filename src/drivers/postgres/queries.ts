@@ -74,10 +74,12 @@ class Dictionary {
  * result cost about a tenth of the batch. Topics and headers are dictionary-encoded; the
  * bodies travel as one binary parameter cut at their offsets, not as a bytea[] that `pg`
  * would hex-encode and the server decode. The INSERT reads from `locked`, so no row takes
- * a seq before the publish lock is held. A stored (or repeated) id fails the statement
- * with unique_violation; the batch then goes to `publishStatement`, which de-duplicates.
+ * a seq before the publish lock is held. Each id goes into `dedupe` with its window: one
+ * still there (even past its window, until retention prunes it) or repeated in the batch
+ * fails the statement with unique_violation; the batch then goes to `publishStatement`,
+ * which de-duplicates.
  */
-export function publishFastStatement(schema: string, batch: WireMessage[]): Statement {
+export function publishFastStatement(schema: string, batch: WireMessage[], dedupeWindowMs: number): Statement {
   const ids: string[] = [];
   const keys: Array<string | null> = [];
   const topics = new Dictionary();
@@ -114,7 +116,9 @@ export function publishFastStatement(schema: string, batch: WireMessage[]): Stat
               unnest($1::text[], $3::integer[], $4::text[], $6::integer[], $8::integer[], $9::integer[], $10::bigint[], $11::bigint[])
                 WITH ORDINALITY AS u(id, topic, key, headers, body_at, body_length, time_ms, ttl_ms, ord)
          ORDER BY u.ord
-         RETURNING m.seq
+         RETURNING m.id, m.seq
+       ), remembered AS (
+         INSERT INTO {schema}.dedupe (id, seq, until) SELECT id, seq, now() + $13 * interval '1 millisecond' FROM inserted
        )
        -- Rows were numbered in batch order, so the n-th smallest seq belongs to the n-th message.
        SELECT string_agg(seq::text, ',' ORDER BY seq) AS seqs FROM inserted`,
@@ -133,15 +137,16 @@ export function publishFastStatement(schema: string, batch: WireMessage[]): Stat
       numberArray(times),
       numberArray(ttls),
       notifyPayload(batch.map((wire) => wire.topic)),
+      dedupeWindowMs,
     ],
   };
 }
 
-/** One call of `publish(...)` for a whole batch, which de-duplicates ids: a stored one answers with its first seq. */
-export function publishStatement(schema: string, batch: WireMessage[]): Statement {
+/** One call of `publish(...)` for a whole batch, which de-duplicates ids: one stored within its window answers with that seq. */
+export function publishStatement(schema: string, batch: WireMessage[], dedupeWindowMs: number): Statement {
   return {
     name: `omnibus-publish-${schema}`,
-    text: `SELECT message_id, message_seq FROM ${quoteIdent(schema)}.publish($1, $2, $3, $4, $5, $6, $7, $8)`,
+    text: `SELECT message_id, message_seq, duplicate FROM ${quoteIdent(schema)}.publish($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
     values: [
       batch.map((wire) => wire.id),
       batch.map((wire) => wire.topic),
@@ -150,6 +155,7 @@ export function publishStatement(schema: string, batch: WireMessage[]): Statemen
       batch.map(bodyBuffer),
       numberArray(batch.map((wire) => wire.time)),
       numberArray(batch.map((wire) => (wire.ttlMs === undefined ? null : Math.ceil(wire.ttlMs)))),
+      dedupeWindowMs,
       notifyPayload(batch.map((wire) => wire.topic)),
     ],
   };
@@ -296,6 +302,16 @@ export function dropGroupStatement(schema: string, group: string, pattern: strin
     text: `WITH gone AS (DELETE FROM ${t}.leases WHERE group_name = $1 AND pattern = $2)
            DELETE FROM ${t}.groups WHERE name = $1 AND pattern = $2`,
     values: [group, pattern],
+  };
+}
+
+/** Up to `limit` ids whose dedupe window has passed, oldest first (the index on `until` finds them). */
+export function forgetIdsStatement(schema: string, limit: number): Statement {
+  const t = quoteIdent(schema);
+  return {
+    name: `omnibus-forget-ids-${schema}`,
+    text: `DELETE FROM ${t}.dedupe WHERE id IN (SELECT id FROM ${t}.dedupe WHERE until <= now() ORDER BY until LIMIT $1)`,
+    values: [limit],
   };
 }
 

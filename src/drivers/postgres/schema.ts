@@ -1,12 +1,47 @@
 // The driver's tables and functions, as versioned migrations. docs/postgres.md explains
 // each table; a later change appends a migration and never edits a shipped one.
 
+import { DEFAULT_DEDUPE_WINDOW_MS } from '../../core/driver.js';
 import { LOCK_NAMESPACE, type Migration } from './migrate.js';
 
 /** Epoch milliseconds of a timestamptz, exact for millisecond values. */
 export const MS = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 
 export const PUBLISH_LOCK = `pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext({schema_literal} || ':publish'))`;
+
+/**
+ * `move_due()` as migration 2 created it, or as migration 3 recreates it: taking the moving
+ * process's dedupe window (`p_window_ms`) and passing it on to `publish()`.
+ */
+function moveDueFunction(withWindow: boolean): string {
+  return `CREATE FUNCTION {schema}.move_due(p_now_ms bigint, p_limit integer${withWindow ? ', p_window_ms bigint' : ''})
+RETURNS TABLE (moved integer, next_due_ms bigint)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_ids text[]; v_topics text[]; v_keys text[]; v_headers text[]; v_bodies bytea[]; v_times bigint[]; v_ttls bigint[];
+  v_notify text;
+BEGIN
+  PERFORM pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext({schema_literal} || ':delayed'));
+  WITH due AS (
+    DELETE FROM {schema}.delayed d WHERE d.ord IN (
+      SELECT x.ord FROM {schema}.delayed x WHERE x.due_ms <= p_now_ms ORDER BY x.due_ms, x.ord LIMIT p_limit)
+    RETURNING d.*
+  )
+  SELECT array_agg(due.id ORDER BY due.due_ms, due.ord), array_agg(due.topic ORDER BY due.due_ms, due.ord),
+         array_agg(due.key ORDER BY due.due_ms, due.ord), array_agg(due.headers ORDER BY due.due_ms, due.ord),
+         array_agg(due.body ORDER BY due.due_ms, due.ord), array_agg(due.due_ms ORDER BY due.due_ms, due.ord),
+         array_agg(due.ttl_ms ORDER BY due.due_ms, due.ord), string_agg(DISTINCT due.topic, ',')
+  INTO v_ids, v_topics, v_keys, v_headers, v_bodies, v_times, v_ttls, v_notify FROM due;
+  IF v_ids IS NOT NULL THEN
+    -- Past NOTIFY's size limit an empty payload means "any topic", as for publishes.
+    PERFORM {schema}.publish(v_ids, v_topics, v_keys, v_headers, v_bodies, v_times, v_ttls,${withWindow ? ' p_window_ms,' : ''}
+                             CASE WHEN length(v_notify) > 7000 THEN '' ELSE v_notify END);
+  END IF;
+  RETURN QUERY SELECT coalesce(cardinality(v_ids), 0), (SELECT min(x.due_ms) FROM {schema}.delayed x);
+END
+$fn$;
+`;
+}
 
 export const migrations: Migration[] = [
   {
@@ -215,32 +250,70 @@ CREATE INDEX delayed_due ON {schema}.delayed (due_ms, ord);
 -- Moves up to p_limit messages due by p_now_ms into the log, in due order (equal due times in
 -- publish order), and answers how many and the next due time held. One mover at a time per
 -- schema, so two processes never interleave their batches out of order.
-CREATE FUNCTION {schema}.move_due(p_now_ms bigint, p_limit integer)
-RETURNS TABLE (moved integer, next_due_ms bigint)
+${moveDueFunction(false)}`,
+  },
+  {
+    version: 3,
+    name: 'dedupe window',
+    sql: `
+-- The ids stored within their dedupe window, with the seq each was stored under. An id may
+-- be stored again once its window has passed, so messages.id stops being unique: this
+-- table's primary key decides, under the publish lock.
+CREATE TABLE {schema}.dedupe (
+  id text PRIMARY KEY,
+  seq bigint NOT NULL,
+  until timestamptz NOT NULL
+);
+CREATE INDEX dedupe_until ON {schema}.dedupe (until);
+-- Messages stored before this migration have only their publish time: it stands in for the
+-- storing time, with the default window.
+INSERT INTO {schema}.dedupe (id, seq, until)
+  SELECT id, seq, time + interval '${DEFAULT_DEDUPE_WINDOW_MS} milliseconds' FROM {schema}.messages
+  WHERE time > now() - interval '${DEFAULT_DEDUPE_WINDOW_MS} milliseconds';
+ALTER TABLE {schema}.messages DROP CONSTRAINT messages_id_unique;
+
+DROP FUNCTION {schema}.move_due(bigint, integer);
+DROP FUNCTION {schema}.publish(text[], text[], text[], text[], bytea[], bigint[], bigint[], text);
+
+-- Stores a batch but the ids stored within their window (and the repeats of an id within the
+-- batch), which answer with the stored seq and duplicate = true; one set-based statement.
+CREATE FUNCTION {schema}.publish(p_ids text[], p_topics text[], p_keys text[], p_headers text[], p_bodies bytea[],
+                                 p_times bigint[], p_ttls bigint[], p_window_ms bigint, p_notify text)
+RETURNS TABLE (message_id text, message_seq bigint, duplicate boolean)
 LANGUAGE plpgsql AS $fn$
-DECLARE
-  v_ids text[]; v_topics text[]; v_keys text[]; v_headers text[]; v_bodies bytea[]; v_times bigint[]; v_ttls bigint[];
-  v_notify text;
 BEGIN
-  PERFORM pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext({schema_literal} || ':delayed'));
-  WITH due AS (
-    DELETE FROM {schema}.delayed d WHERE d.ord IN (
-      SELECT x.ord FROM {schema}.delayed x WHERE x.due_ms <= p_now_ms ORDER BY x.due_ms, x.ord LIMIT p_limit)
-    RETURNING d.*
+  PERFORM ${PUBLISH_LOCK};
+  PERFORM pg_notify({schema_literal} || '.messages', p_notify);
+  -- A statement of its own after the lock, so it sees every publish committed before it.
+  RETURN QUERY
+  WITH input AS (
+    SELECT * FROM unnest(p_ids, p_topics, p_keys, p_headers, p_bodies, p_times, p_ttls)
+      WITH ORDINALITY AS u(id, topic, key, headers, body, time_ms, ttl_ms, ord)
+  ), known AS (
+    SELECT d.id, d.seq FROM {schema}.dedupe d WHERE d.id = ANY (p_ids) AND d.until > now()
+  ), fresh AS (
+    SELECT DISTINCT ON (u.id) u.* FROM input u
+    WHERE NOT EXISTS (SELECT 1 FROM known k WHERE k.id = u.id)
+    ORDER BY u.id, u.ord
+  ), inserted AS (
+    INSERT INTO {schema}.messages AS t (id, topic, key, headers, body, time, expires_at)
+    SELECT f.id, f.topic, f.key, f.headers::jsonb, f.body, timestamptz 'epoch' + f.time_ms * interval '1 millisecond',
+           timestamptz 'epoch' + (f.time_ms + f.ttl_ms) * interval '1 millisecond'
+    FROM fresh f ORDER BY f.ord
+    RETURNING t.id, t.seq
+  ), remembered AS (
+    -- A conflict here is an id whose window has passed and that retention has not pruned yet.
+    INSERT INTO {schema}.dedupe AS d (id, seq, until)
+    SELECT n.id, n.seq, now() + p_window_ms * interval '1 millisecond' FROM inserted n
+    ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, until = excluded.until
   )
-  SELECT array_agg(due.id ORDER BY due.due_ms, due.ord), array_agg(due.topic ORDER BY due.due_ms, due.ord),
-         array_agg(due.key ORDER BY due.due_ms, due.ord), array_agg(due.headers ORDER BY due.due_ms, due.ord),
-         array_agg(due.body ORDER BY due.due_ms, due.ord), array_agg(due.due_ms ORDER BY due.due_ms, due.ord),
-         array_agg(due.ttl_ms ORDER BY due.due_ms, due.ord), string_agg(DISTINCT due.topic, ',')
-  INTO v_ids, v_topics, v_keys, v_headers, v_bodies, v_times, v_ttls, v_notify FROM due;
-  IF v_ids IS NOT NULL THEN
-    -- Past NOTIFY's size limit an empty payload means "any topic", as for publishes.
-    PERFORM {schema}.publish(v_ids, v_topics, v_keys, v_headers, v_bodies, v_times, v_ttls,
-                             CASE WHEN length(v_notify) > 7000 THEN '' ELSE v_notify END);
-  END IF;
-  RETURN QUERY SELECT coalesce(cardinality(v_ids), 0), (SELECT min(x.due_ms) FROM {schema}.delayed x);
+  SELECT u.id, coalesce(k.seq, n.seq), (k.id IS NOT NULL OR f.ord <> u.ord)
+  FROM input u LEFT JOIN known k ON k.id = u.id LEFT JOIN fresh f ON f.id = u.id LEFT JOIN inserted n ON n.id = u.id
+  ORDER BY u.ord;
 END
 $fn$;
-`,
+
+-- As in migration 2, with the publishing process's dedupe window passed on to publish().
+${moveDueFunction(true)}`,
   },
 ];

@@ -30,6 +30,8 @@ export class CommitQueue {
     /** Called after each commit that changed something, to wake subscribers. */
     private readonly committed: () => void,
     synchronous: 'full' | 'normal' | 'off',
+    /** The last step inside every transaction (the log remembers the ids it stored); told when the transaction is failing instead. */
+    private readonly ending: (failing: boolean) => void = () => {},
   ) {
     this.syncDurable = db.prepare(`PRAGMA synchronous = ${synchronous.toUpperCase()}`);
     // Acks and claims lost to a power cut only mean a redelivery, so they skip the fsync;
@@ -98,7 +100,7 @@ export class CommitQueue {
   private commit(operations: Operation[], wakes: boolean): void {
     let results: unknown[];
     try {
-      results = this.db.transaction(() => operations.map((operation) => operation.run())).immediate();
+      results = this.transaction(() => operations.map((operation) => operation.run()));
     } catch {
       // One operation failed and rolled the batch back: run each alone, so only it fails.
       this.runAlone(operations);
@@ -109,11 +111,26 @@ export class CommitQueue {
     if (wakes) this.committed();
   }
 
+  private transaction<T>(run: () => T): T {
+    return this.db
+      .transaction(() => {
+        let failing = true;
+        try {
+          const result = run();
+          failing = false;
+          return result;
+        } finally {
+          this.ending(failing);
+        }
+      })
+      .immediate();
+  }
+
   private runAlone(operations: Operation[]): void {
     for (const operation of operations) {
       let result: unknown;
       try {
-        result = this.db.transaction(() => operation.run()).immediate();
+        result = this.transaction(() => operation.run());
       } catch (error) {
         operation.reject(error);
         continue;

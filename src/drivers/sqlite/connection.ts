@@ -42,7 +42,7 @@ export async function openConnection(options: ResolvedOptions): Promise<Connecti
     db.pragma(`synchronous = ${options.synchronous.toUpperCase()}`);
     // After a burst, shrink the write-ahead log back instead of keeping its peak size on disk.
     db.pragma('journal_size_limit = 67108864');
-    ensureSchema(db, file);
+    ensureSchema(db, file, options.dedupeWindowMs);
     return { db, file, owned: given === undefined };
   } catch (error) {
     if (given === undefined && db?.open) db.close();

@@ -16,7 +16,7 @@ import { FanOutConsumer } from './fan-out-consumer.js';
 import { FanOutTail } from './fan-out-tail.js';
 import { GroupConsumer, type GroupMember } from './group-consumer.js';
 import { LeaseStore } from './leases.js';
-import { isExpired, MessageLog, toWire } from './message-log.js';
+import { isExpired, MessageLog, toWire, type Stored } from './message-log.js';
 import { resolveOptions, type ResolvedOptions, type SqliteOptions } from './options.js';
 import { Retention } from './retention.js';
 
@@ -58,6 +58,7 @@ export class SqliteDriver implements Driver {
       groups: true,
       replay: true,
       dedupe: true,
+      dedupeWindowMs: this.options.dedupeWindowMs,
       ordering: 'global',
       nativeWildcards: false,
       maxPayloadBytes: this.options.maxPayloadBytes,
@@ -75,26 +76,34 @@ export class SqliteDriver implements Driver {
     const state = await this.open(batch[0]?.topic);
     const { queue, log, connection } = state;
     const held = batch.some((wire) => wire.deliverAt !== undefined);
-    let seqs: Array<number | undefined>;
+    let stored: Array<Stored | undefined>;
     try {
-      seqs = await queue.enqueue(() => (held ? this.storeHeld(state, batch) : log.insert(batch)), { wakes: true, durable: true });
+      stored = await queue.enqueue(() => (held ? this.storeHeld(state, batch) : log.insert(batch)), { wakes: true, durable: true });
     } catch (error) {
       throw sqliteError(error, 'publish', connection.file, batch[0]?.topic);
     }
-    for (let i = 0; i < batch.length; i++) batch[i].seq = seqs[i] === undefined ? undefined : String(seqs[i]);
+    // Set only after the commit: a transaction run again after a rollback answers afresh.
+    for (let i = 0; i < batch.length; i++) {
+      const { seq, duplicate } = stored[i] ?? {};
+      batch[i].seq = seq === undefined ? undefined : String(seq);
+      if (duplicate === true) batch[i].duplicate = true;
+    }
   }
 
-  /** A batch with delayed messages: those still ahead wait in `delayed` (no seq yet), the rest enter the log. */
-  private storeHeld({ log, delayed }: State, batch: WireMessage[]): Array<number | undefined> {
+  /**
+   * A batch with delayed messages: those still ahead wait in `delayed` (no seq yet) and meet the
+   * dedupe window when they enter the log; the rest enter it now.
+   */
+  private storeHeld({ log, delayed }: State, batch: WireMessage[]): Array<Stored | undefined> {
     const now = Date.now();
-    const seqs: Array<number | undefined> = [];
+    const stored: Array<Stored | undefined> = [];
     for (const wire of batch) {
       if (wire.deliverAt !== undefined && wire.deliverAt > now) {
         delayed.insert(wire);
-        seqs.push(undefined);
-      } else seqs.push(log.insert([wire])[0]);
+        stored.push(undefined);
+      } else stored.push(log.insert([wire])[0]);
     }
-    return seqs;
+    return stored;
   }
 
   async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
@@ -252,7 +261,7 @@ export class SqliteDriver implements Driver {
     const connection = await openConnection(this.options);
     const { db, file } = connection;
     try {
-      const log = new MessageLog(db);
+      const log = new MessageLog(db, this.options.dedupeWindowMs);
       const queue = new CommitQueue(
         db,
         () => {
@@ -260,6 +269,7 @@ export class SqliteDriver implements Driver {
           this.notifySiblings(file);
         },
         this.options.synchronous,
+        (failing) => log.endTransaction(failing),
       );
       const leases = new LeaseStore(db, log, randomUUID());
       db.transaction(() => leases.registerSelf(process.pid, HOST)).immediate();

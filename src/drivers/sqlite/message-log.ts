@@ -1,5 +1,5 @@
-// The durable log: inserting published messages under a global seq (once per id), reading
-// them back in seq order, and finding where a `from` position starts.
+// The durable log: inserting published messages under a global seq (an id once within its
+// dedupe window), reading them back in seq order, and finding where a `from` position starts.
 
 import type { Database, Statement } from 'better-sqlite3';
 import type { From, WireMessage } from '../../core/driver.js';
@@ -18,6 +18,12 @@ export interface StoredRow {
 
 const COLUMNS = 'seq, id, topic, key, headers, time, expires, body';
 const EMPTY_HEADERS = '{}';
+
+/** Where a published message went: its seq, and whether its id was already stored within the window (then the seq is the stored one's). */
+export interface Stored {
+  seq: number;
+  duplicate: boolean;
+}
 
 export function toWire(row: StoredRow): WireMessage {
   return {
@@ -38,19 +44,32 @@ export function isExpired(row: StoredRow, now: number): boolean {
 
 export class MessageLog {
   private readonly insertRow: Statement;
-  private readonly existingSeq: Statement;
+  private readonly rememberedSeq: Statement;
+  private readonly remember: Statement;
   private readonly countTopic: Statement;
   private readonly readAfter: Statement;
   private readonly readTopicAfter: Statement;
   private readonly readOne: Statement;
   private readonly lastSeq: Statement;
   private readonly firstAt: Statement;
+  /** Ids stored in the open transaction, with their seqs: `dedupe` learns them in one statement as it ends. */
+  private readonly unremembered = new Map<string, number>();
 
-  constructor(private readonly db: Database) {
+  constructor(
+    db: Database,
+    private readonly dedupeWindowMs: number,
+  ) {
+    // The window check rides in the insert, and remembering is one statement per transaction: on
+    // this path a statement costs more than the rows it writes.
     this.insertRow = db.prepare(
-      'INSERT INTO messages (id, topic, key, headers, time, expires, body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+      'INSERT INTO messages (id, topic, key, headers, time, expires, body) SELECT ?, ?, ?, ?, ?, ?, ? ' +
+        'WHERE NOT EXISTS (SELECT 1 FROM dedupe WHERE id = ? AND until > ?)',
     );
-    this.existingSeq = db.prepare('SELECT seq FROM messages WHERE id = ?').pluck();
+    this.rememberedSeq = db.prepare('SELECT seq FROM dedupe WHERE id = ?').pluck();
+    // Replaces the row of an id whose window has passed and retention has not pruned yet.
+    this.remember = db.prepare(
+      "INSERT OR REPLACE INTO dedupe (id, seq, until) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(?)",
+    );
     this.countTopic = db.prepare(
       'INSERT INTO topics (topic, messages, bytes) VALUES (?, ?, ?) ' +
         'ON CONFLICT (topic) DO UPDATE SET messages = messages + excluded.messages, bytes = bytes + excluded.bytes',
@@ -62,19 +81,31 @@ export class MessageLog {
     this.firstAt = db.prepare('SELECT seq, time FROM messages WHERE seq >= ? ORDER BY seq LIMIT 1');
   }
 
-  /** Stores a batch inside the caller's transaction; returns each message's seq (a duplicate id gets the stored one's). */
-  insert(batch: WireMessage[]): number[] {
-    const seqs: number[] = [];
+  /**
+   * Stores a batch inside the caller's transaction, except ids stored within the dedupe window
+   * (by any process: the write lock orders the lookups) or earlier in the transaction. The
+   * transaction must end with `endTransaction`.
+   */
+  insert(batch: WireMessage[]): Stored[] {
+    const now = Date.now();
+    const stored: Stored[] = [];
     let counts: Map<string, [number, number]> | undefined;
     for (const wire of batch) {
-      const headers = JSON.stringify(wire.headers ?? {});
-      const expires = wire.ttlMs === undefined ? null : wire.time + wire.ttlMs;
-      const result = this.insertRow.run(wire.id, wire.topic, wire.key ?? null, headers, wire.time, expires, wire.body);
-      if (result.changes === 0) {
-        seqs.push(this.existingSeq.get(wire.id) as number);
+      const earlier = this.unremembered.get(wire.id);
+      if (earlier !== undefined) {
+        stored.push({ seq: earlier, duplicate: true });
         continue;
       }
-      seqs.push(Number(result.lastInsertRowid));
+      const headers = JSON.stringify(wire.headers ?? {});
+      const expires = wire.ttlMs === undefined ? null : wire.time + wire.ttlMs;
+      const result = this.insertRow.run(wire.id, wire.topic, wire.key ?? null, headers, wire.time, expires, wire.body, wire.id, now);
+      if (result.changes === 0) {
+        stored.push({ seq: this.rememberedSeq.get(wire.id) as number, duplicate: true });
+        continue;
+      }
+      const seq = Number(result.lastInsertRowid);
+      this.unremembered.set(wire.id, seq);
+      stored.push({ seq, duplicate: false });
       const size = wire.body.length + headers.length;
       counts ??= new Map();
       const count = counts.get(wire.topic);
@@ -85,7 +116,15 @@ export class MessageLog {
       }
     }
     if (counts !== undefined) for (const [topic, [messages, bytes]] of counts) this.countTopic.run(topic, messages, bytes);
-    return seqs;
+    return stored;
+  }
+
+  /** The last step of a transaction that inserted: remembers its ids from now, for the window (nothing if it is failing). */
+  endTransaction(failing: boolean): void {
+    if (this.unremembered.size === 0) return;
+    const ids = JSON.stringify([...this.unremembered]);
+    this.unremembered.clear();
+    if (!failing) this.remember.run(Date.now() + this.dedupeWindowMs, ids);
   }
 
   /** Messages after `seq`, oldest first; only `topic`'s when the pattern is a concrete topic. */

@@ -1,5 +1,6 @@
 // The options of the embedded SQLite driver, each with its default, and their checking.
 
+import { DEFAULT_DEDUPE_WINDOW_MS } from '../../core/driver.js';
 import { ConfigurationError } from '../../core/errors.js';
 import { assertPattern } from '../../core/topic.js';
 
@@ -30,6 +31,9 @@ export interface RetentionRule {
  * - `retentionIntervalMs`: how often TTL and retention are enforced, in small transactions
  *   that interleave with publishes. Default 1,000 ms.
  * - `maxPayloadBytes`: the largest body accepted. Default 8 MiB.
+ * - `dedupeWindowMs`: how long a stored id is remembered: publishing it again within this
+ *   time stores nothing and resolves with `duplicate: true` and the stored seq; after it, the
+ *   id is stored again as a new message. Default `DEFAULT_DEDUPE_WINDOW_MS` (2 minutes).
  * - `busyTimeoutMs`: how long to wait for another process's write lock. Default 5,000 ms.
  * - `pollIntervalMs`: the fallback check for commits by other processes, behind the
  *   file-change notifications that normally wake subscribers within a millisecond or two.
@@ -57,6 +61,7 @@ export interface SqliteOptions {
   retention?: RetentionRule[];
   retentionIntervalMs?: number;
   maxPayloadBytes?: number;
+  dedupeWindowMs?: number;
   busyTimeoutMs?: number;
   pollIntervalMs?: number;
   claimBatch?: number;
@@ -75,6 +80,7 @@ export function resolveOptions(options: SqliteOptions): ResolvedOptions {
     retention: options.retention ?? [],
     retentionIntervalMs: options.retentionIntervalMs ?? 1_000,
     maxPayloadBytes: options.maxPayloadBytes ?? 8 * 1024 * 1024,
+    dedupeWindowMs: options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
     busyTimeoutMs: options.busyTimeoutMs ?? 5_000,
     pollIntervalMs: options.pollIntervalMs ?? 50,
     claimBatch: options.claimBatch ?? 512,
@@ -85,7 +91,7 @@ export function resolveOptions(options: SqliteOptions): ResolvedOptions {
   if (!['full', 'normal', 'off'].includes(resolved.synchronous)) {
     throw new ConfigurationError(`sqlite option "synchronous" must be 'full', 'normal' or 'off', not '${resolved.synchronous}'`);
   }
-  for (const name of ['retentionIntervalMs', 'maxPayloadBytes', 'busyTimeoutMs', 'pollIntervalMs', 'claimBatch'] as const) {
+  for (const name of ['retentionIntervalMs', 'maxPayloadBytes', 'dedupeWindowMs', 'busyTimeoutMs', 'pollIntervalMs', 'claimBatch'] as const) {
     const value = resolved[name];
     if (!(Number.isFinite(value) && value > 0)) {
       throw new ConfigurationError(`sqlite option "${name}" must be a positive number, not ${String(value)}`);

@@ -23,6 +23,7 @@ export class Retention {
   private readonly oldestOfTopic: Statement;
   private readonly deleteRow: Statement;
   private readonly uncount: Statement;
+  private readonly forgetIds: Statement;
 
   constructor(
     db: Database,
@@ -41,6 +42,7 @@ export class Retention {
     );
     this.deleteRow = db.prepare('DELETE FROM messages WHERE seq = ?');
     this.uncount = db.prepare('UPDATE topics SET messages = max(0, messages - ?), bytes = max(0, bytes - ?) WHERE topic = ?');
+    this.forgetIds = db.prepare(`DELETE FROM dedupe WHERE id IN (SELECT id FROM dedupe WHERE until <= ? ORDER BY until LIMIT ${CHUNK})`);
   }
 
   start(): void {
@@ -64,16 +66,22 @@ export class Retention {
     this.timer.unref?.();
   }
 
-  /** One round: expired messages first, then each rule's age, count and size limits. */
+  /** One round: ids past their dedupe window, expired messages, then each rule's age, count and size limits; answers the messages removed. */
   async sweep(): Promise<number> {
-    let removed = 0;
-    for (;;) {
-      const count = await this.queue.enqueue(() => this.remove(this.expired.all(Date.now()) as Victim[]));
-      removed += count;
-      if (count < CHUNK || this.stopped) break;
-    }
+    await this.inChunks(() => this.forgetIds.run(Date.now()).changes);
+    let removed = await this.inChunks(() => this.remove(this.expired.all(Date.now()) as Victim[]));
     if (this.rules.length > 0) removed += await this.enforceRules();
     return removed;
+  }
+
+  /** Runs `chunk` in one transaction after another until one removes less than a full chunk. */
+  private async inChunks(chunk: () => number): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const count = await this.queue.enqueue(chunk);
+      removed += count;
+      if (count < CHUNK || this.stopped) return removed;
+    }
   }
 
   private async enforceRules(): Promise<number> {

@@ -4,25 +4,41 @@
 import type { Database } from 'better-sqlite3';
 import { ConfigurationError } from '../../core/errors.js';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
-const CREATE = `
-CREATE TABLE omnibus_meta (
-  key   TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE messages (
+/** The log. An id may repeat once its dedupe window has passed, so `id` is not unique here: `dedupe` decides. */
+function messagesTable(name: string): string {
+  return `CREATE TABLE ${name} (
   seq     INTEGER PRIMARY KEY AUTOINCREMENT,
-  id      TEXT NOT NULL UNIQUE,
+  id      TEXT NOT NULL,
   topic   TEXT NOT NULL,
   key     TEXT,
   headers TEXT NOT NULL,
   time    INTEGER NOT NULL,
   expires INTEGER,
   body    BLOB NOT NULL
-);
+);`;
+}
+
+/** The ids stored within their dedupe window: the seq each was stored under, and until when (epoch ms) it is remembered. */
+const DEDUPE = `
+CREATE TABLE dedupe (
+  id    TEXT PRIMARY KEY,
+  seq   INTEGER NOT NULL,
+  until INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX dedupe_until ON dedupe (until);
+`;
+
+const CREATE = `
+CREATE TABLE omnibus_meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+${messagesTable('messages')}
 CREATE INDEX messages_topic ON messages (topic, seq);
 CREATE INDEX messages_expires ON messages (expires) WHERE expires IS NOT NULL;
+${DEDUPE}
 CREATE TABLE topics (
   topic    TEXT PRIMARY KEY,
   messages INTEGER NOT NULL,
@@ -70,8 +86,11 @@ CREATE TABLE IF NOT EXISTS delayed (
 CREATE INDEX IF NOT EXISTS delayed_due ON delayed (due);
 `;
 
-/** Creates the schema in an empty file, or checks that an existing one is ours. */
-export function ensureSchema(db: Database, file: string): void {
+/**
+ * Creates the schema in an empty file, or checks that an existing one is ours, upgrading a
+ * version 1 file in place. `dedupeWindowMs` fills the dedupe table of an upgraded file.
+ */
+export function ensureSchema(db: Database, file: string, dedupeWindowMs: number): void {
   const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map(
     (row) => row.name,
   );
@@ -93,12 +112,49 @@ export function ensureSchema(db: Database, file: string): void {
         'give the sqlite driver a path of its own',
     );
   }
-  const version = db.prepare("SELECT value FROM omnibus_meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
-  if (version === undefined || Number(version.value) !== SCHEMA_VERSION) {
+  if (schemaVersion(db) === '1') {
+    // Checked again under the write lock: another process may be upgrading it right now.
+    db.transaction(() => {
+      if (schemaVersion(db) === '1') upgradeFromVersion1(db, dedupeWindowMs);
+    }).immediate();
+  }
+  const version = schemaVersion(db);
+  if (Number(version) !== SCHEMA_VERSION) {
     throw new ConfigurationError(
-      `${file} has Omnibus schema version ${version?.value ?? 'unknown'}, but this version of Omnibus reads version ${SCHEMA_VERSION}; ` +
+      `${file} has Omnibus schema version ${version ?? 'unknown'}, but this version of Omnibus reads version ${SCHEMA_VERSION}; ` +
         'open it with the Omnibus version that wrote it',
     );
   }
   if (!tables.includes('delayed')) db.exec(DELAYED);
+}
+
+function schemaVersion(db: Database): string | undefined {
+  const row = db.prepare("SELECT value FROM omnibus_meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
+  return row?.value;
+}
+
+/**
+ * Version 1 kept `messages.id` UNIQUE, which SQLite cannot drop: the table is rebuilt with
+ * the same rows and seqs, the AUTOINCREMENT counter carried over (retention may have deleted
+ * the newest seqs, which must never be handed out again), and ids stored within the window
+ * go into `dedupe`. Runs inside the caller's transaction.
+ */
+function upgradeFromVersion1(db: Database, dedupeWindowMs: number): void {
+  const counter = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").pluck().get() as number | undefined;
+  db.exec(`${messagesTable('messages_v2')}
+INSERT INTO messages_v2 (seq, id, topic, key, headers, time, expires, body)
+  SELECT seq, id, topic, key, headers, time, expires, body FROM messages ORDER BY seq;
+DROP TABLE messages;
+ALTER TABLE messages_v2 RENAME TO messages;
+CREATE INDEX messages_topic ON messages (topic, seq);
+CREATE INDEX messages_expires ON messages (expires) WHERE expires IS NOT NULL;
+${DEDUPE}`);
+  if (counter !== undefined) db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'messages'").run(counter);
+  // A version 1 file has no storing time: the publisher's `time` stands in for it.
+  db.prepare('INSERT INTO dedupe (id, seq, until) SELECT id, seq, time + ? FROM messages WHERE time + ? > ?').run(
+    dedupeWindowMs,
+    dedupeWindowMs,
+    Date.now(),
+  );
+  db.prepare("UPDATE omnibus_meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
 }
