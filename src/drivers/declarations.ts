@@ -2,10 +2,11 @@
 
 import type { DriverDeclaration } from '../driver-kit/declaration.js';
 import memory from './memory/entry.js';
+import amqp from './amqp/entry.js';
 import kafka from './kafka/entry.js';
 import nats from './nats/entry.js';
 import postgres from './postgres/entry.js';
 import redis from './redis/entry.js';
 import sqlite from './sqlite/entry.js';
 
-export const declarations: DriverDeclaration[] = [memory, kafka, nats, postgres, redis, sqlite];
+export const declarations: DriverDeclaration[] = [memory, amqp, kafka, nats, postgres, redis, sqlite];

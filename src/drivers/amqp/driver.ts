@@ -1,0 +1,250 @@
+// The RabbitMQ driver: one durable topic exchange, published to on a confirm channel; a
+// durable (quorum) queue per group and an exclusive server-named queue per fan-out
+// subscription, each consumed on a channel of its own with manual acks. amqplib is loaded
+// on first use and reconnects by itself; each connection declares everything again.
+
+import type { Channel, ChannelModel, ConfirmChannel, Options, RecoveringChannelModel } from 'amqplib';
+import { ClosedError, ConfigurationError, OmnibusError, PublishError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type SubscribeSpec, type WireMessage } from '../../core/index.js';
+import { ConnectOnce } from '../../driver-kit/connect-once.js';
+import { failure } from '../../driver-kit/failure.js';
+import { Observers } from '../../driver-kit/observers.js';
+import { TurnBatches } from '../../driver-kit/turn.js';
+import { classify, DEFAULT_URL, hasQuorumQueues, openConnection, redact } from './connection.js';
+import { AmqpConsumer, type ConsumerHost, type Settlement } from './consumer.js';
+import { delaysExchange, redeliverLater } from './delays.js';
+import { properties } from './wire.js';
+
+export interface AmqpOptions {
+  /** Broker address, `amqp://user:password@host:port/vhost` (`amqps://` for TLS). Default `amqp://guest:guest@127.0.0.1:5672`. */
+  url?: string;
+  /** The topic exchange every message goes through; it also prefixes the driver's queue names. Default `'omnibus'`. */
+  exchange?: string;
+  /** Unacked messages each subscription holds at most (basic.qos per consumer). Default 100. */
+  prefetch?: number;
+  /** Largest encoded payload accepted, a guard below RabbitMQ's `max_message_size` (128 MiB on 3.10). Default 1 MiB. */
+  maxPayloadBytes?: number;
+  /** Backoff of reconnects after a lost connection, forever. Default 100 ms doubling to 5 s. */
+  reconnect?: { initialMs?: number; maxMs?: number };
+  /** The connection name RabbitMQ shows (`rabbitmqctl list_connections client_properties`). Default `'omnibus'`. */
+  connectionName?: string;
+}
+
+/** What one connection has: the model its channels come from, and the publishing channel. */
+interface Session {
+  model: ChannelModel;
+  publisher: ConfirmChannel;
+}
+
+class AmqpDriver implements Driver, ConsumerHost {
+  readonly name = 'amqp';
+  readonly capabilities: Capabilities;
+  readonly exchange: string;
+  readonly prefetch: number;
+  quorum = true;
+  private readonly url: string;
+  private readonly connecting = new ConnectOnce((topic: string | undefined) => this.open(topic));
+  private session: Session | undefined;
+  private connections = 0;
+  private readonly consumers = new Set<AmqpConsumer>();
+  private readonly observers = new Observers();
+  private readonly settlements = new TurnBatches<Channel, Settlement>((channel, items) => this.sendSettlements(channel, items));
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: AmqpOptions) {
+    this.url = options.url ?? DEFAULT_URL;
+    this.exchange = options.exchange ?? 'omnibus';
+    if (this.exchange === '' || this.exchange.startsWith('amq.')) {
+      throw new ConfigurationError(`amqp: exchange '${this.exchange}' is not allowed; RabbitMQ reserves '' and names starting with 'amq.' for its own exchanges`);
+    }
+    this.prefetch = options.prefetch ?? 100;
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 1 || this.prefetch > 65_535) {
+      throw new ConfigurationError(`amqp: prefetch must be a whole number from 1 to 65535, got ${this.prefetch}`);
+    }
+    this.capabilities = {
+      persistent: true,
+      groups: true,
+      replay: false,
+      dedupe: false,
+      ordering: 'key',
+      nativeWildcards: true,
+      maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,
+      ackDeadline: true,
+      delayedDelivery: false,
+    };
+  }
+
+  observe(listener: (event: DriverEvent) => void): void {
+    this.observers.add(listener);
+  }
+
+  async ready(): Promise<void> {
+    this.assertOpen();
+    await this.connect();
+    this.current();
+  }
+
+  async publish(batch: WireMessage[]): Promise<void> {
+    const topic = batch[0]?.topic;
+    this.assertOpen(topic);
+    await this.connect(topic);
+    const { publisher } = this.current(topic);
+    try {
+      await Promise.all(batch.map((wire) => this.confirmed(publisher, this.exchange, wire.topic, wire.body, properties(wire))));
+    } catch (error) {
+      if (error instanceof OmnibusError) throw error;
+      const reason = (error as Error)?.message ?? String(error);
+      // A nack from the broker (the message was not stored) rather than a lost channel.
+      if (/nack/i.test(reason)) throw new PublishError(`amqp: RabbitMQ did not store the message to '${topic}': ${reason}`, { topic, cause: error });
+      throw failure(classify(error), `amqp: publish to '${topic}' failed before RabbitMQ confirmed it: ${reason}`, { topic, cause: error });
+    }
+  }
+
+  async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
+    const topic = spec.pattern;
+    this.assertOpen(topic);
+    if (spec.group !== undefined && Buffer.byteLength(AmqpConsumer.groupQueue(this.exchange, spec.group, topic)) > 255) {
+      throw new ConfigurationError(`amqp: the queue of group '${spec.group}' on '${topic}' would be named past RabbitMQ's 255 bytes; use a shorter group name or exchange`, { topic });
+    }
+    await this.connect(topic);
+    const { model } = this.current(topic);
+    const consumer = new AmqpConsumer(this, spec, deliver);
+    try {
+      await consumer.attach(model);
+    } catch (error) {
+      await consumer.close();
+      throw failure(classify(error), `amqp: subscribing to '${topic}' failed: ${(error as Error).message}`, { topic, cause: error });
+    }
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  // What consumers use (ConsumerHost).
+
+  settle(channel: Channel, settlement: Settlement): Promise<void> {
+    return this.settlements.add(channel, settlement);
+  }
+
+  redeliverLater(queue: string, message: { wire: WireMessage; attempt: number }, delayMs: number): Promise<void> {
+    const { publisher } = this.current(message.wire.topic);
+    return redeliverLater(publisher, this.exchange, queue, message, delayMs, (channel, exchange, key, body, props) => this.confirmed(channel, exchange, key, body, props));
+  }
+
+  report(error: unknown): void {
+    if (!this.closed) this.observers.emit({ type: 'error', driver: this.name, error });
+  }
+
+  forget(consumer: AmqpConsumer): void {
+    this.consumers.delete(consumer);
+  }
+
+  // Connections.
+
+  private connect(topic?: string): Promise<RecoveringChannelModel> {
+    return this.connecting.get(topic);
+  }
+
+  private async open(topic: string | undefined): Promise<RecoveringChannelModel> {
+    let connection: RecoveringChannelModel;
+    try {
+      connection = await openConnection({
+        url: this.url,
+        name: this.options.connectionName ?? 'omnibus',
+        reconnect: { initialMs: this.options.reconnect?.initialMs ?? 100, maxMs: this.options.reconnect?.maxMs ?? 5_000 },
+        setup: (model) => this.setup(model),
+      });
+    } catch (error) {
+      if (error instanceof OmnibusError) throw error;
+      const address = redact(this.url);
+      const reason = (error as Error)?.message ?? String(error);
+      if (classify(error) === 'refused') {
+        throw failure('refused', `amqp: RabbitMQ at ${address} refused us: ${reason}; check the user, password and vhost in the url`, { topic, cause: error });
+      }
+      throw failure('connection', `amqp: cannot connect to ${address}: ${reason}; check the url and that rabbitmq-server is running`, { topic, cause: error });
+    }
+    connection.on('error', () => {});
+    connection.on('disconnect', (error: Error) => {
+      this.session = undefined;
+      if (!this.closed) this.observers.emit({ type: 'connectionLost', driver: this.name, error });
+    });
+    if (this.closed) await connection.close();
+    return connection;
+  }
+
+  /** Runs on every connection before it is used: the exchanges, the publishing channel, and every subscription again. */
+  private async setup(model: ChannelModel): Promise<void> {
+    model.on('error', () => {});
+    const publisher = await model.createConfirmChannel();
+    publisher.on('error', (error: unknown) => this.report(error));
+    // A channel error (say, the exchange deleted under us) closes only the channel: open another on the same connection.
+    publisher.on('close', () => {
+      if (this.session?.publisher === publisher) void this.reopenPublisher(this.session);
+    });
+    await publisher.assertExchange(this.exchange, 'topic', { durable: true });
+    await publisher.assertExchange(delaysExchange(this.exchange), 'headers', { durable: true });
+    this.quorum = hasQuorumQueues(model);
+    for (const consumer of this.consumers) await consumer.attach(model);
+    this.session = { model, publisher };
+    if (this.connections++ > 0) this.observers.emit({ type: 'reconnected', driver: this.name });
+  }
+
+  private async reopenPublisher(session: Session): Promise<void> {
+    try {
+      const publisher = await session.model.createConfirmChannel();
+      publisher.on('error', (error: unknown) => this.report(error));
+      await publisher.assertExchange(this.exchange, 'topic', { durable: true });
+      if (this.session === session) session.publisher = publisher;
+    } catch {
+      // The connection itself is going: recovery sets everything up again.
+    }
+  }
+
+  /** The connection's session; a ConnectionError while it is down (recovery is reconnecting). */
+  private current(topic?: string): Session {
+    if (this.session === undefined) {
+      throw failure('connection', `amqp: the connection to ${redact(this.url)} is down; reconnecting`, { topic });
+    }
+    return this.session;
+  }
+
+  private confirmed(channel: ConfirmChannel, exchange: string, routingKey: string, body: Uint8Array, options: Options.Publish): Promise<void> {
+    return new Promise((resolve, reject) => {
+      channel.publish(exchange, routingKey, Buffer.from(body.buffer, body.byteOffset, body.byteLength), options, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  /**
+   * A turn's acks and requeues of one channel, then basic.qos as a barrier: AMQP never
+   * answers an ack, but RabbitMQ handles a channel's methods in order, so once qos-ok is back
+   * it has handled every ack sent before.
+   */
+  private async sendSettlements(channel: Channel, items: Settlement[]): Promise<void> {
+    for (const { message, requeue } of items) {
+      if (requeue) channel.nack(message, false, true);
+      else channel.ack(message);
+    }
+    await channel.prefetch(this.prefetch);
+  }
+
+  private assertOpen(topic?: string): void {
+    if (this.closed) throw new ClosedError('the amqp driver is closed', { topic });
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.consumers].map((consumer) => consumer.close()));
+    await this.settlements.flush().catch(() => {});
+    const connection = await this.connecting.current?.catch(() => undefined);
+    this.session = undefined;
+    // Closing the connection puts back, on RabbitMQ's side, whatever is still unacked.
+    await connection?.close().catch(() => {});
+  }
+}
+
+/** The RabbitMQ driver. Options and their defaults: `AmqpOptions`. */
+export const amqp = defineDriver((options: AmqpOptions = {}): Driver => new AmqpDriver(options));
