@@ -21,6 +21,8 @@ export async function openConnection(settings: ConnectionSettings): Promise<Reco
   const amqp = await loadPeer('amqp', 'amqplib', () => import('amqplib'));
   return amqp.connect(settings.url, {
     clientProperties: { connection_name: settings.name },
+    // Publishes, acks and their qos barrier share one socket: Nagle would hold each small frame for the last one's TCP ack.
+    noDelay: true,
     recovery: {
       initialDelay: settings.reconnect.initialMs,
       maxDelay: settings.reconnect.maxMs,

@@ -1,26 +1,19 @@
 // One subscription: a channel of its own with `prefetch` unacked messages at most, consuming
 // its queue (a group's durable queue, or an exclusive server-named one for a fan-out
-// subscription). Settling goes through the driver, a turn's acks at a time; the ack deadline
-// is kept here, and a lapsed delivery goes back to the queue for any consumer.
+// subscription). Acks go out at once and resolve at the next barrier; the ack deadline is
+// kept here, and a lapsed delivery goes back to the queue for any consumer.
 
 import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import type { Deliver, Delivery, DriverSubscription, SubscribeSpec, WireMessage } from '../../core/index.js';
+import { Coalescer } from '../../driver-kit/coalescer.js';
 import { failure } from '../../driver-kit/failure.js';
 import { bindingKey, fromDelivery } from './wire.js';
-
-/** One settle call for RabbitMQ: an ack, or a requeue (basic.nack with requeue). */
-export interface Settlement {
-  message: ConsumeMessage;
-  requeue: boolean;
-}
 
 export interface ConsumerHost {
   readonly exchange: string;
   readonly prefetch: number;
   /** Whether the server has quorum queues, for a group's queue. */
   readonly quorum: boolean;
-  /** Sends `settlement` on `channel`; resolves once RabbitMQ has processed it. */
-  settle(channel: Channel, settlement: Settlement): Promise<void>;
   /** Sends the message back to `queue` after `delayMs`, through a delay queue. */
   redeliverLater(queue: string, message: { wire: WireMessage; attempt: number }, delayMs: number): Promise<void>;
   report(error: unknown): void;
@@ -35,7 +28,7 @@ class AmqpDelivery implements Delivery {
     readonly message: WireMessage,
     readonly attempt: number,
     readonly raw: ConsumeMessage,
-    readonly channel: Channel,
+    readonly link: Link,
     readonly queue: string,
     private readonly consumer: AmqpConsumer,
   ) {}
@@ -61,9 +54,37 @@ class AmqpDelivery implements Delivery {
   }
 }
 
+/**
+ * A consumer's channel, and the barrier that tells when RabbitMQ has handled what was sent
+ * on it: AMQP answers no ack, but a channel's methods are handled in order, so once a
+ * basic.qos sent after an ack is answered, the ack was handled. One barrier is in flight at
+ * a time; settlements sent meanwhile wait for the next.
+ */
+class Link {
+  readonly barrier: Coalescer<void>;
+
+  constructor(
+    readonly channel: Channel,
+    prefetch: number,
+  ) {
+    this.barrier = new Coalescer(() => channel.prefetch(prefetch).then(() => undefined), Infinity);
+  }
+
+  /** Acks or requeues `message`; resolves once RabbitMQ has handled it. */
+  settle(message: ConsumeMessage, requeue: boolean): Promise<void> {
+    try {
+      if (requeue) this.channel.nack(message, false, true);
+      else this.channel.ack(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.barrier.add([undefined]);
+  }
+}
+
 export class AmqpConsumer implements DriverSubscription {
   closed = false;
-  private channel: Channel | undefined;
+  private link: Link | undefined;
   private consumerTag: string | undefined;
   private readonly unsettled = new Set<AmqpDelivery>();
   /** Received while core's buffer is full, in order. */
@@ -103,8 +124,9 @@ export class AmqpConsumer implements DriverSubscription {
           ? await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false })
           : await channel.assertQueue(AmqpConsumer.groupQueue(this.host.exchange, group, pattern), this.groupQueueOptions());
       await channel.bindQueue(declared.queue, this.host.exchange, bindingKey(pattern));
-      const { consumerTag } = await channel.consume(declared.queue, (message) => this.receive(channel, declared.queue, message));
-      this.channel = channel;
+      const link = new Link(channel, this.host.prefetch);
+      const { consumerTag } = await channel.consume(declared.queue, (message) => this.receive(link, declared.queue, message));
+      this.link = link;
       this.consumerTag = consumerTag;
     } catch (error) {
       await channel.close().catch(() => {});
@@ -116,13 +138,13 @@ export class AmqpConsumer implements DriverSubscription {
     return { durable: true, arguments: this.host.quorum ? { 'x-queue-type': 'quorum' } : {} };
   }
 
-  private receive(channel: Channel, queue: string, raw: ConsumeMessage | null): void {
+  private receive(link: Link, queue: string, raw: ConsumeMessage | null): void {
     if (raw === null) {
       this.host.report(failure('refused', `amqp: RabbitMQ cancelled the consumer of '${this.spec.pattern}' (its queue '${queue}' was deleted?); it resumes on the next reconnect`, { topic: this.spec.pattern }));
       return;
     }
     const { wire, attempt } = fromDelivery(raw);
-    const delivery = new AmqpDelivery(wire, attempt, raw, channel, queue, this);
+    const delivery = new AmqpDelivery(wire, attempt, raw, link, queue, this);
     if (this.closed) {
       void this.settle(delivery, true).catch(() => {});
     } else if (this.full || this.backlog.length > 0) {
@@ -163,7 +185,7 @@ export class AmqpConsumer implements DriverSubscription {
 
   async send(delivery: AmqpDelivery, requeue: boolean): Promise<void> {
     try {
-      await this.host.settle(delivery.channel, { message: delivery.raw, requeue });
+      await delivery.link.settle(delivery.raw, requeue);
     } catch (error) {
       const what = requeue ? 'requeue' : 'ack';
       throw failure('connection', `amqp: the ${what} of message '${delivery.message.id}' did not reach RabbitMQ (${(error as Error).message}); RabbitMQ delivers it again`, {
@@ -171,7 +193,7 @@ export class AmqpConsumer implements DriverSubscription {
         cause: error,
       });
     } finally {
-      if (this.closed && this.unsettled.size === 0 && delivery.channel === this.channel) this.release();
+      if (this.closed && this.unsettled.size === 0 && delivery.link === this.link) this.release();
     }
   }
 
@@ -191,10 +213,10 @@ export class AmqpConsumer implements DriverSubscription {
     this.closed = true;
     clearInterval(this.sweeper);
     this.host.forget(this);
-    const channel = this.channel;
-    if (channel === undefined) return;
+    const link = this.link;
+    if (link === undefined) return;
     try {
-      if (this.consumerTag !== undefined) await channel.cancel(this.consumerTag);
+      if (this.consumerTag !== undefined) await link.channel.cancel(this.consumerTag);
       await Promise.all(this.backlog.splice(0).map((delivery) => this.settle(delivery, true)));
     } catch {
       // The channel is gone: RabbitMQ has already put back what it held.
@@ -203,8 +225,11 @@ export class AmqpConsumer implements DriverSubscription {
   }
 
   private release(): void {
-    const channel = this.channel;
-    this.channel = undefined;
-    void channel?.close().catch(() => {});
+    const link = this.link;
+    this.link = undefined;
+    void link?.barrier
+      .idle()
+      .then(() => link.channel.close())
+      .catch(() => {});
   }
 }

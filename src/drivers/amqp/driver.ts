@@ -3,14 +3,13 @@
 // subscription, each consumed on a channel of its own with manual acks. amqplib is loaded
 // on first use and reconnects by itself; each connection declares everything again.
 
-import type { Channel, ChannelModel, ConfirmChannel, Options, RecoveringChannelModel } from 'amqplib';
+import type { ChannelModel, ConfirmChannel, Options, RecoveringChannelModel } from 'amqplib';
 import { ClosedError, ConfigurationError, OmnibusError, PublishError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type SubscribeSpec, type WireMessage } from '../../core/index.js';
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
 import { failure } from '../../driver-kit/failure.js';
 import { Observers } from '../../driver-kit/observers.js';
-import { TurnBatches } from '../../driver-kit/turn.js';
 import { classify, DEFAULT_URL, hasQuorumQueues, openConnection, redact } from './connection.js';
-import { AmqpConsumer, type ConsumerHost, type Settlement } from './consumer.js';
+import { AmqpConsumer, type ConsumerHost } from './consumer.js';
 import { delaysExchange, redeliverLater } from './delays.js';
 import { properties } from './wire.js';
 
@@ -47,7 +46,6 @@ class AmqpDriver implements Driver, ConsumerHost {
   private connections = 0;
   private readonly consumers = new Set<AmqpConsumer>();
   private readonly observers = new Observers();
-  private readonly settlements = new TurnBatches<Channel, Settlement>((channel, items) => this.sendSettlements(channel, items));
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -125,10 +123,6 @@ class AmqpDriver implements Driver, ConsumerHost {
   }
 
   // What consumers use (ConsumerHost).
-
-  settle(channel: Channel, settlement: Settlement): Promise<void> {
-    return this.settlements.add(channel, settlement);
-  }
 
   redeliverLater(queue: string, message: { wire: WireMessage; attempt: number }, delayMs: number): Promise<void> {
     const { publisher } = this.current(message.wire.topic);
@@ -218,19 +212,6 @@ class AmqpDriver implements Driver, ConsumerHost {
     });
   }
 
-  /**
-   * A turn's acks and requeues of one channel, then basic.qos as a barrier: AMQP never
-   * answers an ack, but RabbitMQ handles a channel's methods in order, so once qos-ok is back
-   * it has handled every ack sent before.
-   */
-  private async sendSettlements(channel: Channel, items: Settlement[]): Promise<void> {
-    for (const { message, requeue } of items) {
-      if (requeue) channel.nack(message, false, true);
-      else channel.ack(message);
-    }
-    await channel.prefetch(this.prefetch);
-  }
-
   private assertOpen(topic?: string): void {
     if (this.closed) throw new ClosedError('the amqp driver is closed', { topic });
   }
@@ -238,7 +219,6 @@ class AmqpDriver implements Driver, ConsumerHost {
   private async shutdown(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.consumers].map((consumer) => consumer.close()));
-    await this.settlements.flush().catch(() => {});
     const connection = await this.connecting.current?.catch(() => undefined);
     this.session = undefined;
     // Closing the connection puts back, on RabbitMQ's side, whatever is still unacked.
