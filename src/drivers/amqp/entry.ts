@@ -42,7 +42,7 @@ export default declareDriver({
     publish:
       'RabbitMQ confirmed it (publisher confirms on one channel): the message, persistent (`deliveryMode` 2), is in every queue bound to the topic at that moment, on disk in durable queues. A message no queue is bound for is confirmed and dropped, as an exchange does; a publish while the connection is down fails with `ConnectionError`.',
     ack:
-      "RabbitMQ has handled the `basic.ack` (the acks of one event-loop turn, then a `basic.qos` round trip as a barrier, since AMQP answers no ack): no consumer gets the message again. A quorum queue commits the ack through its Raft log just after. An ack that cannot reach RabbitMQ (the connection dropped) rejects with `ConnectionError`, and RabbitMQ redelivers the message.",
+      "RabbitMQ has handled the `basic.ack`: AMQP answers no ack, so the driver sends each at once and resolves it when a `basic.qos` sent after it on the same channel is answered (one such barrier in flight per channel): no consumer gets the message again. A quorum queue commits the ack through its Raft log just after. An ack that cannot reach RabbitMQ (the connection dropped) rejects with `ConnectionError`, and RabbitMQ redelivers the message.",
     durability:
       "A group's queue is durable, a quorum queue (replicated and fsynced by Raft) where the server has them, so its messages and position survive a restart of the process, the broker and the machine. A fan-out subscription's queue is exclusive and auto-delete: it goes with its connection, so what was published while a subscriber was away is not kept for it.",
     ordering:
