@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import amqplib from 'amqplib';
 import { Bus } from '../../src/core/bus.js';
-import { ConfigurationError, ConnectionError } from '../../src/core/errors.js';
+import { ConfigurationError, ConnectionError, RefusedError } from '../../src/core/errors.js';
 import type { Message } from '../../src/core/message.js';
 import { amqp, type AmqpOptions } from '../../src/drivers/amqp/index.js';
 import declaration from '../../src/drivers/amqp/entry.js';
@@ -156,6 +156,38 @@ describe('amqp driver', { skip }, () => {
     assert.equal(roundedDelay(300), 300);
     assert.equal(roundedDelay(1234), 1300);
     assert.equal(roundedDelay(7.2), 8);
+  });
+
+  it('a publish to an exchange deleted under the driver fails with RefusedError, and the next one declares it again', async () => {
+    const own = `${exchange}-deleted`;
+    const bus = busOver({ exchange: own });
+    bus.on('error', () => {});
+    const topic = `${fresh()}.gone`;
+    try {
+      await bus.publish(topic, 1);
+      const connection = await amqplib.connect(AMQP_URL);
+      await (await connection.createChannel()).deleteExchange(own);
+      await connection.close();
+      await assert.rejects(bus.publish(topic, 2), (error: RefusedError) => {
+        assert.ok(error instanceof RefusedError, `rejected with ${(error as Error).name}: ${(error as Error).message}`);
+        assert.equal(error.retriable, false);
+        assert.match(error.message, /NOT_FOUND/);
+        return true;
+      });
+      // The channel reopens in the background once RabbitMQ closed it; until then a publish says the channel is closed.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          await bus.publish(topic, 3);
+          break;
+        } catch (error) {
+          if (!(error instanceof ConnectionError) || Date.now() > deadline) throw error;
+          await sleep(10);
+        }
+      }
+    } finally {
+      await deleteExchange(own);
+    }
   });
 
   it('reports connectionLost and reconnected on each broker restart; subscribers resume by themselves, publishers get ConnectionError meanwhile', { timeout: 180_000 }, async () => {

@@ -31,7 +31,8 @@ export interface AmqpOptions {
 /** What one connection has: the model its channels come from, and the publishing channel. */
 interface Session {
   model: ChannelModel;
-  publisher: ConfirmChannel;
+  /** Replaced by a new one when RabbitMQ closes it: publishes meanwhile wait for that. */
+  publisher: Promise<ConfirmChannel>;
 }
 
 class AmqpDriver implements Driver, ConsumerHost {
@@ -46,6 +47,8 @@ class AmqpDriver implements Driver, ConsumerHost {
   private connections = 0;
   private readonly consumers = new Set<AmqpConsumer>();
   private readonly observers = new Observers();
+  /** Why RabbitMQ closed a publishing channel, for the publishes it cut off. */
+  private readonly closedBy = new WeakMap<ConfirmChannel, Error>();
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -86,11 +89,15 @@ class AmqpDriver implements Driver, ConsumerHost {
     const topic = batch[0]?.topic;
     this.assertOpen(topic);
     await this.connect(topic);
-    const { publisher } = this.current(topic);
+    const session = this.current(topic);
+    let publisher: ConfirmChannel | undefined;
     try {
-      await Promise.all(batch.map((wire) => this.confirmed(publisher, this.exchange, wire.topic, wire.body, properties(wire))));
-    } catch (error) {
-      if (error instanceof OmnibusError) throw error;
+      const channel = (publisher = await session.publisher);
+      await Promise.all(batch.map((wire) => this.confirmed(channel, this.exchange, wire.topic, wire.body, properties(wire))));
+    } catch (thrown) {
+      if (thrown instanceof OmnibusError) throw thrown;
+      // Its confirms only say "channel closed": the server's reason came just before, as the channel's error.
+      const error = (publisher && this.closedBy.get(publisher)) ?? thrown;
       const reason = (error as Error)?.message ?? String(error);
       // A nack from the broker (the message was not stored) rather than a lost channel.
       if (/nack/i.test(reason)) throw new PublishError(`amqp: RabbitMQ did not store the message to '${topic}': ${reason}`, { topic, cause: error });
@@ -124,8 +131,8 @@ class AmqpDriver implements Driver, ConsumerHost {
 
   // What consumers use (ConsumerHost).
 
-  redeliverLater(queue: string, message: { wire: WireMessage; attempt: number }, delayMs: number): Promise<void> {
-    const { publisher } = this.current(message.wire.topic);
+  async redeliverLater(queue: string, message: { wire: WireMessage; attempt: number }, delayMs: number): Promise<void> {
+    const publisher = await this.current(message.wire.topic).publisher;
     return redeliverLater(publisher, this.exchange, queue, message, delayMs, (channel, exchange, key, body, props) => this.confirmed(channel, exchange, key, body, props));
   }
 
@@ -173,29 +180,37 @@ class AmqpDriver implements Driver, ConsumerHost {
   /** Runs on every connection before it is used: the exchanges, the publishing channel, and every subscription again. */
   private async setup(model: ChannelModel): Promise<void> {
     model.on('error', () => {});
-    const publisher = await model.createConfirmChannel();
-    publisher.on('error', (error: unknown) => this.report(error));
-    // A channel error (say, the exchange deleted under us) closes only the channel: open another on the same connection.
-    publisher.on('close', () => {
-      if (this.session?.publisher === publisher) void this.reopenPublisher(this.session);
-    });
-    await publisher.assertExchange(this.exchange, 'topic', { durable: true });
-    await publisher.assertExchange(delaysExchange(this.exchange), 'headers', { durable: true });
+    const publisher = Promise.resolve(await this.openPublisher(model));
     this.quorum = hasQuorumQueues(model);
-    for (const consumer of this.consumers) await consumer.attach(model);
+    for (const consumer of this.consumers) {
+      // One subscription RabbitMQ now refuses (its queue redeclared with other arguments, say) must not keep the rest, and publishing, down;
+      await consumer.attach(model).catch((error: unknown) => {
+        // A lost connection fails the setup instead, so recovery tries again.
+        if (classify(error) === 'connection') throw error;
+        const { pattern } = consumer.spec;
+        this.report(failure(classify(error), `amqp: resuming the subscription to '${pattern}' after a reconnect failed: ${(error as Error).message}`, { topic: pattern, cause: error }));
+      });
+    }
     this.session = { model, publisher };
     if (this.connections++ > 0) this.observers.emit({ type: 'reconnected', driver: this.name });
   }
 
-  private async reopenPublisher(session: Session): Promise<void> {
-    try {
-      const publisher = await session.model.createConfirmChannel();
-      publisher.on('error', (error: unknown) => this.report(error));
-      await publisher.assertExchange(this.exchange, 'topic', { durable: true });
-      if (this.session === session) session.publisher = publisher;
-    } catch {
-      // The connection itself is going: recovery sets everything up again.
-    }
+  /** The confirm channel publishes go out on, with the exchanges declared. */
+  private async openPublisher(model: ChannelModel): Promise<ConfirmChannel> {
+    const publisher = await model.createConfirmChannel();
+    publisher.on('error', (error: Error) => this.closedBy.set(publisher, error));
+    // A channel error (say, the exchange deleted under us) closes only the channel: open another on the same connection.
+    publisher.on('close', () => {
+      const session = this.session;
+      // Only a channel RabbitMQ closed on this connection: a lost connection closes every channel, and recovery opens new ones.
+      if (session?.model !== model || this.closedBy.get(publisher) === undefined) return;
+      session.publisher = this.openPublisher(session.model);
+      // The connection itself is going, then: recovery sets everything up again.
+      session.publisher.catch(() => {});
+    });
+    await publisher.assertExchange(this.exchange, 'topic', { durable: true });
+    await publisher.assertExchange(delaysExchange(this.exchange), 'headers', { durable: true });
+    return publisher;
   }
 
   /** The connection's session; a ConnectionError while it is down (recovery is reconnecting). */
