@@ -18,7 +18,8 @@ export interface ConnectionSettings {
 }
 
 export async function openConnection(settings: ConnectionSettings): Promise<RecoveringChannelModel> {
-  const amqp = await loadPeer('amqp', 'amqplib', () => import('amqplib'));
+  // 2.2 brought `initialMaxRetries`, without which the first attempt would retry forever.
+  const amqp = await loadPeer('amqp', 'amqplib', () => import('amqplib'), ' (>=2.2.0)');
   return amqp.connect(settings.url, {
     clientProperties: { connection_name: settings.name },
     // Publishes, acks and their qos barrier share one socket: Nagle would hold each small frame for the last one's TCP ack.

@@ -36,7 +36,7 @@ export default declareDriver({
     reconnect: z.strictObject({ initialMs: ms.optional(), maxMs: ms.optional() }).optional(),
     connectionName: z.string().optional(),
   }),
-  peers: { amqplib: '>=2.1.0' },
+  peers: { amqplib: '>=2.2.0' },
   needs: 'the amqplib package and RabbitMQ >= 3.8 (`rabbitmq-server`); quorum queues for groups',
   semantics: {
     publish:
