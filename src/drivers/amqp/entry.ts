@@ -64,6 +64,7 @@ export default declareDriver({
       'A fan-out subscription misses what was published while its connection was down; a group does not.',
       "A nack's delay is rounded up to two significant digits (1,234 ms waits 1,300 ms).",
       'A group queue stays in RabbitMQ after its last member leaves: delete it (`rabbitmqctl delete_queue`) when the group is retired.',
+      "A subscription whose channel RabbitMQ closes while the connection stays up (a delivery held past the server's `consumer_timeout`, 30 minutes by default) stops receiving, with an `error` event, until the next reconnect; what it held goes back to the queue.",
       'Headers named `omnibus-*` are the driver\'s own.',
     ],
   },
