@@ -121,6 +121,9 @@ class AmqpDriver implements Driver, ConsumerHost {
       throw failure(classify(error), `amqp: subscribing to '${topic}' failed: ${(error as Error).message}`, { topic, cause: error });
     }
     this.consumers.add(consumer);
+    // A reconnect while it attached set up the new connection without it: attach it there too.
+    const now = this.session?.model;
+    if (now !== undefined && now !== model) await consumer.attach(now).catch((error: unknown) => this.report(error));
     return consumer;
   }
 
