@@ -15,7 +15,9 @@ const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const COUNT = 10_000;
 const BATCH = 100;
 const WINDOW = 500;
+/** The driver's default prefetch, and a deep one: core acks after the handler, raw amqplib as a message arrives, so a shallow window runs dry sooner for the bus. */
 const PREFETCH = 100;
+const DEEP_PREFETCH = 1_000;
 const RUNS = 5;
 const LATENCY_SAMPLES = 1_000;
 const payload = new Uint8Array(100).fill(120);
@@ -25,8 +27,8 @@ const run = randomUUID().slice(0, 8);
 const exchange = `omnibus-bench-${run}`;
 const root = `bench${run}`;
 
-function newBus(): Bus {
-  return new Bus({ drivers: { amqp: amqp({ url: URL, exchange, prefetch: PREFETCH }) } });
+function newBus(prefetch = PREFETCH): Bus {
+  return new Bus({ drivers: { amqp: amqp({ url: URL, exchange, prefetch }) } });
 }
 
 /** What the driver sends with each message, written by hand: persistent, id, time, content type, headers. */
@@ -65,11 +67,11 @@ async function backlog(channel: ConfirmChannel, queue: string, topic: string): P
   for (let i = 0; i < COUNT; i += BATCH) await Promise.all(Array.from({ length: BATCH }, () => rawPublish(channel, topic)));
 }
 
-async function omnibusConsume(channel: ConfirmChannel, round: number): Promise<number> {
-  const topic = `${root}.work.omnibus${round}`;
+async function omnibusConsume(channel: ConfirmChannel, round: number, prefetch: number): Promise<number> {
+  const topic = `${root}.work.omnibus${prefetch}-${round}`;
   const group = 'consume';
   await backlog(channel, `${exchange}:${group}:${topic}`, topic);
-  const bus = newBus();
+  const bus = newBus(prefetch);
   // Connected before the clock starts, as the raw consumer is.
   await bus.health();
   let handled = 0;
@@ -85,13 +87,13 @@ async function omnibusConsume(channel: ConfirmChannel, round: number): Promise<n
   return COUNT / (elapsed / 1000);
 }
 
-async function rawConsume(channel: ConfirmChannel, round: number): Promise<number> {
-  const topic = `${root}.work.raw${round}`;
+async function rawConsume(channel: ConfirmChannel, round: number, prefetch: number): Promise<number> {
+  const topic = `${root}.work.raw${prefetch}-${round}`;
   const queue = `${exchange}:raw:${topic}`;
   await backlog(channel, queue, topic);
   const connection = await amqplib.connect(URL);
   const consumer = await connection.createChannel();
-  await consumer.prefetch(PREFETCH);
+  await consumer.prefetch(prefetch);
   let handled = 0;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => (done = resolve));
@@ -157,15 +159,19 @@ export default async function bench(): Promise<void> {
       omnibus: () => rate(COUNT, () => windowed(COUNT, WINDOW, () => bus.publish(`${root}.single.omnibus`, payload))),
       raw: () => rate(COUNT, () => windowed(COUNT, WINDOW, () => rawPublish(channel, `${root}.single.raw`))),
     });
-    const consume = await interleaved(RUNS, {
-      omnibus: (round) => (queues.push(`${exchange}:consume:${root}.work.omnibus${round}`), omnibusConsume(channel, round)),
-      raw: (round) => (queues.push(`${exchange}:raw:${root}.work.raw${round}`), rawConsume(channel, round)),
-    });
+    const consumeAt = (prefetch: number) =>
+      interleaved(RUNS, {
+        omnibus: (round) => (queues.push(`${exchange}:consume:${root}.work.omnibus${prefetch}-${round}`), omnibusConsume(channel, round, prefetch)),
+        raw: (round) => (queues.push(`${exchange}:raw:${root}.work.raw${prefetch}-${round}`), rawConsume(channel, round, prefetch)),
+      });
+    const consume = await consumeAt(PREFETCH);
+    const deep = await consumeAt(DEEP_PREFETCH);
     const [latencyOmnibus, latencyRaw] = await latencies(channel);
     const rows: Row[] = [
       { scenario: `publish, batches of ${BATCH} (publishMany)`, omnibus: batches.omnibus, baseline: batches.raw, baselineName: 'raw confirmed publishes, same properties', unit: 'msg/s' },
       { scenario: `publish, ${WINDOW} single publishes in flight`, omnibus: singles.omnibus, baseline: singles.raw, baselineName: 'raw confirmed publishes, same properties', unit: 'msg/s' },
       { scenario: `consume + ack, one group (quorum, prefetch ${PREFETCH})`, omnibus: consume.omnibus, baseline: consume.raw, baselineName: 'raw consume + ack', unit: 'msg/s' },
+      { scenario: `consume + ack, one group (quorum, prefetch ${DEEP_PREFETCH})`, omnibus: deep.omnibus, baseline: deep.raw, baselineName: 'raw consume + ack', unit: 'msg/s' },
       { scenario: 'publish-to-handler latency p50', omnibus: percentile(latencyOmnibus, 50), baseline: percentile(latencyRaw, 50), baselineName: 'raw publish + consume', unit: 'ms' },
       { scenario: 'publish-to-handler latency p99', omnibus: percentile(latencyOmnibus, 99), baseline: percentile(latencyRaw, 99), baselineName: 'raw publish + consume', unit: 'ms' },
     ];
