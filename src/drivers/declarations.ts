@@ -2,6 +2,7 @@
 
 import type { DriverDeclaration } from '../driver-kit/declaration.js';
 import memory from './memory/entry.js';
+import amqp from './amqp/entry.js';
 import kafka from './kafka/entry.js';
 import kinesis from './kinesis/entry.js';
 import mqtt from './mqtt/entry.js';
@@ -10,4 +11,4 @@ import postgres from './postgres/entry.js';
 import redis from './redis/entry.js';
 import sqlite from './sqlite/entry.js';
 
-export const declarations: DriverDeclaration[] = [memory, kafka, kinesis, mqtt, nats, postgres, redis, sqlite];
+export const declarations: DriverDeclaration[] = [memory, amqp, kafka, kinesis, mqtt, nats, postgres, redis, sqlite];

@@ -119,4 +119,16 @@ describe('the config-swap example runs unchanged on every driver', () => {
       await kinesalite.dispose();
     }
   });
+
+  it('amqp:// through OMNIBUS_URL', async (t) => {
+    const { AMQP_URL, amqpSkip, deleteExchange } = await import('../support/amqp.js');
+    const skip = await amqpSkip();
+    if (skip) return t.skip(skip);
+    try {
+      const result = await example({ OMNIBUS_URL: `${AMQP_URL}?exchange=${id}` }, dir);
+      assert.deepEqual(result, { driver: 'amqp', billed: expected });
+    } finally {
+      await deleteExchange(id);
+    }
+  });
 });
