@@ -17,7 +17,8 @@ if (skip === false) {
     args: (port) => ['-a', '127.0.0.1', '-p', String(port), '--user', 'omnibus', '--pass', 'secret'],
   });
   after(() => guarded.dispose());
-  runConformance('nats (jetstream)', () => nats({ servers: NATS_URL, streamPrefix }), {
+  // A dedupe window the window case can wait out.
+  runConformance('nats (jetstream)', () => nats({ servers: NATS_URL, streamPrefix, dedupeWindowMs: 2_000 }), {
     unreachable: async () => nats({ servers: `nats://127.0.0.1:${await freePort()}`, streamPrefix }),
     refused: () => nats({ servers: `nats://127.0.0.1:${guarded.port}`, streamPrefix, connectOptions: { user: 'omnibus', pass: 'wrong' } }),
   });

@@ -4,13 +4,14 @@
 
 import type { StreamConfig } from '@nats-io/jetstream';
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
-import { ClosedError, ConfigurationError, ConnectionError, OmnibusError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type LagSpec, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
+import { ClosedError, ConfigurationError, DEFAULT_DEDUPE_WINDOW_MS, ConnectionError, OmnibusError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type LagSpec, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
 import { failure } from '../../driver-kit/failure.js';
 import { Observers } from '../../driver-kit/observers.js';
 import { loadPeer } from '../../driver-kit/peer.js';
 import { CoreGroups, publishCore, subscribeCore, type CoreLink } from './core.js';
 import { ConfirmedAcks } from './acks.js';
+import { DelayedMessages } from './delayed.js';
 import { readJetStream } from './history.js';
 import { inboxFor, publishJetStream, subscribeJetStream, type JetStreamLink } from './jetstream.js';
 import { jetStreamLag } from './lag.js';
@@ -42,7 +43,7 @@ export interface NatsOptions {
   streamTokens?: number;
   /** More configuration for streams the driver creates (`max_age`, `max_bytes`, `num_replicas`, ...). Default: file storage, no limits. */
   stream?: Partial<StreamConfig>;
-  /** The `duplicate_window` of created streams: an id published again within it is stored once. Default 120,000 ms. */
+  /** The `duplicate_window` of created streams: an id published again within it is stored once. Default `DEFAULT_DEDUPE_WINDOW_MS`, 2 minutes. */
   dedupeWindowMs?: number;
   /** How long a publish waits for the stream's acknowledgement before a ConnectionError. Default 5,000 ms. */
   publishTimeoutMs?: number;
@@ -112,11 +113,12 @@ class NatsDriver implements Driver {
       groups: true,
       replay: durable,
       dedupe: durable,
+      ...(durable ? { dedupeWindowMs: options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS } : {}),
       ordering: 'key',
       nativeWildcards: true,
       maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD,
       ackDeadline: durable,
-      delayedDelivery: false,
+      delayedDelivery: durable,
     };
   }
 
@@ -197,6 +199,7 @@ class NatsDriver implements Driver {
     const link = await linking.catch(() => undefined);
     if (link === undefined) return;
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+    await link.delayed?.close();
     // Acks of handlers that just finished are confirmed (or time out) before the connection goes.
     await link.acks?.close();
     if (this.options.connection !== undefined) return;
@@ -270,9 +273,13 @@ class NatsDriver implements Driver {
         subjectPrefix: this.subjectPrefix,
         streamPrefix: this.options.streamPrefix ?? 'OMNIBUS',
         streamTokens: Math.max(1, this.options.streamTokens ?? 1),
-        dedupeWindowMs: this.options.dedupeWindowMs ?? 120_000,
+        dedupeWindowMs: this.options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
         stream: this.options.stream ?? {},
       });
+      // Every driver moves delayed messages, so one published by a process that has gone
+      // is still delivered while any process on the same streamPrefix runs.
+      link.delayed = new DelayedMessages(link, this.options.streamPrefix ?? 'OMNIBUS');
+      link.delayed.start().catch((error: unknown) => link.report(error));
     }
     return link;
   }

@@ -3,10 +3,11 @@
 // the settle calls, and the delivery count is the attempt.
 
 import { createHash, randomUUID } from 'node:crypto';
-import type { ConsumerConfig, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import type { ConsumerConfig, JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream';
+import type { Msg, MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import type { Deliver, Delivery, DriverSubscription, SubscribeSpec, WireMessage } from '../../core/driver.js';
 import type { AckTarget, ConfirmedAcks } from './acks.js';
+import type { DelayedMessages } from './delayed.js';
 import { JetStreamMessage } from './message.js';
 import { startAt } from './position.js';
 import { Puller } from './pull.js';
@@ -20,6 +21,7 @@ export interface JetStreamLink {
   makeHeaders: MakeHeaders;
   streams: StreamCatalog;
   acks: ConfirmedAcks;
+  delayed: DelayedMessages;
   subject(topic: string): string;
   topic(subject: string): string;
   /** Turns a client error into an Omnibus one. */
@@ -49,25 +51,32 @@ export async function publishJetStream(link: JetStreamLink, batch: WireMessage[]
 }
 
 async function publishOne(link: JetStreamLink, wire: WireMessage): Promise<void> {
-  const subject = link.subject(wire.topic);
-  // The id travels in the Nats-Msg-Id header that toNatsHeaders sets, so no `msgID` option.
-  const options = { headers: toNatsHeaders(wire, link.makeHeaders), timeout: link.settings.publishTimeoutMs };
+  if (wire.deliverAt !== undefined) return link.delayed.publish(wire);
   try {
-    const ensuring = link.streams.beforePublish(subject);
-    if (ensuring !== undefined) await ensuring;
-    let ack;
-    try {
-      ack = await link.js.publish(subject, wire.body, options);
-    } catch (error) {
-      if (!isNoStream(error)) throw error;
-      // The first message on a new topic root (or its stream was deleted): create it, publish again.
-      link.streams.forget();
-      await link.streams.ensureFor(subject, true);
-      ack = await link.js.publish(subject, wire.body, options);
-    }
+    // The id travels in the Nats-Msg-Id header that toNatsHeaders sets, so no `msgID` option.
+    const ack = await storeOnTopic(link, wire.topic, wire.body, toNatsHeaders(wire, link.makeHeaders));
+    // A duplicate's PubAck carries the seq the id was first stored under.
     wire.seq = String(ack.seq);
+    if (ack.duplicate) wire.duplicate = true;
   } catch (error) {
     throw link.fail(error, wire.topic);
+  }
+}
+
+/** Stores a message on a topic's subject, creating the stream for it first when none captures it. */
+export async function storeOnTopic(link: JetStreamLink, topic: string, body: Uint8Array, headers: MsgHdrs): Promise<PubAck> {
+  const subject = link.subject(topic);
+  const options = { headers, timeout: link.settings.publishTimeoutMs };
+  const ensuring = link.streams.beforePublish(subject);
+  if (ensuring !== undefined) await ensuring;
+  try {
+    return await link.js.publish(subject, body, options);
+  } catch (error) {
+    if (!isNoStream(error)) throw error;
+    // The first message on a new topic root (or its stream was deleted): create it, publish again.
+    link.streams.forget();
+    await link.streams.ensureFor(subject, true);
+    return link.js.publish(subject, body, options);
   }
 }
 
