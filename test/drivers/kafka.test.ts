@@ -41,7 +41,7 @@ describe('kafka driver', { skip }, () => {
     await admin?.close();
   });
 
-  it('declares what Kafka gives: persistent groups, replay, key order, no dedupe of ids', () => {
+  it('declares what Kafka gives: persistent groups, replay, key order, delays, no dedupe of ids', () => {
     assert.deepEqual(kafka().capabilities, {
       persistent: true,
       groups: true,
@@ -51,7 +51,7 @@ describe('kafka driver', { skip }, () => {
       nativeWildcards: true,
       maxPayloadBytes: 1_048_588 - 8 * 1024,
       ackDeadline: true,
-      delayedDelivery: false,
+      delayedDelivery: true,
     });
   });
 

@@ -104,7 +104,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
     this.start = startOf(spec.from, spec.pattern);
     const group = spec.group !== undefined;
     const left = () => this.roomFreed?.();
-    this.deliveries = new LocalDeliveries(spec.ackDeadlineMs, deliver, group ? { settled: (message) => this.settled(message), keep: (message) => this.holds(message), left } : { left });
+    this.deliveries = new LocalDeliveries(spec.ackDeadlineMs, deliver, group ? { settled: (message) => this.settled(message), keep: (message) => this.owns(message), left } : { left });
     consumer.on('error', (error: unknown) => {
       this.reportError(kafkaFailure(error, 'the consumer failed', spec.pattern));
       // The client gives up on rejoining after its retries; the member must not stay out for good.
@@ -407,7 +407,8 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
     }
   }
 
-  private holds(message: WireMessage): boolean {
+  /** Whether `message`'s partition is still this subscription's (a group member may lose it in a rebalance). */
+  owns(message: WireMessage): boolean {
     const position = positionOf(message);
     return position !== undefined && !position.held.released;
   }
@@ -415,7 +416,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
   /** An ack (or reject) of a group's message: resolves once the group's commit covers it. */
   private settled(message: WireMessage): Promise<void> {
     const position = positionOf(message);
-    if (position === undefined || !this.holds(message)) {
+    if (position === undefined || !this.owns(message)) {
       return Promise.reject(new ConnectionError(`kafka: ${message.topic} partition went to another group member before this ack; the message may be delivered again`, { topic: message.topic }));
     }
     const ledger = position.held.ledger!;
