@@ -42,12 +42,8 @@ export interface Outgoing {
   size: number;
 }
 
-/** A fetched record, decoded from its batch. */
+/** What a fetched record carries, as its batch decodes it. */
 export interface IncomingRecord {
-  topic: string;
-  partition: number;
-  offset: bigint;
-  timestamp: bigint;
   key: Buffer | null;
   value: Buffer | null;
   headers: Array<[Buffer | null, Buffer | null]>;
@@ -110,25 +106,29 @@ export function toRecord(wire: WireMessage, partition: number): Outgoing {
   return { wire, record, size };
 }
 
-export function fromRecord(record: IncomingRecord): WireMessage {
+/** The message `record` holds, at `offset` of `topic`'s `partition`, stored at `timestamp`. */
+export function fromRecord(topic: string, partition: number, offset: bigint, timestamp: bigint, record: IncomingRecord): WireMessage {
   const headers: Record<string, string> = {};
   let id: string | undefined;
   let ttlMs: number | undefined;
   for (const [name, value] of record.headers) {
     if (name === null) continue;
-    const key = name.toString();
     const text = value?.toString() ?? '';
-    if (key === KAFKA_HEADER.id) id = text;
-    else if (key === KAFKA_HEADER.ttl) ttlMs = Number(text);
-    else headers[key] = text;
+    // The id header is on every record: compared as bytes, its name never becomes a string.
+    if (name.equals(ID_NAME)) id = text;
+    else {
+      const key = name.toString();
+      if (key === KAFKA_HEADER.ttl) ttlMs = Number(text);
+      else headers[key] = text;
+    }
   }
   if (id !== undefined && headers[HEADER.contentType] === undefined) headers[HEADER.contentType] = IMPLIED_TYPE;
-  const seq = formatSeq(record.topic, record.partition, record.offset);
+  const seq = formatSeq(topic, partition, offset);
   const message: WireMessage = {
     id: id ?? seq,
-    topic: record.topic,
+    topic,
     headers,
-    time: Number(record.timestamp),
+    time: Number(timestamp),
     seq,
     body: record.value ?? new Uint8Array(0),
   };
