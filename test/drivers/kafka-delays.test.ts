@@ -112,6 +112,16 @@ describe('kafka delayed delivery', { skip }, () => {
     assert.ok(got.got[0].at >= due && got.got[0].at <= due + SLACK_MS, `arrived ${got.got[0].at - due} ms from due`);
   });
 
+  it("counts a delayed message's TTL from its due time, not from when it was stored", async () => {
+    const topic = `${fresh()}.ttl`;
+    const bus = busOver();
+    const got = arrivals();
+    await bus.subscribe(topic, got.handler);
+    await bus.publish(topic, 'short-lived', { delayMs: 2_000, ttlMs: 1_500 });
+    await eventually(() => got.got.length === 1, 'the delayed message, its TTL not yet run out when due', 20_000);
+    assert.equal(got.got[0].message.data, 'short-lived');
+  });
+
   it('keeps the delay topic out of wildcard subscriptions and refuses publishing to it', async () => {
     const bus = busOver();
     const seen = arrivals();

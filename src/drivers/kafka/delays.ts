@@ -10,7 +10,7 @@ import { backoffDelay } from '../../core/backoff.js';
 import { DueTimer } from '../../driver-kit/due-timer.js';
 
 /** The headers a record of the delay topic carries beside the message's own (wire.ts has the rest). */
-export const DELAY_HEADER = { topic: 'omnibus-delayed-topic', due: 'omnibus-due' } as const;
+export const DELAY_HEADER = { topic: 'omnibus-delayed-topic', due: 'omnibus-due', ttl: 'omnibus-delayed-ttl' } as const;
 
 /** The delay topic's copy of `wire`: what the mover turns back into `wire` once due. */
 export function toDelayed(wire: WireMessage, delayTopic: string): WireMessage {
@@ -24,18 +24,20 @@ export function toDelayed(wire: WireMessage, delayTopic: string): WireMessage {
     body: wire.body,
   };
   if (wire.key !== undefined) held.key = wire.key;
-  if (wire.ttlMs !== undefined) held.ttlMs = wire.ttlMs;
+  // Not as the record's TTL: that counts from when it was stored, and would expire it in the
+  // delay topic; a delayed message's TTL starts when it is due.
+  if (wire.ttlMs !== undefined) held.headers[DELAY_HEADER.ttl] = String(wire.ttlMs);
   return held;
 }
 
 /** The message a delay-topic record holds, as published, its time the due time; undefined for a record that is not one. */
 export function fromDelayed(held: WireMessage): WireMessage | undefined {
-  const { [DELAY_HEADER.topic]: topic, [DELAY_HEADER.due]: due, ...headers } = held.headers;
+  const { [DELAY_HEADER.topic]: topic, [DELAY_HEADER.due]: due, [DELAY_HEADER.ttl]: ttl, ...headers } = held.headers;
   const time = Number(due);
   if (topic === undefined || !Number.isFinite(time)) return undefined;
   const wire: WireMessage = { id: held.id, topic, headers, time, body: held.body };
   if (held.key !== undefined) wire.key = held.key;
-  if (held.ttlMs !== undefined) wire.ttlMs = held.ttlMs;
+  if (ttl !== undefined && Number.isFinite(Number(ttl))) wire.ttlMs = Number(ttl);
   return wire;
 }
 
