@@ -15,9 +15,11 @@ import { Bus } from '../src/core/bus.js';
 import { uuidv7 } from '../src/core/uuid.js';
 import { KAFKA_HEADER, kafka } from '../src/drivers/kafka/index.js';
 import { startPrivateKafka } from '../test/support/kafka.js';
-import { groupConsumeRate, interleaved, percentile, printTable, rate, type Row } from './measure.js';
+import { interleaved, percentile, printTable, rate, type Row } from './measure.js';
 
 const RUNS = 3;
+/** Rounds of consuming: its figures swing with the machine's load more than the others. */
+const CONSUME_RUNS = 5;
 /** Rounds of publishMany: a round takes two seconds, and its figures swing most between rounds. */
 const BATCH_RUNS = 5;
 const PARTITIONS = 3;
@@ -45,9 +47,9 @@ interface Size {
 }
 
 const SIZES: Size[] = [
-  { bytes: 20, batched: 200_000, singles: 60_000, rawSingles: 5_000, consumed: 200_000, samples: 500, rawBatch: BATCH },
-  { bytes: 100, batched: 150_000, singles: 60_000, rawSingles: 5_000, consumed: 200_000, samples: 500, rawBatch: BATCH },
-  { bytes: 10_000, batched: 12_000, singles: 8_000, rawSingles: 5_000, consumed: 25_000, samples: 500, rawBatch: 100 },
+  { bytes: 20, batched: 200_000, singles: 60_000, rawSingles: 5_000, consumed: 200_000, samples: 2_000, rawBatch: BATCH },
+  { bytes: 100, batched: 150_000, singles: 60_000, rawSingles: 5_000, consumed: 200_000, samples: 2_000, rawBatch: BATCH },
+  { bytes: 10_000, batched: 12_000, singles: 8_000, rawSingles: 5_000, consumed: 25_000, samples: 2_000, rawBatch: 100 },
 ];
 
 /** What a Rust Kafka event bus reports as its own send rate, printed for scale only. */
@@ -84,6 +86,51 @@ function kafkaErrorName(error: unknown): string {
   if (errors !== undefined && errors.length > 0) return kafkaErrorName(errors[0]);
   return message ?? String(error);
 }
+
+/**
+ * This process's CPU time per message, in microseconds. On a machine shared with other
+ * work the wall clock of each side measures its share of the cores as much as its own cost;
+ * CPU time per message measures the cost alone.
+ */
+const cpuPerMessage = (since: NodeJS.CpuUsage, count: number) => {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / count;
+};
+
+/** The median of what rounds after the warm-up recorded. */
+const medianAfterWarmUp = (figures: number[]) => percentile(figures.slice(1).sort((a, b) => a - b), 50);
+
+/** Runs `work` (a figure for `count` messages), recording its CPU per message in `costs`. */
+async function costing(costs: number[], count: number, work: () => Promise<number>): Promise<number> {
+  const since = process.cpuUsage();
+  const figure = await work();
+  costs.push(cpuPerMessage(since, count));
+  return figure;
+}
+
+/** Messages per second from the first `handled()` to the `count`th, and the CPU per message in between into `costs`. */
+function firstToLast(count: number, costs: number[]): { handled: () => void; rate: Promise<number> } {
+  let seen = 0;
+  let first = 0;
+  let cpu = process.cpuUsage();
+  let done: (rate: number) => void = () => {};
+  const rate = new Promise<number>((resolve) => (done = resolve));
+  const handled = () => {
+    if (seen === 0) {
+      first = performance.now();
+      cpu = process.cpuUsage();
+    }
+    // The first message starts the clock: count - 1 intervals follow it.
+    if (++seen === count) {
+      costs.push(cpuPerMessage(cpu, count - 1));
+      done((count - 1) / ((performance.now() - first) / 1000));
+    }
+  };
+  return { handled, rate };
+}
+
+/** Rates beside the CPU per message of the same rounds. */
+type Costed<K extends string> = Record<K, number> & { cpu: Record<K, number> };
 
 /** Runs `count` calls of `one` from TASKS tasks, each awaiting its call before the next. */
 async function concurrently(count: number, one: () => Promise<unknown>): Promise<void> {
@@ -128,7 +175,7 @@ class Suite {
    * hand-written producer would: the header name encoded once, each payload encoded and a
    * fresh id made per record.
    */
-  async publishBatches(size: Size): Promise<Record<'omnibus' | 'raw' | 'headers', number>> {
+  async publishBatches(size: Size): Promise<Costed<'omnibus' | 'headers'> & { raw: number }> {
     const omnibusTopic = topicOf('batch', size, 'omnibus');
     const rawTopic = topicOf('batch', size, 'raw');
     const data = payloadOf(size);
@@ -146,14 +193,18 @@ class Suite {
       rate(size.batched, async () => {
         for (let i = 0; i < size.batched; i += size.rawBatch) await this.producer.send({ messages: next() });
       });
-    return interleaved(BATCH_RUNS, {
+    const costs = { omnibus: [] as number[], headers: [] as number[] };
+    const figures = await interleaved(BATCH_RUNS, {
       omnibus: () =>
-        rate(size.batched, async () => {
-          for (let i = 0; i < size.batched; i += BATCH) await this.bus.publishMany(items);
-        }),
+        costing(costs.omnibus, size.batched, () =>
+          rate(size.batched, async () => {
+            for (let i = 0; i < size.batched; i += BATCH) await this.bus.publishMany(items);
+          }),
+        ),
       raw: sends(() => messages),
-      headers: sends(withHeaders),
+      headers: () => costing(costs.headers, size.batched, sends(withHeaders)),
     });
+    return { ...figures, cpu: { omnibus: medianAfterWarmUp(costs.omnibus), headers: medianAfterWarmUp(costs.headers) } };
   }
 
   /**
@@ -213,34 +264,46 @@ class Suite {
     return listed.partitions.reduce((sum, partition) => sum + Number(partition.offset), 0);
   }
 
-  async consume(size: Size): Promise<Record<'omnibus' | 'raw', number>> {
+  /**
+   * One group reading a backlog, each side timed from its first message to its last: the
+   * group's join (the broker's rebalance delay, the same for both) is left out, as it made
+   * up a second of a run of two to four and most of its swing.
+   */
+  async consume(size: Size): Promise<Costed<'omnibus' | 'raw'>> {
     // Both sides read the same records, written by the driver in its own layout.
     const topic = `${root}.work.${size.bytes}`;
     const items = Array.from({ length: BATCH }, () => ({ topic, data: payloadOf(size) }));
     for (let i = 0; i < size.consumed; i += BATCH) await this.bus.publishMany(items);
-    return interleaved(RUNS, {
-      omnibus: (round) => groupConsumeRate(this.newBus(), topic, size.consumed, `${root}.omnibus.${size.bytes}.${round}`),
-      raw: (round) => this.rawConsume(topic, size.consumed, `${root}.raw.${size.bytes}.${round}`),
+    const costs = { omnibus: [] as number[], raw: [] as number[] };
+    const figures = await interleaved(CONSUME_RUNS, {
+      omnibus: (round) => this.busConsume(topic, size.consumed, `${root}.omnibus.${size.bytes}.${round}`, costs.omnibus),
+      raw: (round) => this.rawConsume(topic, size.consumed, `${root}.raw.${size.bytes}.${round}`, costs.raw),
     });
+    return { ...figures, cpu: { omnibus: medianAfterWarmUp(costs.omnibus), raw: medianAfterWarmUp(costs.raw) } };
   }
 
-  private async rawConsume(topic: string, count: number, groupId: string): Promise<number> {
+  private async busConsume(topic: string, count: number, group: string, costs: number[]): Promise<number> {
+    const bus = this.newBus();
+    const clock = firstToLast(count, costs);
+    await bus.subscribe(topic, clock.handled, { group, from: 'earliest' });
+    const rate = await clock.rate;
+    await bus.close();
+    return rate;
+  }
+
+  private async rawConsume(topic: string, count: number, groupId: string, costs: number[]): Promise<number> {
     const consumer = new Consumer({ clientId: `${root}-raw-consumer`, bootstrapBrokers: this.brokers, groupId, autocommit: true });
-    let handled = 0;
-    let done: () => void = () => {};
-    const finished = new Promise<void>((resolve) => (done = resolve));
-    const start = performance.now();
+    const clock = firstToLast(count, costs);
     const stream = await consumer.consume({ topics: [topic], mode: 'earliest' });
     // The handler's payload decoded, as the bus hands it over.
     stream.on('data', (message: { value: Buffer }) => {
       JSON.parse(message.value.toString());
-      if (++handled === count) done();
+      clock.handled();
     });
-    await finished;
-    const elapsed = performance.now() - start;
+    const rate = await clock.rate;
     await stream.close();
     await consumer.close();
-    return count / (elapsed / 1000);
+    return rate;
   }
 
   /**
@@ -322,9 +385,11 @@ export default async function bench(): Promise<void> {
       rows.push(
         { scenario: `${label} publishMany, ${BATCH} per call`, omnibus: batches.omnibus, baseline: batches.raw, baselineName: `raw, ${size.rawBatch} per send`, unit: 'msg/s' },
         { scenario: `${label} publishMany, ${BATCH} per call`, omnibus: batches.omnibus, baseline: batches.headers, baselineName: `raw, ${size.rawBatch} per send, same records`, unit: 'msg/s' },
+        { scenario: `${label} publishMany, CPU per message`, omnibus: batches.cpu.omnibus, baseline: batches.cpu.headers, baselineName: 'raw, same records', unit: 'us' },
         { scenario: `${label} ${TASKS} tasks, awaited publish`, omnibus: singles.figures.omnibus, baseline: singles.figures.raw, baselineName: 'raw, 1 per send', unit: 'msg/s' },
         { scenario: `${label} ${TASKS} tasks, awaited publish`, omnibus: singles.figures.omnibus, baseline: singles.figures.plain, baselineName: 'raw, 1 per send, idempotence off', unit: 'msg/s' },
         { scenario: `${label} consume + ack, one group`, omnibus: consume.omnibus, baseline: consume.raw, baselineName: 'raw consumer, autocommit, JSON.parse', unit: 'msg/s' },
+        { scenario: `${label} consume + ack, CPU per message`, omnibus: consume.cpu.omnibus, baseline: consume.cpu.raw, baselineName: 'raw consumer', unit: 'us' },
         { scenario: `${label} publish-to-handler latency p50`, omnibus: percentile(latency.omnibus, 50), baseline: percentile(latency.raw, 50), baselineName: 'raw send + stream', unit: 'ms' },
         { scenario: `${label} publish-to-handler latency p99`, omnibus: percentile(latency.omnibus, 99), baseline: percentile(latency.raw, 99), baselineName: 'raw send + stream', unit: 'ms' },
       );
