@@ -3,6 +3,8 @@
 // says otherwise: publishMany in batches, awaited single publishes from 100 concurrent
 // tasks, consume + ack for one group, and publish-to-handler latency. Every topic has 3
 // partitions (the driver's default).
+// Payloads are JSON strings whose encoding is exactly that many bytes, the bus's default codec,
+// and every raw side that stands for an application encodes (and decodes) them as well.
 // Brokers come from KAFKA_BROKERS (comma-separated host:port); without it the bench starts a
 // private broker (scripts/kafka-broker.ts) and stops it afterwards. Deletes its topics and
 // groups at the end.
@@ -10,14 +12,14 @@
 import { randomUUID } from 'node:crypto';
 import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
 import { Bus } from '../src/core/bus.js';
-import { BYTES_CONTENT_TYPE } from '../src/core/codec.js';
-import { HEADER } from '../src/core/message.js';
 import { uuidv7 } from '../src/core/uuid.js';
 import { KAFKA_HEADER, kafka } from '../src/drivers/kafka/index.js';
 import { startPrivateKafka } from '../test/support/kafka.js';
-import { groupConsumeRate, interleaved, percentile, printTable, rate, type Row } from './measure.js';
+import { interleaved, percentile, printTable, rate, type Row } from './measure.js';
 
 const RUNS = 3;
+/** Rounds of consuming: its figures swing with the machine's load more than the others. */
+const CONSUME_RUNS = 5;
 /** Rounds of publishMany: a round takes two seconds, and its figures swing most between rounds. */
 const BATCH_RUNS = 5;
 const PARTITIONS = 3;
@@ -45,9 +47,9 @@ interface Size {
 }
 
 const SIZES: Size[] = [
-  { bytes: 20, batched: 200_000, singles: 60_000, rawSingles: 5_000, consumed: 200_000, samples: 500, rawBatch: BATCH },
-  { bytes: 100, batched: 150_000, singles: 60_000, rawSingles: 5_000, consumed: 200_000, samples: 500, rawBatch: BATCH },
-  { bytes: 10_000, batched: 12_000, singles: 8_000, rawSingles: 5_000, consumed: 25_000, samples: 500, rawBatch: 100 },
+  { bytes: 20, batched: 200_000, singles: 60_000, rawSingles: 5_000, consumed: 200_000, samples: 2_000, rawBatch: BATCH },
+  { bytes: 100, batched: 150_000, singles: 60_000, rawSingles: 5_000, consumed: 200_000, samples: 2_000, rawBatch: BATCH },
+  { bytes: 10_000, batched: 12_000, singles: 8_000, rawSingles: 5_000, consumed: 25_000, samples: 2_000, rawBatch: 100 },
 ];
 
 /** What a Rust Kafka event bus reports as its own send rate, printed for scale only. */
@@ -57,7 +59,11 @@ const RUST_REFERENCE = [
 ];
 
 const ID_HEADER = Buffer.from(KAFKA_HEADER.id);
-const CONTENT_TYPE: [Buffer, Buffer] = [Buffer.from(HEADER.contentType), Buffer.from(BYTES_CONTENT_TYPE)];
+
+/** A JSON string payload whose encoding is `bytes` long (the quotes included). */
+const payloadOf = (size: Size) => 'x'.repeat(size.bytes - 2);
+/** Its encoding, as the raw side sends it. */
+const encodedOf = (size: Size) => Buffer.from(JSON.stringify(payloadOf(size)));
 
 const run = randomUUID().slice(0, 8);
 const root = `bench${run}`;
@@ -80,6 +86,51 @@ function kafkaErrorName(error: unknown): string {
   if (errors !== undefined && errors.length > 0) return kafkaErrorName(errors[0]);
   return message ?? String(error);
 }
+
+/**
+ * This process's CPU time per message, in microseconds. On a machine shared with other
+ * work the wall clock of each side measures its share of the cores as much as its own cost;
+ * CPU time per message measures the cost alone.
+ */
+const cpuPerMessage = (since: NodeJS.CpuUsage, count: number) => {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / count;
+};
+
+/** The median of what rounds after the warm-up recorded. */
+const medianAfterWarmUp = (figures: number[]) => percentile(figures.slice(1).sort((a, b) => a - b), 50);
+
+/** Runs `work` (a figure for `count` messages), recording its CPU per message in `costs`. */
+async function costing(costs: number[], count: number, work: () => Promise<number>): Promise<number> {
+  const since = process.cpuUsage();
+  const figure = await work();
+  costs.push(cpuPerMessage(since, count));
+  return figure;
+}
+
+/** Messages per second from the first `handled()` to the `count`th, and the CPU per message in between into `costs`. */
+function firstToLast(count: number, costs: number[]): { handled: () => void; rate: Promise<number> } {
+  let seen = 0;
+  let first = 0;
+  let cpu = process.cpuUsage();
+  let done: (rate: number) => void = () => {};
+  const rate = new Promise<number>((resolve) => (done = resolve));
+  const handled = () => {
+    if (seen === 0) {
+      first = performance.now();
+      cpu = process.cpuUsage();
+    }
+    // The first message starts the clock: count - 1 intervals follow it.
+    if (++seen === count) {
+      costs.push(cpuPerMessage(cpu, count - 1));
+      done((count - 1) / ((performance.now() - first) / 1000));
+    }
+  };
+  return { handled, rate };
+}
+
+/** Rates beside the CPU per message of the same rounds. */
+type Costed<K extends string> = Record<K, number> & { cpu: Record<K, number> };
 
 /** Runs `count` calls of `one` from TASKS tasks, each awaiting its call before the next. */
 async function concurrently(count: number, one: () => Promise<unknown>): Promise<void> {
@@ -119,30 +170,41 @@ class Suite {
   }
 
   /**
-   * publishMany beside raw sends of bare values and of records in the driver's layout (an
-   * id and a content-type header, docs/kafka.md), built as a careful hand-written producer
-   * would: the header names and the content type encoded once, a fresh id per record.
+   * publishMany beside raw sends of bare values encoded once, and of records in the driver's
+   * layout (a JSON payload has one header, its id: docs/kafka.md), built as a careful
+   * hand-written producer would: the header name encoded once, each payload encoded and a
+   * fresh id made per record.
    */
-  async publishBatches(size: Size): Promise<Record<'omnibus' | 'raw' | 'headers', number>> {
+  async publishBatches(size: Size): Promise<Costed<'omnibus' | 'headers'> & { raw: number }> {
     const omnibusTopic = topicOf('batch', size, 'omnibus');
     const rawTopic = topicOf('batch', size, 'raw');
-    const items = Array.from({ length: BATCH }, () => ({ topic: omnibusTopic, data: new Uint8Array(size.bytes).fill(120) }));
-    const value = Buffer.alloc(size.bytes, 120);
+    const data = payloadOf(size);
+    const items = Array.from({ length: BATCH }, () => ({ topic: omnibusTopic, data }));
+    const value = encodedOf(size);
     const messages = Array.from({ length: size.rawBatch }, () => ({ topic: rawTopic, value }));
     const withHeaders = () =>
-      Array.from({ length: size.rawBatch }, () => ({ topic: rawTopic, value, timestamp: BigInt(Date.now()), headers: new Map([[ID_HEADER, Buffer.from(uuidv7())], CONTENT_TYPE]) }));
+      Array.from({ length: size.rawBatch }, () => ({
+        topic: rawTopic,
+        value: Buffer.from(JSON.stringify(data)),
+        timestamp: BigInt(Date.now()),
+        headers: new Map([[ID_HEADER, Buffer.from(uuidv7())]]),
+      }));
     const sends = (next: () => Array<{ topic: string; value: Buffer }>) => () =>
       rate(size.batched, async () => {
         for (let i = 0; i < size.batched; i += size.rawBatch) await this.producer.send({ messages: next() });
       });
-    return interleaved(BATCH_RUNS, {
+    const costs = { omnibus: [] as number[], headers: [] as number[] };
+    const figures = await interleaved(BATCH_RUNS, {
       omnibus: () =>
-        rate(size.batched, async () => {
-          for (let i = 0; i < size.batched; i += BATCH) await this.bus.publishMany(items);
-        }),
+        costing(costs.omnibus, size.batched, () =>
+          rate(size.batched, async () => {
+            for (let i = 0; i < size.batched; i += BATCH) await this.bus.publishMany(items);
+          }),
+        ),
       raw: sends(() => messages),
-      headers: sends(withHeaders),
+      headers: () => costing(costs.headers, size.batched, sends(withHeaders)),
     });
+    return { ...figures, cpu: { omnibus: medianAfterWarmUp(costs.omnibus), headers: medianAfterWarmUp(costs.headers) } };
   }
 
   /**
@@ -156,7 +218,7 @@ class Suite {
    */
   async publishSingles(size: Size): Promise<{ figures: Record<'omnibus' | 'raw' | 'plain', number>; omnibusLost: number; raw: RawSingles }> {
     const omnibusTopic = topicOf('single', size, 'omnibus');
-    const payload = new Uint8Array(size.bytes).fill(120);
+    const payload = payloadOf(size);
     const raw: RawSingles = { sent: 0, failed: 0, lost: 0, errors: new Set() };
     const figures = await interleaved(RUNS, {
       omnibus: () => rate(size.singles, () => concurrently(size.singles, () => this.bus.publish(omnibusTopic, payload))),
@@ -169,7 +231,7 @@ class Suite {
 
   private async rawSingles(size: Size, idempotent: boolean, tally: RawSingles | undefined): Promise<number> {
     const topic = topicOf(idempotent ? 'single' : 'plain', size, 'raw');
-    const messages = [{ topic, value: Buffer.alloc(size.bytes, 120) }];
+    const messages = [{ topic, value: encodedOf(size) }];
     const producer = new Producer({ clientId: `${root}-raw`, bootstrapBrokers: this.brokers, idempotent, acks: ProduceAcks.ALL, autocreateTopics: false });
     await producer.send({ messages }); // connects and, if idempotent, gets a producer id
     const before = await this.stored(topic);
@@ -202,32 +264,46 @@ class Suite {
     return listed.partitions.reduce((sum, partition) => sum + Number(partition.offset), 0);
   }
 
-  async consume(size: Size): Promise<Record<'omnibus' | 'raw', number>> {
+  /**
+   * One group reading a backlog, each side timed from its first message to its last: the
+   * group's join (the broker's rebalance delay, the same for both) is left out, as it made
+   * up a second of a run of two to four and most of its swing.
+   */
+  async consume(size: Size): Promise<Costed<'omnibus' | 'raw'>> {
     // Both sides read the same records, written by the driver in its own layout.
     const topic = `${root}.work.${size.bytes}`;
-    const items = Array.from({ length: BATCH }, () => ({ topic, data: new Uint8Array(size.bytes).fill(120) }));
+    const items = Array.from({ length: BATCH }, () => ({ topic, data: payloadOf(size) }));
     for (let i = 0; i < size.consumed; i += BATCH) await this.bus.publishMany(items);
-    return interleaved(RUNS, {
-      omnibus: (round) => groupConsumeRate(this.newBus(), topic, size.consumed, `${root}.omnibus.${size.bytes}.${round}`),
-      raw: (round) => this.rawConsume(topic, size.consumed, `${root}.raw.${size.bytes}.${round}`),
+    const costs = { omnibus: [] as number[], raw: [] as number[] };
+    const figures = await interleaved(CONSUME_RUNS, {
+      omnibus: (round) => this.busConsume(topic, size.consumed, `${root}.omnibus.${size.bytes}.${round}`, costs.omnibus),
+      raw: (round) => this.rawConsume(topic, size.consumed, `${root}.raw.${size.bytes}.${round}`, costs.raw),
     });
+    return { ...figures, cpu: { omnibus: medianAfterWarmUp(costs.omnibus), raw: medianAfterWarmUp(costs.raw) } };
   }
 
-  private async rawConsume(topic: string, count: number, groupId: string): Promise<number> {
+  private async busConsume(topic: string, count: number, group: string, costs: number[]): Promise<number> {
+    const bus = this.newBus();
+    const clock = firstToLast(count, costs);
+    await bus.subscribe(topic, clock.handled, { group, from: 'earliest' });
+    const rate = await clock.rate;
+    await bus.close();
+    return rate;
+  }
+
+  private async rawConsume(topic: string, count: number, groupId: string, costs: number[]): Promise<number> {
     const consumer = new Consumer({ clientId: `${root}-raw-consumer`, bootstrapBrokers: this.brokers, groupId, autocommit: true });
-    let handled = 0;
-    let done: () => void = () => {};
-    const finished = new Promise<void>((resolve) => (done = resolve));
-    const start = performance.now();
+    const clock = firstToLast(count, costs);
     const stream = await consumer.consume({ topics: [topic], mode: 'earliest' });
-    stream.on('data', () => {
-      if (++handled === count) done();
+    // The handler's payload decoded, as the bus hands it over.
+    stream.on('data', (message: { value: Buffer }) => {
+      JSON.parse(message.value.toString());
+      clock.handled();
     });
-    await finished;
-    const elapsed = performance.now() - start;
+    const rate = await clock.rate;
     await stream.close();
     await consumer.close();
-    return count / (elapsed / 1000);
+    return rate;
   }
 
   /**
@@ -239,8 +315,8 @@ class Suite {
   async latencies(size: Size): Promise<Record<'omnibus' | 'raw', number[]>> {
     const omnibusTopic = topicOf('latency', size, 'omnibus');
     const rawTopic = topicOf('latency', size, 'raw');
-    const payload = new Uint8Array(size.bytes).fill(120);
-    const messages = [{ topic: rawTopic, value: Buffer.alloc(size.bytes, 120) }];
+    const payload = payloadOf(size);
+    const messages = [{ topic: rawTopic, value: encodedOf(size) }];
     const samples = { omnibus: [] as number[], raw: [] as number[] };
     let arrived: () => void = () => {};
     let sent = 0;
@@ -308,10 +384,12 @@ export default async function bench(): Promise<void> {
       const latency = await suite.latencies(size);
       rows.push(
         { scenario: `${label} publishMany, ${BATCH} per call`, omnibus: batches.omnibus, baseline: batches.raw, baselineName: `raw, ${size.rawBatch} per send`, unit: 'msg/s' },
-        { scenario: `${label} publishMany, ${BATCH} per call`, omnibus: batches.omnibus, baseline: batches.headers, baselineName: `raw, ${size.rawBatch} per send, same headers`, unit: 'msg/s' },
+        { scenario: `${label} publishMany, ${BATCH} per call`, omnibus: batches.omnibus, baseline: batches.headers, baselineName: `raw, ${size.rawBatch} per send, same records`, unit: 'msg/s' },
+        { scenario: `${label} publishMany, CPU per message`, omnibus: batches.cpu.omnibus, baseline: batches.cpu.headers, baselineName: 'raw, same records', unit: 'us' },
         { scenario: `${label} ${TASKS} tasks, awaited publish`, omnibus: singles.figures.omnibus, baseline: singles.figures.raw, baselineName: 'raw, 1 per send', unit: 'msg/s' },
         { scenario: `${label} ${TASKS} tasks, awaited publish`, omnibus: singles.figures.omnibus, baseline: singles.figures.plain, baselineName: 'raw, 1 per send, idempotence off', unit: 'msg/s' },
-        { scenario: `${label} consume + ack, one group`, omnibus: consume.omnibus, baseline: consume.raw, baselineName: 'raw consumer, autocommit', unit: 'msg/s' },
+        { scenario: `${label} consume + ack, one group`, omnibus: consume.omnibus, baseline: consume.raw, baselineName: 'raw consumer, autocommit, JSON.parse', unit: 'msg/s' },
+        { scenario: `${label} consume + ack, CPU per message`, omnibus: consume.cpu.omnibus, baseline: consume.cpu.raw, baselineName: 'raw consumer', unit: 'us' },
         { scenario: `${label} publish-to-handler latency p50`, omnibus: percentile(latency.omnibus, 50), baseline: percentile(latency.raw, 50), baselineName: 'raw send + stream', unit: 'ms' },
         { scenario: `${label} publish-to-handler latency p99`, omnibus: percentile(latency.omnibus, 99), baseline: percentile(latency.raw, 99), baselineName: 'raw send + stream', unit: 'ms' },
       );

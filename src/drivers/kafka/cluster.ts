@@ -14,6 +14,8 @@ export interface TopicSettings {
   partitions: number;
   replicationFactor: number;
   topicConfig: Record<string, string>;
+  /** The driver's own topic (delayed messages), matched only by its name, never by a wildcard. */
+  hidden: string;
 }
 
 /** Kafka topic names: letters, digits, '.', '_' and '-', at most 249. */
@@ -71,7 +73,8 @@ export class Cluster {
     } catch (error) {
       throw kafkaFailure(error, 'listing topics failed', pattern);
     }
-    return topics.filter((topic) => KAFKA_NAME.test(topic) && !topic.startsWith('__') && matchesPattern(pattern, topic));
+    const wildcard = isWildcard(pattern);
+    return topics.filter((topic) => KAFKA_NAME.test(topic) && !topic.startsWith('__') && !(wildcard && topic === this.settings.hidden) && matchesPattern(pattern, topic));
   }
 
   /** The partitions of a topic `ensure` resolved for. */

@@ -4,7 +4,7 @@
 
 import type { Admin, BaseOptions, Producer } from '@platformatic/kafka';
 import { randomUUID } from 'node:crypto';
-import { ClosedError, ConfigurationError, ConnectionError, OmnibusError } from '../../core/errors.js';
+import { ClosedError, ConfigurationError, ConnectionError, InvalidTopicError, OmnibusError } from '../../core/errors.js';
 import { defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type LagSpec, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/driver.js';
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
 import { LinkState } from '../../driver-kit/link-state.js';
@@ -12,6 +12,7 @@ import { Observers } from '../../driver-kit/observers.js';
 import { loadPeer } from '../../driver-kit/peer.js';
 import { assignBySubscription } from './assigner.js';
 import { checkKafkaName, Cluster, type KafkaModule } from './cluster.js';
+import { Mover, toDelayed } from './delays.js';
 import { kafkaFailure } from './errors.js';
 import { readHistory } from './history.js';
 import { kafkaLag } from './lag.js';
@@ -72,10 +73,24 @@ export interface KafkaOptions {
   prefetch?: number;
   /** The largest payload. Default the broker's `message.max.bytes` (read on connect; 1,048,588 before that) less 8 KiB for headers. */
   maxPayloadBytes?: number;
+  /**
+   * The topic delayed messages wait in until due (created like any other), and with `-mover`
+   * appended the consumer group that moves them to their topics: processes that share it share
+   * the moving, each record moved by one of them. Wildcard subscriptions never see it. Default
+   * `'omnibus.delayed'`.
+   */
+  delayTopic?: string;
 }
 
 const KAFKA_DEFAULT_MAX_MESSAGE = 1_048_588;
 const HEADROOM = 8 * 1024;
+/**
+ * Delayed records one mover holds in memory until due, at most; past that it reads no more of
+ * the delay topic until some are moved, so a message behind them may be late.
+ */
+const MOVER_HOLDS = 10_000;
+/** The mover's records stay unsettled until due: no ack deadline (setTimeout's longest wait). */
+const MOVER_ACK_DEADLINE_MS = 2 ** 31 - 1;
 
 interface Link {
   cluster: Cluster;
@@ -93,6 +108,8 @@ class KafkaDriver implements Driver {
   private readonly linkState = new LinkState('kafka', (event) => this.observers.emit(event));
   private readonly subscriptions = new Set<KafkaSubscription>();
   private readonly settings: ConsumerSettings;
+  private readonly delayTopic: string;
+  private mover: Promise<Mover> | undefined;
   private closed = false;
 
   constructor(private readonly options: KafkaOptions) {
@@ -102,6 +119,8 @@ class KafkaDriver implements Driver {
       throw new ConfigurationError("kafka: the idempotent producer needs acks: 'all'; set idempotent: false to use acks: 'leader'");
     }
     this.clientId = options.clientId ?? 'omnibus';
+    this.delayTopic = options.delayTopic ?? 'omnibus.delayed';
+    checkKafkaName(this.delayTopic);
     this.settings = {
       fetchMaxWaitMs: options.fetchMaxWaitMs ?? 500,
       fetchMaxBytes: 16 * 1024 * 1024,
@@ -121,7 +140,7 @@ class KafkaDriver implements Driver {
       nativeWildcards: true,
       maxPayloadBytes: options.maxPayloadBytes ?? KAFKA_DEFAULT_MAX_MESSAGE - HEADROOM,
       ackDeadline: true,
-      delayedDelivery: false,
+      delayedDelivery: true,
     };
   }
 
@@ -146,15 +165,62 @@ class KafkaDriver implements Driver {
   async publish(batch: WireMessage[]): Promise<void> {
     if (this.closed) throw new ClosedError('the kafka driver is closed', { topic: batch[0]?.topic });
     const topics = [...new Set(batch.map((message) => message.topic))];
-    for (const topic of topics) checkKafkaName(topic);
+    for (const topic of topics) {
+      checkKafkaName(topic);
+      if (topic === this.delayTopic) throw new InvalidTopicError(`kafka: topic '${topic}' holds this driver's delayed messages (delayTopic); publish with delayMs or deliverAt instead`, topic, { topic });
+    }
+    const delayed = batch.some((message) => message.deliverAt !== undefined);
+    // The real topics are ensured now, so a missing one is refused at once, not when due.
+    if (delayed) topics.push(this.delayTopic);
     const { cluster, publisher } = await this.link.get(batch[0]?.topic);
     await Promise.all(topics.map((topic) => cluster.ensure(topic)));
-    await publisher.publish(batch);
+    if (!delayed) return publisher.publish(batch);
+    this.startMover();
+    await publisher.publish(batch.map((message) => (message.deliverAt === undefined ? message : toDelayed(message, this.delayTopic))));
+  }
+
+  /** Once per driver: joins the delay topic's movers, so delayed messages reach subscribers here even if their publisher stopped. */
+  private startMover(): void {
+    if (this.mover !== undefined || this.closed) return;
+    const moving = (async () => {
+      const { cluster, publisher } = await this.link.get(this.delayTopic);
+      let subscription: KafkaSubscription | undefined;
+      const mover = new Mover({
+        publish: async (batch) => {
+          await Promise.all([...new Set(batch.map((message) => message.topic))].map((topic) => cluster.ensure(topic)));
+          await publisher.publish(batch);
+        },
+        owns: (held) => subscription?.owns(held) ?? false,
+        error: (error) => this.observers.emit({ type: 'error', driver: this.name, error: error instanceof OmnibusError ? error : kafkaFailure(error, 'moving delayed messages failed', this.delayTopic) }),
+      });
+      const spec = { pattern: this.delayTopic, group: `${this.delayTopic}-mover`, from: 'earliest' as const, ackDeadlineMs: MOVER_ACK_DEADLINE_MS };
+      subscription = await this.open(spec, mover.deliver, { ...this.settings, prefetch: MOVER_HOLDS });
+      return mover;
+    })();
+    this.mover = moving;
+    moving.catch((error: unknown) => {
+      // Tried again by the next subscribe or delayed publish.
+      this.mover = undefined;
+      this.observers.emit({ type: 'error', driver: this.name, error });
+    });
   }
 
   async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
     if (this.closed) throw new ClosedError('the kafka driver is closed', { topic: spec.pattern });
     checkKafkaName(spec.pattern);
+    const subscription = await this.open(spec, deliver, this.settings);
+    // Delayed messages published by processes since stopped still come due for this one.
+    this.startMover();
+    return {
+      close: async () => {
+        await subscription.close();
+        void subscription.finished.finally(() => this.subscriptions.delete(subscription)).catch(() => {});
+      },
+    };
+  }
+
+  /** A subscription of its own consumer, open and counted among the driver's. */
+  private async open(spec: SubscribeSpec, deliver: Deliver, settings: ConsumerSettings): Promise<KafkaSubscription> {
     const { cluster } = await this.link.get(spec.pattern);
     const kafka = cluster.kafka;
     const consumer = new kafka.Consumer({
@@ -171,7 +237,7 @@ class KafkaDriver implements Driver {
     const pool = new kafka.ConnectionPool(`${this.clientId}-fetch`, this.clientOptions());
     let subscription: KafkaSubscription;
     try {
-      subscription = new KafkaSubscription(cluster, consumer, pool, spec, deliver, this.settings, (event) => this.observers.emit(event), this.linkState);
+      subscription = new KafkaSubscription(cluster, consumer, pool, spec, deliver, settings, (event) => this.observers.emit(event), this.linkState);
     } catch (error) {
       await Promise.resolve(consumer.close(true)).catch(() => {});
       await pool.close().catch(() => {});
@@ -187,12 +253,7 @@ class KafkaDriver implements Driver {
       throw error instanceof OmnibusError ? error : kafkaFailure(error, 'subscribing failed', spec.pattern);
     }
     this.subscriptions.add(subscription);
-    return {
-      close: async () => {
-        await subscription.close();
-        void subscription.finished.finally(() => this.subscriptions.delete(subscription)).catch(() => {});
-      },
-    };
+    return subscription;
   }
 
   async *read(spec: ReadSpec): AsyncGenerator<WireMessage> {
@@ -222,6 +283,8 @@ class KafkaDriver implements Driver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // First the mover, so no move is under way when the publisher goes.
+    await (await this.mover?.catch(() => undefined))?.close();
     const subscriptions = [...this.subscriptions];
     await Promise.all(subscriptions.map((subscription) => subscription.close()));
     await Promise.all(subscriptions.map((subscription) => subscription.finished));
@@ -254,6 +317,7 @@ class KafkaDriver implements Driver {
       partitions: this.options.partitions ?? 3,
       replicationFactor: this.options.replicationFactor ?? -1,
       topicConfig: this.options.topicConfig ?? {},
+      hidden: this.delayTopic,
     });
     const idempotent = this.options.idempotent ?? true;
     const producer =

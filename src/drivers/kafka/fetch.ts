@@ -114,7 +114,7 @@ export async function fetchRecords(fetcher: Fetcher, positions: FetchPosition[],
           for (const record of batch.records) {
             const offset = batch.firstOffset + BigInt(record.offsetDelta);
             const timestamp = batch.firstTimestamp + record.timestampDelta;
-            const message = control ? undefined : fromRecord({ topic, partition, offset, timestamp, key: record.key, value: record.value, headers: record.headers });
+            const message = control ? undefined : fromRecord(topic, partition, offset, timestamp, record);
             out.push({ topic, partition, offset, time: Number(timestamp), message, position });
           }
         }

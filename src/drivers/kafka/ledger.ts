@@ -6,20 +6,44 @@
 /** The most metadata a commit carries; Kafka's `offset.metadata.max.bytes` is 4,096 by default. */
 const MAX_METADATA = 4_000;
 
-interface Waiter {
-  offset: bigint;
+/**
+ * The acks settled between two commits, sharing one promise: a promise (and a waiter) per
+ * ack was a good part of what consuming cost. It resolves once a commit covers every offset
+ * in it, so never before its own offset is covered, at worst a little after.
+ */
+interface Waiters {
+  offsets: number[];
+  highest: number;
+  done: Promise<void>;
   resolve(): void;
   reject(error: unknown): void;
 }
 
+function waiters(): Waiters {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const done = new Promise<void>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return { offsets: [], highest: -1, done, resolve, reject };
+}
+
+// Offsets are kept as numbers (exact below 2^53, which no partition reaches): bigint sets and
+// comparisons on every ack cost a tenth of consuming. They are bigints only at the edges.
+
 export class PartitionLedger {
   /** Handed-out offsets in order; those before `head` are settled and below the commit point. */
-  private readonly handed: bigint[] = [];
+  private readonly handed: number[] = [];
   private head = 0;
-  private readonly settledAhead = new Set<bigint>();
-  private waiters: Waiter[] = [];
+  private readonly settledAhead = new Set<number>();
+  /** Offsets at or above the start settled before (from the committed metadata): skipped. */
+  private readonly skip: Set<number>;
+  /** Oldest first; the last takes new settles until a commit is sent (`pending`). */
+  private waiters: Waiters[] = [];
+  private open: Waiters | undefined;
   /** The offset after the last one handed out: the commit point once everything settled. */
-  private end: bigint;
+  private end: number;
   /** What the broker holds for the group, as far as this member knows (offset -1: nothing yet). */
   committed: { offset: bigint; metadata: string };
 
@@ -28,34 +52,46 @@ export class PartitionLedger {
     readonly partition: number,
     start: bigint,
     /** Offsets at or above `start` settled before (from the committed metadata): skipped. */
-    readonly skip: ReadonlySet<bigint>,
+    skip: ReadonlySet<bigint>,
     committed: { offset: bigint; metadata: string } | undefined,
   ) {
-    this.end = start;
+    this.end = Number(start);
+    this.skip = new Set([...skip].map(Number));
     this.committed = committed ?? { offset: -1n, metadata: '' };
   }
 
   /** Records that `offset` goes to a subscriber; false if it was settled before (skip it). */
   hand(offset: bigint): boolean {
-    if (offset >= this.end) this.end = offset + 1n;
-    if (this.skip.has(offset)) return false;
-    this.handed.push(offset);
+    const at = Number(offset);
+    if (at >= this.end) this.end = at + 1;
+    if (this.skip.size > 0 && this.skip.has(at)) return false;
+    this.handed.push(at);
     return true;
   }
 
   /** Moves past offsets that carry nothing to hand out (transaction markers). */
   advance(to: bigint): void {
-    if (to > this.end) this.end = to;
+    if (Number(to) > this.end) this.end = Number(to);
   }
 
   /** Marks `offset` settled; resolves once a commit covers it. */
   settle(offset: bigint): Promise<void> {
-    this.settledAhead.add(offset);
-    return new Promise<void>((resolve, reject) => this.waiters.push({ offset, resolve, reject }));
+    const at = Number(offset);
+    // In order, as nearly every ack is: the commit point moves on without the set. Below the
+    // commit point (a second ack, after a redelivery) there is nothing to record.
+    const next = this.head < this.handed.length ? this.handed[this.head] : this.end;
+    if (at === next) this.head++;
+    else if (at > next) this.settledAhead.add(at);
+    if (this.open === undefined) this.waiters.push((this.open = waiters()));
+    this.open.offsets.push(at);
+    if (at > this.open.highest) this.open.highest = at;
+    return this.open.done;
   }
 
   /** The offset to commit and the settled offsets above it, or undefined if nothing changed. */
   pending(): { offset: bigint; metadata: string } | undefined {
+    // Settles from here on wait for the next commit.
+    this.open = undefined;
     while (this.head < this.handed.length && this.settledAhead.has(this.handed[this.head])) {
       this.settledAhead.delete(this.handed[this.head]);
       this.head++;
@@ -64,9 +100,13 @@ export class PartitionLedger {
       this.handed.splice(0, this.head);
       this.head = 0;
     }
-    const offset = this.head < this.handed.length ? this.handed[this.head] : this.end;
-    const ahead = [...this.settledAhead, ...[...this.skip].filter((o) => o >= offset)];
-    const metadata = encodeOffsets(offset, ahead);
+    const at = this.head < this.handed.length ? this.handed[this.head] : this.end;
+    const offset = BigInt(at);
+    let metadata = '';
+    if (this.settledAhead.size > 0 || this.skip.size > 0) {
+      const ahead = [...this.settledAhead, ...[...this.skip].filter((o) => o >= at)];
+      metadata = encodeOffsets(offset, ahead.map(BigInt));
+    }
     if (offset === this.committed.offset && metadata === this.committed.metadata) return undefined;
     return { offset, metadata };
   }
@@ -74,17 +114,20 @@ export class PartitionLedger {
   /** A commit of `point` succeeded: settles what it covers. */
   committedAt(point: { offset: bigint; metadata: string }): void {
     this.committed = point;
-    const covered = decodeOffsets(point.offset, point.metadata);
-    this.waiters = this.waiters.filter((waiter) => {
-      if (waiter.offset >= point.offset && !covered.has(waiter.offset)) return true;
-      waiter.resolve();
+    const below = Number(point.offset);
+    const covered = new Set([...decodeOffsets(point.offset, point.metadata)].map(Number));
+    this.waiters = this.waiters.filter((waiting) => {
+      if (waiting.highest >= below && waiting.offsets.some((offset) => offset >= below && !covered.has(offset))) return true;
+      if (waiting === this.open) this.open = undefined;
+      waiting.resolve();
       return false;
     });
   }
 
   /** A commit failed, or the partition went to another member: the waiting acks learn it. */
   fail(error: unknown): void {
-    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+    this.open = undefined;
+    for (const waiting of this.waiters.splice(0)) waiting.reject(error);
   }
 
   get waiting(): number {

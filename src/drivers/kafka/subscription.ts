@@ -19,7 +19,7 @@ import { kafkaFailure } from './errors.js';
 import { commitOffsets, committedOffsets, type CommitEntry } from './group-offsets.js';
 import { decodeOffsets, PartitionLedger } from './ledger.js';
 import { startOf, type Start } from './position.js';
-import { fetchRecords, inPublishOrder, offsetsAt, type Fetcher, type FetchPosition } from './fetch.js';
+import { fetchRecords, inPublishOrder, offsetsAt, type Fetched, type Fetcher, type FetchPosition } from './fetch.js';
 
 export interface ConsumerSettings {
   fetchMaxWaitMs: number;
@@ -51,10 +51,10 @@ interface SeqRecord {
   id: string;
 }
 
-/** Where a handed-out message came from, kept on the message itself (cheaper than a WeakMap entry per record). */
+/** Where a handed-out message came from, its fetched record, kept on the message itself (cheaper than a WeakMap entry per record). */
 const POSITION = Symbol('kafka position');
-type Positioned = WireMessage & { [POSITION]?: { held: Held; offset: bigint } };
-const positionOf = (message: WireMessage) => (message as Positioned)[POSITION];
+type Positioned = WireMessage & { [POSITION]?: Fetched & { position: Held } };
+const fetchedOf = (message: WireMessage) => (message as Positioned)[POSITION];
 
 /** How long a closing group member waits for the next settle before it leaves the group. */
 const DRAIN_IDLE_MS = 1_000;
@@ -103,8 +103,12 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
     this.fetcher = { kafka: cluster.kafka, consumer, pool, maxBytes: settings.fetchMaxBytes, partitionMaxBytes: settings.partitionMaxBytes };
     this.start = startOf(spec.from, spec.pattern);
     const group = spec.group !== undefined;
-    const left = () => this.roomFreed?.();
-    this.deliveries = new LocalDeliveries(spec.ackDeadlineMs, deliver, group ? { settled: (message) => this.settled(message), keep: (message) => this.holds(message), left } : { left });
+    // The fetch loop goes on once half the room is free, not at every settle: one wake-up per
+    // half a prefetch instead of one per message.
+    const left = () => {
+      if (this.deliveries.inFlight.size <= settings.prefetch / 2) this.roomFreed?.();
+    };
+    this.deliveries = new LocalDeliveries(spec.ackDeadlineMs, deliver, group ? { settled: (message) => this.settled(message), keep: (message) => this.owns(message), left } : { left });
     consumer.on('error', (error: unknown) => {
       this.reportError(kafkaFailure(error, 'the consumer failed', spec.pattern));
       // The client gives up on rejoining after its retries; the member must not stay out for good.
@@ -407,20 +411,21 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
     }
   }
 
-  private holds(message: WireMessage): boolean {
-    const position = positionOf(message);
-    return position !== undefined && !position.held.released;
+  /** Whether `message`'s partition is still this subscription's (a group member may lose it in a rebalance). */
+  owns(message: WireMessage): boolean {
+    const fetched = fetchedOf(message);
+    return fetched !== undefined && !fetched.position.released;
   }
 
   /** An ack (or reject) of a group's message: resolves once the group's commit covers it. */
   private settled(message: WireMessage): Promise<void> {
-    const position = positionOf(message);
-    if (position === undefined || !this.holds(message)) {
+    const fetched = fetchedOf(message);
+    if (fetched === undefined || !this.owns(message)) {
       return Promise.reject(new ConnectionError(`kafka: ${message.topic} partition went to another group member before this ack; the message may be delivered again`, { topic: message.topic }));
     }
-    const ledger = position.held.ledger!;
+    const ledger = fetched.position.ledger!;
     this.lastSettled = Date.now();
-    const done = ledger.settle(position.offset);
+    const done = ledger.settle(fetched.offset);
     this.dirty.add(ledger);
     if (!this.commitScheduled) {
       this.commitScheduled = true;
@@ -493,7 +498,7 @@ export class KafkaSubscription extends Pump implements DriverSubscription {
       if (current.released || this.rebalancing || this.closed) continue;
       current.next = record.offset + 1n;
       if (current.ledger !== undefined && !current.ledger.hand(record.offset)) continue;
-      (record.message as Positioned)[POSITION] = { held: current, offset: record.offset };
+      (record.message as Positioned)[POSITION] = record as Fetched & { position: Held };
       const handed = this.deliveries.hand(record.message);
       if (handed !== undefined) await handed;
     }
