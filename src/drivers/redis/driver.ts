@@ -5,6 +5,7 @@
 
 import type { Redis, RedisOptions as IORedisOptions } from 'ioredis';
 import { ClosedError, ConfigurationError, ConnectionError, OmnibusError, PublishError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type LagSpec, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
+import { Coalescer } from '../../driver-kit/coalescer.js';
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
 import { failure } from '../../driver-kit/failure.js';
 import { Observers } from '../../driver-kit/observers.js';
@@ -69,6 +70,12 @@ export interface RedisOptions {
   maxPayloadBytes?: number;
 }
 
+/** A message on its way into a coalesced pipeline, and what went wrong with it, if anything. */
+interface Pending {
+  wire: WireMessage;
+  failure: unknown;
+}
+
 class RedisDriver implements Driver, ReaderHost {
   readonly name = 'redis';
   readonly capabilities: Capabilities;
@@ -78,6 +85,11 @@ class RedisDriver implements Driver, ReaderHost {
   readonly prefetch: number;
   readonly tail: Tail;
   private readonly publisher: Publisher;
+  /**
+   * Concurrent publishes: one pipeline in flight, the publishes arriving meanwhile folded into
+   * the next, so a hundred awaited single publishes cost a round trip, not a hundred.
+   */
+  private readonly writes = new Coalescer<Pending>((items) => this.store(items), 1_000);
   private readonly delayed: DelayedMessages;
   private connection: Redis | undefined;
   private readonly connecting = new ConnectOnce((topic: string | undefined) => this.open(topic));
@@ -151,11 +163,24 @@ class RedisDriver implements Driver, ReaderHost {
     const client = await this.connect(batch[0]?.topic);
     try {
       if (batch.some((wire) => wire.deliverAt !== undefined)) await this.publishHeld(client, batch);
-      else await this.publisher.publish(client, batch);
+      else await this.write(batch);
     } catch (error) {
       const { cause, topic } = error instanceof PublishFailure ? error : { cause: error, topic: batch[0].topic };
       throw publishFailed(cause, topic);
     }
+  }
+
+  /** Stores the batch with whatever else is being published; each message fails alone. */
+  private async write(batch: WireMessage[]): Promise<void> {
+    const pending: Pending[] = batch.map((wire) => ({ wire, failure: undefined }));
+    await this.writes.add(pending);
+    const failed = pending.find((item) => item.failure !== undefined);
+    if (failed !== undefined) throw new PublishFailure(failed.failure, failed.wire.topic);
+  }
+
+  private async store(items: Pending[]): Promise<void> {
+    const failures = await this.publisher.store(this.client, items.map((item) => item.wire));
+    failures.forEach((failure, i) => (items[i].failure = failure));
   }
 
   /** A batch with delayed messages: those still ahead are held, the rest stored now. */
@@ -163,7 +188,7 @@ class RedisDriver implements Driver, ReaderHost {
     const now = Date.now();
     const held = batch.filter((wire) => wire.deliverAt !== undefined && wire.deliverAt > now);
     const due = batch.filter((wire) => !held.includes(wire));
-    await Promise.all([held.length > 0 ? this.delayed.hold(client, held) : undefined, due.length > 0 ? this.publisher.publish(client, due) : undefined]);
+    await Promise.all([held.length > 0 ? this.delayed.hold(client, held) : undefined, due.length > 0 ? this.write(due) : undefined]);
   }
 
   async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
