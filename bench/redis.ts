@@ -38,9 +38,9 @@ function newBus(): Bus {
  * What a hand-written publisher stores for the same message: the fields of the driver's
  * layout (docs/redis.md), or only the body (`bodyOnly`), which carries no id, topic or time.
  */
-function rawFields(topic: string, bodyOnly: boolean): Array<string | Buffer> {
+function rawFields(bodyOnly: boolean): Array<string | Buffer> {
   if (bodyOnly) return ['body', rawPayload];
-  return ['id', uuidv7(), 'topic', topic, 'time', String(Date.now()), 'headers', RAW_HEADERS, 'body', rawPayload];
+  return ['id', uuidv7(), 'time', String(Date.now()), 'headers', RAW_HEADERS, 'body', rawPayload];
 }
 const RAW_HEADERS = JSON.stringify({ 'content-type': 'application/octet-stream' });
 
@@ -50,7 +50,7 @@ function rawBatches(client: Redis, bodyOnly: boolean): Promise<number> {
   return rate(COUNT, async () => {
     for (let i = 0; i < COUNT; i += BATCH) {
       const pipeline = client.pipeline();
-      for (let n = 0; n < BATCH; n++) pipeline.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(topic, bodyOnly));
+      for (let n = 0; n < BATCH; n++) pipeline.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(bodyOnly));
       await pipeline.exec();
     }
   });
@@ -76,9 +76,8 @@ function plainSingles(client: Redis): Promise<number> {
 
 /** XADD of the driver's fields (docs/redis.md), as the driver trims. */
 function layoutSingles(client: Redis): Promise<number> {
-  const topic = `${root}.single.layout`;
-  const key = `${keyPrefix}${topic}`;
-  const fields = () => ['id', uuidv7(), 'topic', topic, 'time', String(Date.now()), 'headers', JSON_HEADERS, 'body', JSON.stringify(order)];
+  const key = `${keyPrefix}${root}.single.layout`;
+  const fields = () => ['id', uuidv7(), 'time', String(Date.now()), 'headers', JSON_HEADERS, 'body', JSON.stringify(order)];
   return rate(COUNT, () => windowed(COUNT, TASKS, () => client.xadd(key, 'MAXLEN', '~', 100_000, '*', ...fields())));
 }
 const JSON_HEADERS = JSON.stringify({ 'content-type': 'application/json' });
@@ -147,7 +146,7 @@ async function latencies(client: Redis): Promise<[number[], number[]]> {
     await handled;
     handled = new Promise<void>((resolve) => (arrived = resolve));
     sent = performance.now();
-    await client.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(rawTopic, false));
+    await client.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(false));
     await handled;
   }
   stop = true;

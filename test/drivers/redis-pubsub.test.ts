@@ -10,10 +10,9 @@ import { after, describe, it } from 'node:test';
 import { createDriver } from '../../src/config/index.js';
 import { Bus } from '../../src/core/bus.js';
 import { ConfigurationError } from '../../src/core/errors.js';
-import type { Message } from '../../src/core/message.js';
 import { redis } from '../../src/drivers/redis/index.js';
 import { eventually } from '../../src/testing/wait.js';
-import { REDIS_URL, redisSkip } from '../support/redis.js';
+import { collect, REDIS_URL, redisSkip } from '../support/redis.js';
 
 const skip = await redisSkip();
 const run = randomUUID().slice(0, 8);
@@ -27,11 +26,6 @@ function pubsubBus(): Bus {
   const bus = new Bus({ drivers: { redis: redis({ url: REDIS_URL, mode: 'pubsub' }) } });
   buses.push(bus);
   return bus;
-}
-
-function collect() {
-  const messages: Message[] = [];
-  return { messages, handler: (message: Message) => void messages.push(message) };
 }
 
 describe('redis driver, pub/sub mode', { skip }, () => {

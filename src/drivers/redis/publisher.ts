@@ -98,7 +98,7 @@ export class Publisher {
     const stream = this.keys.streamName(wire.topic);
     const key = this.keys.stream(stream);
     const register = !this.registered.has(stream);
-    const add = [...this.trim(), '*', ...entryFields(wire)];
+    const add = [...this.trim(), '*', ...entryFields(wire, stream)];
     if (this.dedupeWindowMs > 0 || register) {
       const { keys } = this;
       return {
