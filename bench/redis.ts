@@ -1,6 +1,8 @@
 // The Redis driver beside raw ioredis doing the same work in the same run: pipelined XADD
-// of the same fields (and, for scale, of the body alone), XREADGROUP + XACK for one consumer
-// group, and publish-to-handler latency over a blocking read, all with 100-byte payloads.
+// of the same fields (and, for scale, of the body alone); awaited single publishes from 100
+// tasks beside the plain `XADD key * data <json>` a user would write (and beside XADD of our
+// fields); XREADGROUP + XACK for one consumer group; and publish-to-handler latency over a
+// blocking read, all with 100-byte payloads.
 // Needs redis-server on REDIS_URL; deletes its keys afterwards.
 
 import { randomUUID } from 'node:crypto';
@@ -8,29 +10,25 @@ import { Redis } from 'ioredis';
 import { uuidv7 } from '../src/core/uuid.js';
 import { Bus } from '../src/core/bus.js';
 import { redis } from '../src/drivers/redis/index.js';
-import { groupConsumeRate, interleaved, percentile, printTable, rate, type Row } from './measure.js';
+import { groupConsumeRate, interleaved, percentile, printTable, rate, windowed, type Row } from './measure.js';
 
 const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const COUNT = 20_000;
-/** Messages per pipeline (publishMany batch / raw pipeline), and single publishes in flight at once. */
+/** Messages per pipeline (publishMany batch / raw pipeline). */
 const BATCH = 100;
-const WINDOW = 500;
+/** Concurrent tasks, each awaiting one publish at a time. */
+const TASKS = 100;
 const RUNS = 3;
 const LATENCY_SAMPLES = 2_000;
 const payload = new Uint8Array(100).fill(120);
 const rawPayload = Buffer.from(payload);
+/** A 100-byte JSON object, for the single-publish scenario. */
+const order = { id: 'ord-000123', customer: 'cus-4567', total: 129.5, currency: 'EUR', items: 3, status: 'created' };
+const orderJson = JSON.stringify(order);
 
 const run = randomUUID().slice(0, 8);
 const keyPrefix = `omnibus-bench-${run}:`;
 const root = `bench${run}`;
-
-async function windowed(count: number, one: () => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next++ < count) await one();
-  };
-  await Promise.all(Array.from({ length: WINDOW }, lane));
-}
 
 function newBus(): Bus {
   return new Bus({ drivers: { redis: redis({ url: URL, keyPrefix }) } });
@@ -40,9 +38,9 @@ function newBus(): Bus {
  * What a hand-written publisher stores for the same message: the fields of the driver's
  * layout (docs/redis.md), or only the body (`bodyOnly`), which carries no id, topic or time.
  */
-function rawFields(topic: string, bodyOnly: boolean): Array<string | Buffer> {
+function rawFields(bodyOnly: boolean): Array<string | Buffer> {
   if (bodyOnly) return ['body', rawPayload];
-  return ['id', uuidv7(), 'topic', topic, 'time', String(Date.now()), 'headers', RAW_HEADERS, 'body', rawPayload];
+  return ['id', uuidv7(), 'time', String(Date.now()), 'headers', RAW_HEADERS, 'body', rawPayload];
 }
 const RAW_HEADERS = JSON.stringify({ 'content-type': 'application/octet-stream' });
 
@@ -52,7 +50,7 @@ function rawBatches(client: Redis, bodyOnly: boolean): Promise<number> {
   return rate(COUNT, async () => {
     for (let i = 0; i < COUNT; i += BATCH) {
       const pipeline = client.pipeline();
-      for (let n = 0; n < BATCH; n++) pipeline.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(topic, bodyOnly));
+      for (let n = 0; n < BATCH; n++) pipeline.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(bodyOnly));
       await pipeline.exec();
     }
   });
@@ -67,14 +65,22 @@ function omnibusBatches(bus: Bus): Promise<number> {
 }
 
 function omnibusSingles(bus: Bus): Promise<number> {
-  return rate(COUNT, () => windowed(COUNT, () => bus.publish(`${root}.single.omnibus`, payload)));
+  return rate(COUNT, () => windowed(COUNT, TASKS, () => bus.publish(`${root}.single.omnibus`, order)));
 }
 
-function rawSingles(client: Redis): Promise<number> {
-  const rawTopic = `${root}.single.raw`;
-  const key = `${keyPrefix}${rawTopic}`;
-  return rate(COUNT, () => windowed(COUNT, () => client.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(rawTopic, false))));
+/** What a user writes instead: XADD of the JSON alone, no trimming. */
+function plainSingles(client: Redis): Promise<number> {
+  const key = `${keyPrefix}${root}.single.plain`;
+  return rate(COUNT, () => windowed(COUNT, TASKS, () => client.xadd(key, '*', 'data', JSON.stringify(order))));
 }
+
+/** XADD of the driver's fields (docs/redis.md), as the driver trims. */
+function layoutSingles(client: Redis): Promise<number> {
+  const key = `${keyPrefix}${root}.single.layout`;
+  const fields = () => ['id', uuidv7(), 'time', String(Date.now()), 'headers', JSON_HEADERS, 'body', JSON.stringify(order)];
+  return rate(COUNT, () => windowed(COUNT, TASKS, () => client.xadd(key, 'MAXLEN', '~', 100_000, '*', ...fields())));
+}
+const JSON_HEADERS = JSON.stringify({ 'content-type': 'application/json' });
 
 function omnibusConsume(round: number): Promise<number> {
   return groupConsumeRate(newBus(), `${root}.work`, COUNT, `omnibus${round}`);
@@ -140,7 +146,7 @@ async function latencies(client: Redis): Promise<[number[], number[]]> {
     await handled;
     handled = new Promise<void>((resolve) => (arrived = resolve));
     sent = performance.now();
-    await client.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(rawTopic, false));
+    await client.xadd(key, 'MAXLEN', '~', 100_000, '*', ...rawFields(false));
     await handled;
   }
   stop = true;
@@ -168,7 +174,7 @@ export default async function bench(): Promise<void> {
       raw: () => rawBatches(client, false),
       bodyOnly: () => rawBatches(client, true),
     });
-    const singles = await interleaved(RUNS, { omnibus: () => omnibusSingles(bus), raw: () => rawSingles(client) });
+    const singles = await interleaved(RUNS, { omnibus: () => omnibusSingles(bus), plain: () => plainSingles(client), layout: () => layoutSingles(client) });
     // Both consumers read the same stream, written by the driver in its own layout.
     const items = Array.from({ length: BATCH }, () => ({ topic: `${root}.work`, data: payload }));
     for (let i = 0; i < COUNT; i += BATCH) await bus.publishMany(items);
@@ -177,7 +183,8 @@ export default async function bench(): Promise<void> {
     const rows: Row[] = [
       { scenario: `publish, pipelines of ${BATCH} (publishMany)`, omnibus: batches.omnibus, baseline: batches.raw, baselineName: 'raw pipelined XADD, same fields', unit: 'msg/s' },
       { scenario: `publish, pipelines of ${BATCH} (publishMany)`, omnibus: batches.omnibus, baseline: batches.bodyOnly, baselineName: 'raw pipelined XADD, body only', unit: 'msg/s' },
-      { scenario: `publish, ${WINDOW} single publishes in flight`, omnibus: singles.omnibus, baseline: singles.raw, baselineName: 'raw XADD, same fields', unit: 'msg/s' },
+      { scenario: `awaited single publishes, ${TASKS} tasks, JSON`, omnibus: singles.omnibus, baseline: singles.plain, baselineName: 'plain XADD key * data <json>', unit: 'msg/s' },
+      { scenario: `awaited single publishes, ${TASKS} tasks, JSON`, omnibus: singles.omnibus, baseline: singles.layout, baselineName: 'raw XADD, same fields', unit: 'msg/s' },
       { scenario: 'consume + ack, one group', omnibus: consume.omnibus, baseline: consume.raw, baselineName: 'raw XREADGROUP+XACK', unit: 'msg/s' },
       { scenario: 'publish-to-handler latency p50', omnibus: percentile(latencyOmnibus, 50), baseline: percentile(latencyRaw, 50), baselineName: 'raw XADD + XREAD', unit: 'ms' },
       { scenario: 'publish-to-handler latency p99', omnibus: percentile(latencyOmnibus, 99), baseline: percentile(latencyRaw, 99), baselineName: 'raw XADD + XREAD', unit: 'ms' },

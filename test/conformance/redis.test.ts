@@ -17,4 +17,10 @@ if (skip === false) {
   });
   // Topics sharing one stream per first token: every case's topics land in one stream, filtered by pattern.
   runConformance('redis (one stream per topic root)', () => redis({ url: REDIS_URL, keyPrefix: `${keyPrefix}shared:`, streamTokens: 1 }));
+  // Plain channels, at most once: the cases for groups, persistence, replay and de-duplication
+  // are skipped by its capabilities. Its channels carry the run's prefix, so runs stay apart.
+  runConformance('redis (pubsub)', () => redis({ url: REDIS_URL, mode: 'pubsub', keyPrefix }), {
+    unreachable: async () => redis({ url: `redis://127.0.0.1:${await freePort()}`, mode: 'pubsub' }),
+    refused: () => redis({ url: 'redis://nobody:wrong@127.0.0.1:6379', mode: 'pubsub' }),
+  });
 }

@@ -1,8 +1,10 @@
 // Shared by the Redis tests: the server address, the skip check, removal of the keys a test
-// run created, and a private server for tests that stop and restart one.
+// run created, a handler that collects messages, and a private server for tests that stop
+// and restart one.
 
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { Message } from '../../src/core/message.js';
 import { brokerSkip } from './broker.js';
 import { startPrivateServer, type PrivateServer } from './private-server.js';
 
@@ -14,6 +16,12 @@ export const REDIS_START =
 export const redisSkip = () => brokerSkip({ name: 'Redis', url: REDIS_URL, start: REDIS_START });
 
 const run = promisify(execFile);
+
+/** A handler that keeps every message it is given, in arrival order. */
+export function collect() {
+  const messages: Message[] = [];
+  return { messages, handler: (message: Message) => void messages.push(message) };
+}
 
 /** Deletes every key that starts with `prefix`. */
 export async function deleteKeys(prefix: string): Promise<void> {

@@ -2,7 +2,8 @@
 // application's, ready before the first command, failing fast when nothing answers.
 
 import type { Redis, RedisOptions as IORedisOptions } from 'ioredis';
-import type { FailureKind } from '../../driver-kit/failure.js';
+import { OmnibusError, PublishError } from '../../core/index.js';
+import { failure, type FailureKind } from '../../driver-kit/failure.js';
 import { loadPeer } from '../../driver-kit/peer.js';
 
 export const DEFAULT_URL = 'redis://127.0.0.1:6379';
@@ -56,6 +57,32 @@ export async function openConnection(options: RedisConnectionOptions): Promise<{
     });
   }
   return { client, owned };
+}
+
+/** `openConnection`, its failures as typed errors that say what to check. */
+export async function connectTyped(options: RedisConnectionOptions, topic: string | undefined): Promise<{ client: Redis; owned: boolean }> {
+  try {
+    return await openConnection(options);
+  } catch (error) {
+    if (error instanceof OmnibusError) throw error;
+    const address = redact(options.url ?? DEFAULT_URL);
+    if (classify(error) === 'refused') {
+      throw failure('refused', `redis at ${address} refused us: ${(error as Error).message}; check the user and password in the url`, { topic, cause: error });
+    }
+    throw failure('connection', `redis: cannot connect to ${address}: ${(error as Error).message}; check the url and that redis-server is running`, {
+      topic,
+      cause: error,
+    });
+  }
+}
+
+/** The typed error for a failed publish to `topic`. */
+export function publishFailed(cause: unknown, topic: string): OmnibusError {
+  const reason = (cause as Error)?.message ?? String(cause);
+  const kind = classify(cause);
+  if (kind === 'connection') return failure(kind, `redis: publish to '${topic}' failed, the server is unreachable: ${reason}`, { topic, cause });
+  if (kind === 'refused') return failure(kind, `redis: the server refused the publish to '${topic}': ${reason}`, { topic, cause });
+  return new PublishError(`redis: publish to '${topic}' failed: ${reason}`, { topic, cause });
 }
 
 /**

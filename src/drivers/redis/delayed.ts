@@ -33,7 +33,7 @@ export class DelayedMessages {
     // Sent together on one connection, so they run, and are numbered, in batch order.
     await Promise.all(
       batch.map((wire) =>
-        holdScript.run(client, keys.delayed, [wire.deliverAt!, keys.events, keys.streamName(wire.topic), wire.id, ...entryFields(wire)]),
+        holdScript.run(client, keys.delayed, [wire.deliverAt!, keys.events, keys.streamName(wire.topic), wire.id, ...entryFields(wire, keys.streamName(wire.topic))]),
       ),
     );
     this.expect(batch.reduce((earliest, wire) => Math.min(earliest, wire.deliverAt!), Infinity));

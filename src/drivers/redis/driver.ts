@@ -5,22 +5,30 @@
 
 import type { Redis, RedisOptions as IORedisOptions } from 'ioredis';
 import { ClosedError, ConfigurationError, ConnectionError, OmnibusError, PublishError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type LagSpec, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
+import { Coalescer } from '../../driver-kit/coalescer.js';
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
 import { failure } from '../../driver-kit/failure.js';
 import { Observers } from '../../driver-kit/observers.js';
 import { AckQueue } from './acks.js';
 import { DelayedMessages } from './delayed.js';
-import { classify, DEFAULT_URL, duplicateConnection, isConnectionError, openConnection, redact } from './connection.js';
+import { classify, connectTyped, DEFAULT_URL, duplicateConnection, isConnectionError, publishFailed, redact } from './connection.js';
 import { FanOutReader } from './fan-out-reader.js';
 import { GroupReader } from './group-reader.js';
 import { readHistory } from './history.js';
 import { groupLag } from './lag.js';
 import { consumerGroupName, firstPosition, Keys, positionBeforeStart } from './layout.js';
 import { Publisher, PublishFailure } from './publisher.js';
+import { RedisPubSubDriver } from './pubsub.js';
 import type { ReaderHost, StreamReader } from './reader.js';
 import { Tail } from './tail.js';
 
 export interface RedisOptions {
+  /**
+   * `'streams'`: Redis Streams, durable, with groups and replay. `'pubsub'`: plain
+   * PUBLISH/SUBSCRIBE on channels named by the topics, at most once, nothing kept: no groups,
+   * replay or de-duplication (docs/redis.md). Default `'streams'`.
+   */
+  mode?: 'streams' | 'pubsub';
   /** Server address, `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. Default `redis://127.0.0.1:6379`. */
   url?: string;
   /** A client you already built. The driver duplicates it for blocking reads and leaves it open on close. */
@@ -32,7 +40,10 @@ export interface RedisOptions {
    * out outages of any length and resume by themselves.
    */
   connection?: IORedisOptions;
-  /** Prefix of every key the driver writes. Default `'omnibus:'`. */
+  /**
+   * Prefix of every key the driver writes. Default `'omnibus:'`. In pub/sub mode, of every
+   * channel name, default `''`: the channels are the topics, as other Redis clients name them.
+   */
   keyPrefix?: string;
   /**
    * Topics share one stream by this many leading tokens (1: `orders.placed` and `orders.paid`
@@ -59,6 +70,12 @@ export interface RedisOptions {
   maxPayloadBytes?: number;
 }
 
+/** A message on its way into a coalesced pipeline, and what went wrong with it, if anything. */
+interface Pending {
+  wire: WireMessage;
+  failure: unknown;
+}
+
 class RedisDriver implements Driver, ReaderHost {
   readonly name = 'redis';
   readonly capabilities: Capabilities;
@@ -68,6 +85,11 @@ class RedisDriver implements Driver, ReaderHost {
   readonly prefetch: number;
   readonly tail: Tail;
   private readonly publisher: Publisher;
+  /**
+   * Concurrent publishes: one pipeline in flight, the publishes arriving meanwhile folded into
+   * the next, so a hundred awaited single publishes cost a round trip, not a hundred.
+   */
+  private readonly writes = new Coalescer<Pending>((items) => this.store(items), 1_000);
   private readonly delayed: DelayedMessages;
   private connection: Redis | undefined;
   private readonly connecting = new ConnectOnce((topic: string | undefined) => this.open(topic));
@@ -141,15 +163,24 @@ class RedisDriver implements Driver, ReaderHost {
     const client = await this.connect(batch[0]?.topic);
     try {
       if (batch.some((wire) => wire.deliverAt !== undefined)) await this.publishHeld(client, batch);
-      else await this.publisher.publish(client, batch);
+      else await this.write(batch);
     } catch (error) {
       const { cause, topic } = error instanceof PublishFailure ? error : { cause: error, topic: batch[0].topic };
-      const reason = (cause as Error)?.message ?? String(cause);
-      const kind = classify(cause);
-      if (kind === 'connection') throw failure(kind, `redis: publish to '${topic}' failed, the server is unreachable: ${reason}`, { topic, cause });
-      if (kind === 'refused') throw failure(kind, `redis: the server refused the publish to '${topic}': ${reason}`, { topic, cause });
-      throw new PublishError(`redis: publish to '${topic}' failed: ${reason}`, { topic, cause });
+      throw publishFailed(cause, topic);
     }
+  }
+
+  /** Stores the batch with whatever else is being published; each message fails alone. */
+  private async write(batch: WireMessage[]): Promise<void> {
+    const pending: Pending[] = batch.map((wire) => ({ wire, failure: undefined }));
+    await this.writes.add(pending);
+    const failed = pending.find((item) => item.failure !== undefined);
+    if (failed !== undefined) throw new PublishFailure(failed.failure, failed.wire.topic);
+  }
+
+  private async store(items: Pending[]): Promise<void> {
+    const failures = await this.publisher.store(this.client, items.map((item) => item.wire));
+    failures.forEach((failure, i) => (items[i].failure = failure));
   }
 
   /** A batch with delayed messages: those still ahead are held, the rest stored now. */
@@ -157,7 +188,7 @@ class RedisDriver implements Driver, ReaderHost {
     const now = Date.now();
     const held = batch.filter((wire) => wire.deliverAt !== undefined && wire.deliverAt > now);
     const due = batch.filter((wire) => !held.includes(wire));
-    await Promise.all([held.length > 0 ? this.delayed.hold(client, held) : undefined, due.length > 0 ? this.publisher.publish(client, due) : undefined]);
+    await Promise.all([held.length > 0 ? this.delayed.hold(client, held) : undefined, due.length > 0 ? this.write(due) : undefined]);
   }
 
   async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
@@ -257,20 +288,7 @@ class RedisDriver implements Driver, ReaderHost {
   }
 
   private async open(topic: string | undefined): Promise<Redis> {
-    let opened;
-    try {
-      opened = await openConnection(this.options);
-    } catch (error) {
-      if (error instanceof OmnibusError) throw error;
-      const address = redact(this.options.url ?? DEFAULT_URL);
-      if (classify(error) === 'refused') {
-        throw failure('refused', `redis at ${address} refused us: ${(error as Error).message}; check the user and password in the url`, { topic, cause: error });
-      }
-      throw failure('connection', `redis: cannot connect to ${address}: ${(error as Error).message}; check the url and that redis-server is running`, {
-        topic,
-        cause: error,
-      });
-    }
+    const opened = await connectTyped(this.options, topic);
     const { client, owned } = opened;
     this.owned = owned;
     this.connected = true;
@@ -384,5 +402,17 @@ class RedisDriver implements Driver, ReaderHost {
   }
 }
 
-/** The Redis Streams driver. Options and their defaults: `RedisOptions`. */
-export const redis = defineDriver((options: RedisOptions = {}): Driver => new RedisDriver(options));
+/** Options that mean something only for streams, refused in pub/sub mode rather than ignored. */
+const STREAMS_ONLY = ['streamTokens', 'retention', 'dedupeWindowMs', 'batchSize', 'prefetch', 'blockMs'] as const;
+
+/** The Redis driver, Streams or pub/sub by `mode`. Options and their defaults: `RedisOptions`. */
+export const redis = defineDriver((options: RedisOptions = {}): Driver => {
+  const mode = options.mode ?? 'streams';
+  if (mode === 'streams') return new RedisDriver(options);
+  if (mode !== 'pubsub') throw new ConfigurationError(`redis: mode must be 'streams' or 'pubsub', got '${String(mode)}'`);
+  const given = STREAMS_ONLY.filter((name) => options[name] !== undefined);
+  if (given.length > 0) {
+    throw new ConfigurationError(`redis: ${given.join(', ')} ${given.length === 1 ? 'applies' : 'apply'} to streams only; pub/sub mode keeps nothing, so leave ${given.length === 1 ? 'it' : 'them'} out or use mode: 'streams'`);
+  }
+  return new RedisPubSubDriver(options);
+});

@@ -129,9 +129,15 @@ function compareNumbers(a: string, b: string): number {
 
 const FIELD = { id: 'id', topic: 'topic', time: 'time', key: 'key', ttl: 'ttl', headers: 'headers', body: 'body' } as const;
 
-/** The XADD field/value list for one message; the body goes last and untouched. */
-export function entryFields(wire: WireMessage): Array<string | Buffer> {
-  const fields: Array<string | Buffer> = [FIELD.id, wire.id, FIELD.topic, wire.topic, FIELD.time, String(wire.time)];
+/**
+ * The XADD field/value list for one message in stream `streamName`; the body goes last and
+ * untouched. `topic` is left out where it is the stream's name (read back from it): every
+ * field costs the client and the server on each publish.
+ */
+export function entryFields(wire: WireMessage, streamName: string): Array<string | Buffer> {
+  const fields: Array<string | Buffer> = [FIELD.id, wire.id];
+  if (wire.topic !== streamName) fields.push(FIELD.topic, wire.topic);
+  fields.push(FIELD.time, String(wire.time));
   if (wire.key !== undefined) fields.push(FIELD.key, wire.key);
   if (wire.ttlMs !== undefined) fields.push(FIELD.ttl, String(wire.ttlMs));
   for (const _ in wire.headers) {

@@ -1,4 +1,5 @@
-// Storing messages: one XADD per message, pipelined per batch, with approximate trimming.
+// Storing messages: one XADD per message, pipelined per batch, with approximate trimming;
+// concurrent publishes share one pipeline (driver.ts coalesces them).
 // Where an id must be checked for duplicates, or a stream registered for wildcard
 // subscribers, the XADD runs inside one Lua step instead so the pair cannot come apart.
 
@@ -34,8 +35,12 @@ export class Publisher {
     private readonly retention: Retention,
   ) {}
 
-  /** Stores the batch and sets each message's `seq`; throws `PublishFailure` naming the topic. */
-  async publish(client: Redis, batch: WireMessage[]): Promise<void> {
+  /**
+   * Stores the batch in one pipeline, setting the `seq` of each message stored; returns each
+   * message's failure (undefined where it was stored), since the others stand. Throws
+   * `PublishFailure` when the pipeline as a whole failed.
+   */
+  async store(client: Redis, batch: WireMessage[]): Promise<unknown[]> {
     const commands = batch.map((wire) => this.command(wire));
     const extra = this.trimLengths(batch);
     if (commands.length === 1 && extra.length === 0) {
@@ -44,7 +49,7 @@ export class Publisher {
         throw new PublishFailure(error, batch[0].topic);
       });
       this.stored(batch[0], command, result);
-      return;
+      return [undefined];
     }
     const pipeline = client.pipeline();
     for (const command of commands) pipeline.call(...(command.args as [string, ...Arg[]]));
@@ -55,6 +60,7 @@ export class Publisher {
     } catch (error) {
       throw new PublishFailure(error, batch[0].topic);
     }
+    const failures: unknown[] = [];
     for (let i = 0; i < batch.length; i++) {
       let [error, result] = results[i];
       if (error !== null && isNoScript(error)) {
@@ -63,9 +69,10 @@ export class Publisher {
           (failure: Error) => [failure, undefined] as const,
         );
       }
-      if (error !== null) throw new PublishFailure(error, batch[i].topic);
-      this.stored(batch[i], commands[i], result);
+      if (error === null) this.stored(batch[i], commands[i], result);
+      failures.push(error ?? undefined);
     }
+    return failures;
   }
 
   /** Runs one command on its own; a script the server does not know yet goes as EVAL, which caches it. */
@@ -91,7 +98,7 @@ export class Publisher {
     const stream = this.keys.streamName(wire.topic);
     const key = this.keys.stream(stream);
     const register = !this.registered.has(stream);
-    const add = [...this.trim(), '*', ...entryFields(wire)];
+    const add = [...this.trim(), '*', ...entryFields(wire, stream)];
     if (this.dedupeWindowMs > 0 || register) {
       const { keys } = this;
       return {
