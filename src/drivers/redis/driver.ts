@@ -134,6 +134,7 @@ class RedisDriver implements Driver, ReaderHost {
       groups: true,
       replay: true,
       dedupe: dedupeWindowMs > 0,
+      ...(dedupeWindowMs > 0 ? { dedupeWindowMs } : {}),
       ordering: 'key',
       nativeWildcards: false,
       maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,

@@ -87,7 +87,9 @@ export class Publisher {
 
   private stored(wire: WireMessage, command: Command, result: unknown): void {
     if (command.script) {
-      wire.seq = String((result as [string, number])[0]);
+      const [seq, stored] = result as [string, number];
+      wire.seq = String(seq);
+      if (stored === 0) wire.duplicate = true;
       this.registered.add(command.stream);
     } else {
       wire.seq = String(result);
