@@ -49,6 +49,8 @@ program
   .option('--id <id>', 'message id (the de-duplication key)')
   .option('--header <name=value...>', 'header, repeatable')
   .option('--ttl <ms>', 'time to live in milliseconds')
+  .option('--delay <duration>', 'deliver after this long, e.g. 5s or 500ms (the gateway\'s driver needs delayed delivery)')
+  .option('--deliver-at <iso>', 'deliver no earlier than this ISO 8601 moment, e.g. 2030-01-01T09:00:00Z')
   .action((topic, data, options) => pub(topic, data, options));
 
 program

@@ -75,13 +75,38 @@ function headers(pairs: string[] = []): Record<string, string> | undefined {
   return out;
 }
 
-export async function pub(topic: string, data: string, options: RemoteOptions & { key?: string; id?: string; header?: string[]; ttl?: string; raw?: boolean }): Promise<void> {
+/** `--delay 5s|500ms|2m|1h`: a duration in milliseconds. */
+function duration(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
+  if (match === null) throw new UsageError(`--delay takes a number with a unit (ms, s, m or h), e.g. 5s or 500ms, not '${value}'`);
+  return Math.round(Number(match[1]) * DURATION_UNITS[match[2]]);
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** `--deliver-at <ISO 8601>`. */
+function moment(value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const date = /^\d{4}-\d{2}-\d{2}/.test(value) ? new Date(value) : new Date(NaN);
+  if (Number.isNaN(date.getTime())) throw new UsageError(`--deliver-at takes an ISO 8601 date, e.g. 2030-01-01T09:00:00Z, not '${value}'`);
+  return date;
+}
+
+export async function pub(
+  topic: string,
+  data: string,
+  options: RemoteOptions & { key?: string; id?: string; header?: string[]; ttl?: string; raw?: boolean; delay?: string; deliverAt?: string },
+): Promise<void> {
   const value = await payload(data, options.raw === true);
   const ttlMs = positiveInteger(options.ttl, '--ttl');
+  if (options.delay !== undefined && options.deliverAt !== undefined) throw new UsageError('give --delay or --deliver-at, not both');
+  const delayMs = duration(options.delay);
+  const deliverAt = moment(options.deliverAt);
   const client = connect(options);
   try {
     await ready(client);
-    const result = await client.publish(topic, value, { key: options.key, id: options.id, headers: headers(options.header), ttlMs });
+    const result = await client.publish(topic, value, { key: options.key, id: options.id, headers: headers(options.header), ttlMs, delayMs, deliverAt });
     process.stdout.write(`${JSON.stringify({ messageId: result.id, seq: result.seq })}\n`);
   } finally {
     await client.close();

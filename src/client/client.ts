@@ -22,6 +22,10 @@ export interface ClientPublishOptions {
   key?: string;
   headers?: Record<string, string>;
   ttlMs?: number;
+  /** Hold the message this long before delivery (the gateway's bus needs `delayedDelivery`); not with `deliverAt`. */
+  delayMs?: number;
+  /** Deliver no earlier than this moment; as `delayMs`, which it excludes. */
+  deliverAt?: Date;
 }
 
 export interface ClientPublishItem extends ClientPublishOptions {

@@ -32,7 +32,7 @@ const BEFORE_WELCOME: Capabilities = {
 
 /**
  * The gateway's capabilities as this driver's: the gateway matches patterns itself, whatever its
- * bus's drivers do; its publish frames carry no due time, so delays are not passed on.
+ * bus's drivers do. This driver does not pass a due time on yet (`client.publish` does), so it declares no delays.
  */
 function capabilitiesOf(welcome: WelcomeFrame): Capabilities {
   const { drivers: _drivers, ...capabilities } = welcome.capabilities;

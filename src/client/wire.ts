@@ -1,6 +1,7 @@
 // What the client writes into a publish frame: the payload coded for the wire, and an id for
 // every message, the de-duplication key that makes resending it after a reconnect safe.
 
+import { ConfigurationError } from '../core/errors.js';
 import { uuidv7 } from '../core/uuid.js';
 import type { PublishFields } from '../protocol/frames.js';
 import { payloadFields } from '../protocol/payload.js';
@@ -12,5 +13,13 @@ export function publishFields(item: ClientPublishItem): PublishFields {
   if (item.key !== undefined) fields.key = item.key;
   if (item.headers !== undefined) fields.headers = item.headers;
   if (item.ttlMs !== undefined) fields.ttlMs = item.ttlMs;
+  // The gateway judges the numbers; only the Date is the client's to check, as it travels as ms.
+  if (item.delayMs !== undefined) fields.delayMs = item.delayMs;
+  if (item.deliverAt !== undefined) {
+    if (!(item.deliverAt instanceof Date) || Number.isNaN(item.deliverAt.getTime())) {
+      throw new ConfigurationError(`publish to '${item.topic}': deliverAt must be a valid Date`, { topic: item.topic });
+    }
+    fields.deliverAt = item.deliverAt.getTime();
+  }
   return fields;
 }

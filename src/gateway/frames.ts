@@ -7,6 +7,7 @@ import type { Message, StoredMessage } from '../core/message.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import type { AuthFrame, MessageFields, PingFrame, SettleFrame, SubscribeFrame, UnsubscribeFrame } from '../protocol/frames.js';
 import { fromBase64, isBase64 } from '../core/base64.js';
+import { MAX_DELAY_MS } from '../protocol/limits.js';
 import { payloadFields } from '../protocol/payload.js';
 
 export class FrameError extends Error {
@@ -27,6 +28,8 @@ export interface PublishEntry {
   key?: string;
   headers?: Record<string, string>;
   ttlMs?: number;
+  delayMs?: number;
+  deliverAt?: Date;
 }
 
 /** A client frame as parsed: a publish as a list of entries either way, a reject with its reason. */
@@ -92,6 +95,24 @@ function payload(entry: Json): unknown {
   return entry.data;
 }
 
+/** `delayMs` or `deliverAt` (ms since epoch or ISO 8601), each at most MAX_DELAY_MS ahead. */
+function due(entry: Json): Pick<PublishEntry, 'delayMs' | 'deliverAt'> {
+  const { delayMs, deliverAt } = entry;
+  if (delayMs !== undefined && deliverAt !== undefined) throw new FrameError('BAD_FRAME', 'give "delayMs" or "deliverAt", not both');
+  if (delayMs !== undefined) {
+    if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0 || delayMs > MAX_DELAY_MS) {
+      throw new FrameError('BAD_FRAME', `"delayMs" must be a number of milliseconds from 0 to ${MAX_DELAY_MS} (a year), not ${JSON.stringify(delayMs)}`);
+    }
+    return { delayMs };
+  }
+  if (deliverAt === undefined) return {};
+  // Date.parse alone would take '5' as a year: a string must look like an ISO date.
+  const time = typeof deliverAt === 'number' ? deliverAt : typeof deliverAt === 'string' && /^\d{4}-\d{2}-\d{2}/.test(deliverAt) ? Date.parse(deliverAt) : NaN;
+  if (!Number.isFinite(time)) throw new FrameError('BAD_FRAME', `"deliverAt" must be ms since epoch or an ISO 8601 date, not ${JSON.stringify(deliverAt)}`);
+  if (time - Date.now() > MAX_DELAY_MS) throw new FrameError('BAD_FRAME', `"deliverAt" ${JSON.stringify(deliverAt)} is more than a year ahead (the limit is ${MAX_DELAY_MS} ms)`);
+  return { deliverAt: new Date(time) };
+}
+
 export function publishEntry(entry: unknown): PublishEntry {
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new FrameError('BAD_FRAME', 'a message must be an object');
   const e = entry as Json;
@@ -105,6 +126,7 @@ export function publishEntry(entry: unknown): PublishEntry {
     key: e.key as string | undefined,
     headers: headers(e.headers),
     ttlMs,
+    ...due(e),
   };
 }
 

@@ -34,7 +34,8 @@ export function publishItems(principal: Principal, entries: PublishEntry[], limi
       // The Bus's error, as the driver's limit would raise it: with the bus's name for the topic.
       throw new PayloadTooLargeError(bytes, limits.maxMessageBytes, { topic: principal.toBus(entry.topic), limitOf: 'the gateway' });
     }
-    return { topic: principal.toBus(entry.topic), data: entry.data, id: entry.messageId, key: entry.key, headers: busHeaders(principal, entry), ttlMs: entry.ttlMs };
+    return { topic: principal.toBus(entry.topic), data: entry.data, id: entry.messageId, key: entry.key, headers: busHeaders(principal, entry), ttlMs: entry.ttlMs,
+      delayMs: entry.delayMs, deliverAt: entry.deliverAt };
   });
 }
 

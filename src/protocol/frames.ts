@@ -47,6 +47,10 @@ export interface PublishFields extends Payload {
   key?: string;
   headers?: Record<string, string>;
   ttlMs?: number;
+  /** Hold the message this long before delivery (at most MAX_DELAY_MS); not with `deliverAt`. */
+  delayMs?: number;
+  /** Deliver no earlier than this: ms since epoch or an ISO 8601 string (at most MAX_DELAY_MS ahead). */
+  deliverAt?: number | string;
 }
 
 export interface PublishFrame extends PublishFields {

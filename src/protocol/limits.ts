@@ -36,3 +36,9 @@ export type AnnouncedLimits = Pick<
   Limits,
   'maxFrameBytes' | 'maxMessageBytes' | 'maxBatch' | 'maxSubscriptions' | 'publishRate' | 'maxUnacked' | 'maxConnectionsPerClient'
 >;
+
+/**
+ * The furthest ahead a publish may be delayed: a year. Further is far likelier a unit mistake
+ * (seconds for milliseconds, a year typed wrong) than a plan, and it would sit in the store.
+ */
+export const MAX_DELAY_MS = 365 * 24 * 60 * 60 * 1000;
