@@ -3,7 +3,7 @@
 
 import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
 import { ClosedError } from '../core/errors.js';
-import type { Message, StoredMessage } from '../core/message.js';
+import type { Message, PublishResult, StoredMessage } from '../core/message.js';
 import { Inbox, requestTimeout, type RequestOptions } from '../core/request-protocol.js';
 import { assertPattern, assertTopic } from '../core/topic.js';
 import { uuidv7 } from '../core/uuid.js';
@@ -12,7 +12,7 @@ import { payloadOf } from '../protocol/payload.js';
 import type { Channel, RemoteDelivery, ChannelSpec } from './channel.js';
 import { Connection, type ConnectionEvents, type ConnectionOptions } from './connection.js';
 import { MessageQueue } from './message-queue.js';
-import { publishFields } from './wire.js';
+import { fromPublished, publishFields } from './wire.js';
 
 export type ClientOptions = ConnectionOptions;
 
@@ -95,18 +95,18 @@ export class OmnibusClient {
   }
 
   /** Resolves when the gateway's bus accepted the message (for durable drivers: persisted). */
-  async publish(topic: string, data: unknown, options: ClientPublishOptions = {}): Promise<{ id: string; seq?: string }> {
+  async publish(topic: string, data: unknown, options: ClientPublishOptions = {}): Promise<PublishResult> {
     assertTopic(topic);
     const fields = publishFields({ topic, data, ...options });
     const reply = await this.connection.request<PublishReply>('publish', (id) => ({ type: 'publish', id, ...fields }));
-    return { id: reply.messageId, seq: reply.seq };
+    return fromPublished(reply);
   }
 
-  async publishMany(items: ReadonlyArray<ClientPublishItem>): Promise<Array<{ id: string; seq?: string }>> {
+  async publishMany(items: ReadonlyArray<ClientPublishItem>): Promise<PublishResult[]> {
     for (const item of items) assertTopic(item.topic);
     const messages = items.map(publishFields);
     const reply = await this.connection.request<PublishBatchReply>('publish', (id) => ({ type: 'publish', id, messages }), messages.length);
-    return reply.results.map((r) => ({ id: r.messageId, seq: r.seq }));
+    return reply.results.map(fromPublished);
   }
 
   async subscribe<T = unknown>(pattern: string, handler: ClientHandler<T>, options: ClientSubscribeOptions = {}): Promise<ClientSubscription> {

@@ -4,7 +4,7 @@
 // hands it values, not encoded bytes. Only types are imported from core.
 
 import type { Capabilities, Deliver, Driver, DriverEvent, DriverSubscription, SubscribeSpec, WireMessage } from '../core/driver.js';
-import type { PublishBatchReply, PublishReply, WelcomeFrame } from '../protocol/frames.js';
+import type { Published, PublishBatchReply, PublishReply, WelcomeFrame } from '../protocol/frames.js';
 import { DEFAULT_LIMITS } from '../protocol/limits.js';
 import { payloadOf } from '../protocol/payload.js';
 import { Connection, type ConnectionOptions } from './connection.js';
@@ -64,11 +64,11 @@ export function gatewayDriver(options: ConnectionOptions): GatewayDriver {
       const messages = batch.map((wire) => publishFields({ topic: wire.topic, id: wire.id, data: wire.value, key: wire.key, headers: wire.headers, ttlMs: wire.ttlMs }));
       if (messages.length === 1) {
         const reply = await connection.request<PublishReply>('publish', (id) => ({ type: 'publish', id, ...messages[0] }));
-        batch[0].seq = reply.seq;
+        settle(batch[0], reply);
         return;
       }
       const reply = await connection.request<PublishBatchReply>('publish', (id) => ({ type: 'publish', id, messages }), messages.length);
-      reply.results.forEach((result, i) => (batch[i].seq = result.seq));
+      reply.results.forEach((result, i) => settle(batch[i], result));
     },
 
     async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
@@ -109,4 +109,10 @@ export function gatewayDriver(options: ConnectionOptions): GatewayDriver {
 
     close: () => connection.close(),
   };
+}
+
+/** Sets what the gateway's reply says of a message on it, as a driver's publish does. */
+function settle(wire: WireMessage, reply: Published): void {
+  wire.seq = reply.seq;
+  if (reply.duplicate === true) wire.duplicate = true;
 }

@@ -3,7 +3,8 @@
 
 import { ConfigurationError } from '../core/errors.js';
 import { uuidv7 } from '../core/uuid.js';
-import type { PublishFields } from '../protocol/frames.js';
+import type { PublishResult } from '../core/message.js';
+import type { Published, PublishFields } from '../protocol/frames.js';
 import { payloadFields } from '../protocol/payload.js';
 import type { ClientPublishItem } from './client.js';
 
@@ -22,4 +23,9 @@ export function publishFields(item: ClientPublishItem): PublishFields {
     fields.deliverAt = item.deliverAt.getTime();
   }
   return fields;
+}
+
+/** A publish reply's account of one message, as `bus.publish` gives it. */
+export function fromPublished(reply: Published): PublishResult {
+  return reply.duplicate === true ? { id: reply.messageId, seq: reply.seq, duplicate: true } : { id: reply.messageId, seq: reply.seq };
 }

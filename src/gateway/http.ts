@@ -20,7 +20,7 @@ import type { OriginCheck } from './origins.js';
 import type { Member, Presence } from './presence.js';
 import { ClientBuckets } from './rate.js';
 import { logRefusal } from './refusals.js';
-import { describeError, publishItems, publishToBus } from './publishing.js';
+import { describeError, published, publishItems, publishToBus } from './publishing.js';
 import type { StatsView } from './stats-view.js';
 import { checkPattern, openSubscription } from './subscriptions.js';
 import type { TopicCounts } from './topics.js';
@@ -221,7 +221,7 @@ async function publish(host: HttpHost, principal: Principal, req: IncomingMessag
   const items = publishItems(principal, entries, host.limits);
   const results = await publishToBus(host.bus, items, batch);
   host.topics.count(items);
-  const out = results.map((r) => ({ messageId: r.id, seq: r.seq }));
+  const out = results.map(published);
   json(res, 200, batch ? { results: out } : out[0]);
 }
 

@@ -7,7 +7,7 @@ import { OmnibusError, PayloadTooLargeError, errorMessage } from '../core/errors
 import type { PublishResult } from '../core/message.js';
 import { assertTopic } from '../core/topic.js';
 import { wireCode, type ErrorCode } from '../protocol/errors.js';
-import type { ErrorFrame } from '../protocol/frames.js';
+import type { ErrorFrame, Published } from '../protocol/frames.js';
 import type { Limits } from '../protocol/limits.js';
 import type { Principal } from './auth.js';
 import { FrameError, payloadBytes, type PublishEntry } from './frames.js';
@@ -58,6 +58,11 @@ function busHeaders(principal: Principal, entry: PublishEntry): Record<string, s
 /** Presence events come from the gateway alone, so no client can fake a join. */
 export function presenceRefusal(topic: string): FrameError {
   return new FrameError('FORBIDDEN', `topics with a '${PRESENCE_TOKEN}' token carry the gateway's presence events; clients cannot publish to '${topic}'`, topic);
+}
+
+/** What a publish reply says of one message. */
+export function published(result: PublishResult): Published {
+  return result.duplicate === true ? { messageId: result.id, seq: result.seq, duplicate: true } : { messageId: result.id, seq: result.seq };
 }
 
 export function publishToBus(bus: Bus, items: PublishItem[], batch: boolean): Promise<PublishResult[]> {

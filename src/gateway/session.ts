@@ -15,7 +15,7 @@ import type { Limits } from '../protocol/limits.js';
 import { AuthError, type Authenticator, type Principal } from './auth.js';
 import { tokenClient, type ConnectionCounter } from './connections.js';
 import { messageFrame, parseFrames, type ParsedFrame } from './frames.js';
-import { describeError, publishItems, publishToBus } from './publishing.js';
+import { describeError, published, publishItems, publishToBus } from './publishing.js';
 import { TokenBucket } from './rate.js';
 import type { Member, Presence } from './presence.js';
 import { logRefusal } from './refusals.js';
@@ -196,8 +196,8 @@ export class Session {
       (results) => {
         this.pending--;
         this.host.topics.count(items);
-        if (frame.batch) this.send({ type: 'reply', id: frame.id, results: results.map((r) => ({ messageId: r.id, seq: r.seq })) });
-        else this.send({ type: 'reply', id: frame.id, messageId: results[0].id, seq: results[0].seq });
+        if (frame.batch) this.send({ type: 'reply', id: frame.id, results: results.map(published) });
+        else this.send({ type: 'reply', id: frame.id, ...published(results[0]) });
       },
       (error) => {
         this.pending--;

@@ -144,6 +144,8 @@ export interface UnsubscribeReply extends ReplyFrame {
 export interface Published {
   messageId: string;
   seq?: string;
+  /** The id was stored within the driver's dedupe window, so nothing was stored: `seq` is the stored message's. */
+  duplicate?: true;
 }
 
 export interface PublishReply extends ReplyFrame, Published {}
