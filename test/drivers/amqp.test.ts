@@ -16,7 +16,7 @@ import declaration from '../../src/drivers/amqp/entry.js';
 import { roundedDelay } from '../../src/drivers/amqp/delays.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
 import { AMQP_URL, amqpSkip, deleteExchange, startPrivateRabbit } from '../support/amqp.js';
-import { connectionEvents, restartSubscriptions } from '../support/restart.js';
+import { connectionEvents, restartSubscriptions, throughTwoOutages } from '../support/restart.js';
 
 const skip = await amqpSkip();
 const exchange = `omnibus-test-${randomUUID().slice(0, 8)}`;
@@ -203,18 +203,10 @@ describe('amqp driver', { skip }, () => {
     };
     try {
       const subscriptions = await restartSubscriptions(bus, root, topic);
-      await publish(0, 20);
-      await subscriptions.received(20);
-      for (const outage of [1, 2]) {
-        await server.stop();
-        await connection.lost();
-        await assert.rejects(bus.publish(topic, -outage), ConnectionError);
-        await server.start();
-        await connection.reconnected();
-        await publish(outage * 20, outage * 20 + 20);
-        await subscriptions.received(outage * 20 + 20);
-      }
-      connection.steady();
+      await throughTwoOutages({
+        server, connection, subscriptions, publish,
+        whileDown: (outage) => assert.rejects(bus.publish(topic, -outage), ConnectionError),
+      });
       assert.ok(!subscriptions.grouped.has(-1) && !subscriptions.grouped.has(-2), 'a refused publish was not stored');
     } finally {
       await bus.close();

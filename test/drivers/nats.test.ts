@@ -15,7 +15,7 @@ import type { Message, StoredMessage } from '../../src/core/message.js';
 import { nats, type NatsOptions } from '../../src/drivers/nats/index.js';
 import { durableName } from '../../src/drivers/nats/jetstream.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
-import { connectionEvents, restartSubscriptions } from '../support/restart.js';
+import { connectionEvents, restartSubscriptions, throughTwoOutages } from '../support/restart.js';
 import { deleteStreams, NATS_URL, natsSkip, startPrivateNats } from '../support/nats.js';
 
 const skip = await natsSkip();
@@ -515,19 +515,10 @@ describe('nats driver', { skip }, () => {
     };
     try {
       const subscriptions = await restartSubscriptions(bus, root, topic);
-      await publish(0, 20);
-      await subscriptions.received(20);
-      for (const outage of [1, 2]) {
-        await server.stop();
-        await connection.lost();
-        await assert.rejects(bus.publish(topic, -outage), ConnectionError);
-        await server.start();
-        await connection.reconnected();
-        // Published once the bus said it is back: no retry needed, and every subscription gets it.
-        await publish(outage * 20, outage * 20 + 20);
-        await subscriptions.received(outage * 20 + 20);
-      }
-      connection.steady();
+      await throughTwoOutages({
+        server, connection, subscriptions, publish,
+        whileDown: (outage) => assert.rejects(bus.publish(topic, -outage), ConnectionError),
+      });
       // A refused publish may still land once the server is back; count only the numbered ones.
       assert.deepEqual([...subscriptions.grouped].filter((n) => n >= 0).sort((a, b) => a - b), acknowledged);
     } finally {

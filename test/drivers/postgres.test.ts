@@ -6,7 +6,7 @@ import { createBusFromConfig } from '../../src/config/index.js';
 import { postgres, type PostgresOptions } from '../../src/drivers/postgres/index.js';
 import { LOCK_NAMESPACE } from '../../src/drivers/postgres/migrate.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
-import { connectionEvents, restartSubscriptions } from '../support/restart.js';
+import { connectionEvents, restartSubscriptions, throughTwoOutages } from '../support/restart.js';
 import { PG_URL as url, postgresSkip, privatePostgresSkip, startPostgres } from '../support/postgres.js';
 
 const skip = await postgresSkip();
@@ -478,22 +478,14 @@ describe('postgres driver', { skip }, () => {
     try {
       const subscriptions = await restartSubscriptions(b, root, name);
       await quick.publish(`${root}.warm`, -1); // connects the impatient driver
-      await publish(0, 20);
-      await subscriptions.received(20);
-      for (const outage of [1, 2]) {
-        await server.stop();
-        await connection.lost();
-        await assert.rejects(quick.publish(`${root}.warm`, -1 - outage), ConnectionError);
-        // A patient publisher waits for the server instead of failing.
-        const waiting = b.publish(name, outage * 20);
-        await server.start();
-        await connection.reconnected();
-        await waiting;
-        // Published once the bus said it is back: no retry needed, and every subscription gets it.
-        await publish(outage * 20 + 1, outage * 20 + 20);
-        await subscriptions.received(outage * 20 + 20);
-      }
-      connection.steady();
+      await throughTwoOutages({
+        server, connection, subscriptions, publish,
+        whileDown: async (outage, first) => {
+          await assert.rejects(quick.publish(`${root}.warm`, -1 - outage), ConnectionError);
+          // A patient publisher waits for the server instead of failing.
+          return { held: b.publish(name, first) };
+        },
+      });
     } finally {
       await Promise.all([b.close(), quick.close()].map((closing) => closing.catch(() => {})));
       await server.destroy();

@@ -16,7 +16,7 @@ import { ConnectionError, InvalidPositionError } from '../../src/core/errors.js'
 import type { Message } from '../../src/core/message.js';
 import { redis, type RedisOptions } from '../../src/drivers/redis/index.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
-import { connectionEvents, restartSubscriptions } from '../support/restart.js';
+import { connectionEvents, restartSubscriptions, throughTwoOutages } from '../support/restart.js';
 import { collect, deleteKeys, REDIS_URL, redisSkip, startPrivateRedis } from '../support/redis.js';
 
 const skip = await redisSkip();
@@ -563,23 +563,14 @@ describe('redis driver', { skip }, () => {
     try {
       const subscriptions = await restartSubscriptions(bus, root, topic);
       await impatient.publish(`${root}.warm`, -1);
-      await publish(0, 20);
-      await subscriptions.received(20);
-      for (const outage of [1, 2]) {
-        await server.stop();
-        await connection.lost();
-        await assert.rejects(impatient.publish(`${root}.warm`, -1 - outage), ConnectionError);
-        // Published while the server is down: the client holds it and sends it once the server is back.
-        const held = bus.publish(topic, outage * 20);
-        await server.start();
-        await connection.reconnected();
-        await held;
-        // Published once the bus said it is back: no retry needed, and every subscription gets it.
-        await publish(outage * 20 + 1, outage * 20 + 20);
-        // The server keeps nothing on disk, so there is nothing older to read; all was delivered before.
-        await subscriptions.received(outage * 20 + 20);
-      }
-      connection.steady();
+      await throughTwoOutages({
+        server, connection, subscriptions, publish,
+        whileDown: async (outage, first) => {
+          await assert.rejects(impatient.publish(`${root}.warm`, -1 - outage), ConnectionError);
+          // Published while the server is down: the client holds it and sends it once the server is back.
+          return { held: bus.publish(topic, first) };
+        },
+      });
     } finally {
       await Promise.all([bus.close(), impatient.close()]);
       await server.dispose();

@@ -57,3 +57,38 @@ export async function restartSubscriptions(bus: Bus, root: string, topic: string
       eventually(() => [grouped, fanout, wildcard].every((seen) => has(seen, count)), `0 .. ${count - 1} on the group, fan-out and wildcard subscriptions`, 20_000),
   };
 }
+
+export interface Outages {
+  server: { stop(): Promise<void>; start(): Promise<void> };
+  connection: ConnectionEvents;
+  subscriptions: RestartSubscriptions;
+  /** Publishes the numbers from .. to - 1, each awaited. */
+  publish(from: number, to: number): Promise<void>;
+  /**
+   * Runs while the server is down, once its `connectionLost` came: asserts what a publish
+   * does then. It may start a publish of `first` that is to complete once the server is back
+   * (a driver that waits out outages) and return it as `held`; the numbers then go on from `first + 1`.
+   */
+  whileDown(outage: number, first: number): Promise<{ held: Promise<unknown> } | void>;
+}
+
+/**
+ * Twenty numbers, then two outages: each stops the server, starts it again and publishes
+ * twenty more once the bus says it is back, and every subscription must get them all.
+ */
+export async function throughTwoOutages({ server, connection, subscriptions, publish, whileDown }: Outages): Promise<void> {
+  await publish(0, 20);
+  await subscriptions.received(20);
+  for (const outage of [1, 2]) {
+    await server.stop();
+    await connection.lost();
+    const waiting = await whileDown(outage, outage * 20);
+    await server.start();
+    await connection.reconnected();
+    await waiting?.held;
+    // Published once the bus said it is back: no retry needed, and every subscription gets it.
+    await publish(outage * 20 + (waiting === undefined ? 0 : 1), outage * 20 + 20);
+    await subscriptions.received(outage * 20 + 20);
+  }
+  connection.steady();
+}
