@@ -10,15 +10,18 @@ async function svg(spec: TopLevelSpec): Promise<string> {
   return view.toSVG();
 }
 
-/** Each throughput row (a rate) beside its baseline, one panel per benchmark (log scale: rates span 1k to 10M). */
-export function throughputChart(rows: readonly Result[]): Promise<string> {
-  const values = rows.flatMap((row) => [
-      { bench: row.bench, scenario: `${row.scenario} vs ${row.baselineName}`, who: 'omnibus', rate: row.omnibus },
-      { bench: row.bench, scenario: `${row.scenario} vs ${row.baselineName}`, who: 'baseline', rate: row.baseline },
-    ]);
+/** Each row's figure beside its baseline's, a pair of bars per scenario, one panel per benchmark. */
+function besideBaseline(rows: readonly Result[], title: string, unit: string, figure: (value: number, row: Result) => number, log: boolean): Promise<string> {
+  const values = rows.flatMap((row) => {
+    const scenario = `${row.scenario} vs ${row.baselineName}`;
+    return [
+      { bench: row.bench, scenario, who: 'omnibus', value: figure(row.omnibus, row) },
+      { bench: row.bench, scenario, who: 'baseline', value: figure(row.baseline, row) },
+    ];
+  });
   return svg({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: 'Throughput beside the baseline of the same run (msg/s)',
+    title,
     data: { values },
     facet: { row: { field: 'bench', type: 'nominal', title: null } },
     resolve: { scale: { y: 'independent' } },
@@ -28,38 +31,24 @@ export function throughputChart(rows: readonly Result[]): Promise<string> {
       encoding: {
         y: { field: 'scenario', type: 'nominal', title: null, axis: { labelLimit: 360 } },
         yOffset: { field: 'who', type: 'nominal' },
-        x: { field: 'rate', type: 'quantitative', scale: { type: 'log' }, title: 'msg/s' },
-        // A bar on a log scale cannot start at 0: these start at 1 msg/s.
-        x2: { datum: 1 },
+        // A bar on a log scale cannot start at 0: those start at 1.
+        ...(log
+          ? { x: { field: 'value', type: 'quantitative', scale: { type: 'log' }, title: unit }, x2: { datum: 1 } }
+          : { x: { field: 'value', type: 'quantitative', title: unit } }),
         color: { field: 'who', type: 'nominal', title: null },
       },
     },
   });
 }
 
-/** Latency rows (percentiles) of Omnibus beside its baseline's, per scenario. */
+/** Each throughput row (a rate) beside its baseline (log scale: rates span 1k to 10M). */
+export function throughputChart(rows: readonly Result[]): Promise<string> {
+  return besideBaseline(rows, 'Throughput beside the baseline of the same run (msg/s)', 'msg/s', (value) => value, true);
+}
+
+/** Latency rows (percentiles) beside the baseline's, in ms. */
 export function latencyChart(rows: readonly Result[]): Promise<string> {
-  const values = rows.flatMap((row) => [
-      { bench: row.bench, scenario: `${row.scenario} vs ${row.baselineName}`, who: 'omnibus', ms: inMs(row.omnibus, row.unit) },
-      { bench: row.bench, scenario: `${row.scenario} vs ${row.baselineName}`, who: 'baseline', ms: inMs(row.baseline, row.unit) },
-    ]);
-  return svg({
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: 'Latency beside the baseline of the same run (ms)',
-    data: { values },
-    facet: { row: { field: 'bench', type: 'nominal', title: null } },
-    resolve: { scale: { y: 'independent' } },
-    spec: {
-      width: 420,
-      mark: 'bar',
-      encoding: {
-        y: { field: 'scenario', type: 'nominal', title: null, axis: { labelLimit: 360 } },
-        yOffset: { field: 'who', type: 'nominal' },
-        x: { field: 'ms', type: 'quantitative', title: 'ms' },
-        color: { field: 'who', type: 'nominal', title: null },
-      },
-    },
-  });
+  return besideBaseline(rows, 'Latency beside the baseline of the same run (ms)', 'ms', (value, row) => inMs(value, row.unit), false);
 }
 
 /** The median ratio per benchmark in each committed results file, oldest first (files are named <date>-<commit>.csv). */
