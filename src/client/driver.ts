@@ -30,13 +30,10 @@ const BEFORE_WELCOME: Capabilities = {
   delayedDelivery: false,
 };
 
-/**
- * The gateway's capabilities as this driver's: the gateway matches patterns itself, whatever its
- * bus's drivers do. This driver does not pass a due time on yet (`client.publish` does), so it declares no delays.
- */
+/** The gateway's capabilities as this driver's: the gateway matches patterns itself, whatever its bus's drivers do. */
 function capabilitiesOf(welcome: WelcomeFrame): Capabilities {
   const { drivers: _drivers, ...capabilities } = welcome.capabilities;
-  return { ...capabilities, nativeWildcards: true, delayedDelivery: false };
+  return { ...capabilities, nativeWildcards: true };
 }
 
 export function gatewayDriver(options: ConnectionOptions): GatewayDriver {
@@ -61,7 +58,12 @@ export function gatewayDriver(options: ConnectionOptions): GatewayDriver {
     ready: () => connection.opened(),
 
     async publish(batch: WireMessage[]): Promise<void> {
-      const messages = batch.map((wire) => publishFields({ topic: wire.topic, id: wire.id, data: wire.value, key: wire.key, headers: wire.headers, ttlMs: wire.ttlMs }));
+      const messages = batch.map((wire) =>
+        publishFields({
+          topic: wire.topic, id: wire.id, data: wire.value, key: wire.key, headers: wire.headers, ttlMs: wire.ttlMs,
+          deliverAt: wire.deliverAt === undefined ? undefined : new Date(wire.deliverAt),
+        }),
+      );
       if (messages.length === 1) {
         const reply = await connection.request<PublishReply>('publish', (id) => ({ type: 'publish', id, ...messages[0] }));
         settle(batch[0], reply);
