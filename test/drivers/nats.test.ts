@@ -295,29 +295,6 @@ describe('nats driver', { skip }, () => {
     await eventually(() => seen.size === count, `all ${count} messages`, 10_000);
   });
 
-  it('a message due seconds ahead waits in the delay stream, nak\'d by the mover until close to due, then arrives on time', async () => {
-    const root = fresh();
-    const topic = `${root}.later`;
-    const bus = busOver();
-    const got: Array<{ message: Message; at: number }> = [];
-    await bus.subscribe(topic, (message) => void got.push({ message, at: Date.now() }), { group: 'later' });
-    const due = Date.now() + 3_000;
-    const result = await bus.publish(topic, 'in three seconds', { deliverAt: new Date(due) });
-    assert.equal(result.seq, undefined, 'no seq before it is stored on its topic');
-    // It waits in the driver's own stream, not in the topic's.
-    const nc = await connect({ servers: NATS_URL });
-    try {
-      const jsm = await jetstreamManager(nc);
-      assert.equal((await jsm.streams.info(`${streamPrefix}-delayed`)).state.messages >= 1, true);
-    } finally {
-      await nc.close();
-    }
-    await eventually(() => got.length === 1, 'the delayed message', 10_000);
-    assert.ok(got[0].at >= due, `arrived ${due - got[0].at} ms early`);
-    assert.ok(got[0].at <= due + 2_000, `arrived ${got[0].at - due} ms late`);
-    assert.equal(got[0].message.id, result.id);
-  });
-
   it('bus.close() on a group member hands back at once what it never started, and what it acked never comes back', async () => {
     const root = fresh();
     const topic = `${root}.leaving`;

@@ -13,6 +13,7 @@ import { DueTimer } from '../../driver-kit/due-timer.js';
 import { apiPrefix, inboxFor, storeOnTopic, type JetStreamLink } from './jetstream.js';
 import { JetStreamMessage } from './message.js';
 import { Puller } from './pull.js';
+import { delayedStreamName } from './streams.js';
 import { toNatsHeaders } from './wire.js';
 
 /** Headers of a waiting message: where it goes, and when (milliseconds since the epoch). */
@@ -50,7 +51,7 @@ export class DelayedMessages {
     private readonly link: JetStreamLink,
     streamPrefix: string,
   ) {
-    this.stream = `${streamPrefix}-delayed`;
+    this.stream = delayedStreamName(streamPrefix);
     this.subject = `omnibus~delayed.${streamPrefix}`;
   }
 

@@ -15,6 +15,11 @@ export interface StreamLayout {
 
 const NAME_UNSAFE = /[^A-Za-z0-9_-]/g;
 
+/** The stream that holds delayed messages (delayed.ts): a '-' after the prefix, where topic streams have '_', so no topic root names it. */
+export function delayedStreamName(streamPrefix: string): string {
+  return `${streamPrefix}-delayed`;
+}
+
 export class StreamCatalog {
   /** Ensured streams by root subject; a failed attempt is forgotten so the next call retries. */
   private readonly ensured = new Map<string, Promise<string>>();
@@ -69,10 +74,11 @@ export class StreamCatalog {
     return names.length > 0 ? names : [await this.createFor(subject, false)];
   }
 
-  /** The streams whose subjects overlap `subject` (a topic or a pattern), without creating any. */
+  /** The streams whose subjects overlap `subject` (a topic or a pattern), without creating any; never the delayed one. */
   async capturing(subject: string): Promise<string[]> {
+    const hidden = delayedStreamName(this.layout.streamPrefix);
     const names: string[] = [];
-    for await (const name of this.jsm.streams.names(subject)) names.push(name);
+    for await (const name of this.jsm.streams.names(subject)) if (name !== hidden) names.push(name);
     return names;
   }
 
