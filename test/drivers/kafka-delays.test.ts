@@ -117,7 +117,9 @@ describe('kafka delayed delivery', { skip }, () => {
     const bus = busOver();
     const got = arrivals();
     await bus.subscribe(topic, got.handler);
-    await bus.publish(topic, 'short-lived', { delayMs: 2_000, ttlMs: 1_500 });
+    // Counted from when it was stored, the TTL would run out 2 s before due; counted from due,
+    // it leaves 4 s for the move and the fetch, which a busy machine needs.
+    await bus.publish(topic, 'short-lived', { delayMs: 6_000, ttlMs: 4_000 });
     await eventually(() => got.got.length === 1, 'the delayed message, its TTL not yet run out when due', 20_000);
     assert.equal(got.got[0].message.data, 'short-lived');
   });
