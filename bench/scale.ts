@@ -10,7 +10,7 @@ import { createClient, type OmnibusClient } from '../src/client/client.js';
 import type { WebSocketConstructor } from '../src/client/connection.js';
 import { percentile, printTable, type Row } from './measure.js';
 
-const SERVER = new URL('./support/scale-server.ts', import.meta.url).pathname;
+const SERVER = new URL('./support/servers.ts', import.meta.url).pathname;
 const CLIENTS = Number(process.env.SCALE_CLIENTS ?? 10_000);
 /** Connections opened at once: more overflows loopback's accept queue. */
 const CONNECTING = 200;

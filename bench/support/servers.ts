@@ -1,14 +1,23 @@
-// Child processes for bench/gateway.ts: `gateway` (Omnibus over the memory driver) or
-// `relay` (a bare ws server forwarding every text frame to every other client).
+// Child processes for bench/gateway.ts and bench/scale.ts: `gateway` (Omnibus over the memory
+// driver, its limits raised for many connections and messages from one address) or `relay` (a
+// bare ws server forwarding every frame to every other client). Prints its port; answers each
+// IPC message (bench/scale.ts opens the channel) with its memory after a full collection.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createBus } from '../../src/create-bus.js';
 import { createGateway } from '../../src/gateway/index.js';
 
-const kind = process.argv[2];
-if (kind === 'gateway') {
-  const gateway = createGateway({ bus: createBus(), limits: { publishRate: { perSecond: 10_000_000 } } });
-  const port = await gateway.listen(0, '127.0.0.1');
-  process.stdout.write(`${port}\n`);
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+if (process.argv[2] === 'gateway') {
+  const gateway = createGateway({
+    bus: createBus(),
+    limits: { maxConnectionsPerClient: 100_000, publishRate: { perSecond: 10_000_000 } },
+    dashboard: false,
+  });
+  process.stdout.write(`${await gateway.listen(0, '127.0.0.1')}\n`);
 } else {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
   await new Promise((resolve) => wss.once('listening', resolve));
@@ -19,3 +28,9 @@ if (kind === 'gateway') {
   });
   process.stdout.write(`${(wss.address() as { port: number }).port}\n`);
 }
+
+process.on('message', () => {
+  collectGarbage();
+  const { rss, heapUsed } = process.memoryUsage();
+  process.send!({ rss, heapUsed });
+});
