@@ -140,6 +140,28 @@ describe('amqp driver', { skip }, () => {
     assert.match(line, /\tquorum\ttrue/);
   });
 
+  it('acks of one turn go out as one multiple ack, which never covers a message still unsettled before it', async () => {
+    const topic = `${fresh()}.gaps`;
+    const first = busOver();
+    const held: Message[] = [];
+    await first.subscribe(topic, (message) => void held.push(message), { group: 'gaps', ack: 'manual', concurrency: 20 });
+    await first.publishMany(Array.from({ length: 20 }, (_, index) => ({ topic, data: index })));
+    await eventually(() => held.length === 20, 'all 20 held unsettled');
+    // A run from the oldest (0–4), acks behind unsettled ones (7, 9, 12, 13, 19), in one turn and then one more.
+    const acked = new Set([0, 1, 2, 3, 4, 7, 9, 12, 13, 19]);
+    const byData = new Map(held.map((message) => [message.data as number, message]));
+    await Promise.all([4, 2, 0, 9, 13].map((index) => byData.get(index)!.ack()));
+    await Promise.all([1, 3, 7, 12, 19].map((index) => byData.get(index)!.ack()));
+    await first.close();
+
+    const second = busOver();
+    const back: number[] = [];
+    await second.subscribe(topic, (message) => void back.push(message.data as number), { group: 'gaps' });
+    const expected = [...Array(20).keys()].filter((index) => !acked.has(index));
+    await eventually(() => back.length >= expected.length, 'the unacked ten again');
+    assert.deepEqual(back.sort((a, b) => a - b), expected);
+  });
+
   it('nack(delayMs) comes back through a delay queue no earlier than the delay, its attempt counted up', async () => {
     const topic = `${fresh()}.later`;
     const bus = busOver();

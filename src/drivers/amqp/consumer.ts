@@ -5,8 +5,10 @@
 
 import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import type { Deliver, Delivery, DriverSubscription, SubscribeSpec, WireMessage } from '../../core/index.js';
+import { Queue } from '../../core/queue.js';
 import { Coalescer } from '../../driver-kit/coalescer.js';
 import { failure } from '../../driver-kit/failure.js';
+import { afterThisTurn } from '../../driver-kit/turn.js';
 import { bindingKey, fromDelivery } from './wire.js';
 
 export interface ConsumerHost {
@@ -27,7 +29,7 @@ class AmqpDelivery implements Delivery {
   constructor(
     readonly message: WireMessage,
     readonly attempt: number,
-    readonly raw: ConsumeMessage,
+    readonly tag: Tag,
     readonly link: Link,
     readonly queue: string,
     private readonly consumer: AmqpConsumer,
@@ -54,14 +56,34 @@ class AmqpDelivery implements Delivery {
   }
 }
 
+/** A message received on a link's channel, until its settlement has gone out. */
+interface Tag {
+  readonly raw: ConsumeMessage;
+  state: 'open' | 'acking' | 'sent';
+}
+
+interface AckBatch {
+  readonly tags: Tag[];
+  readonly done: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
 /**
- * A consumer's channel, and the barrier that tells when RabbitMQ has handled what was sent
- * on it: AMQP answers no ack, but a channel's methods are handled in order, so once a
- * basic.qos sent after an ack is answered, the ack was handled. One barrier is in flight at
- * a time; settlements sent meanwhile wait for the next.
+ * A consumer's channel. Acks of one event-loop turn go out together: the longest run of
+ * settled delivery tags from the oldest unsettled one as a single `basic.ack` with
+ * `multiple`, the rest one by one. RabbitMQ's cost is per ack frame (a quorum queue turns
+ * each into a Raft command), so a burst of acks costs it one frame instead of one each.
+ *
+ * AMQP answers no ack, but a channel's methods are handled in order, so once a basic.qos sent
+ * after an ack is answered, the ack was handled: that is the barrier an ack resolves on. One
+ * barrier is in flight at a time; settlements sent meanwhile wait for the next.
  */
 class Link {
-  readonly barrier: Coalescer<void>;
+  private readonly barrier: Coalescer<void>;
+  /** Every message received and not yet settled on the wire, in delivery-tag order. */
+  private readonly tags = new Queue<Tag>();
+  private batch: AckBatch | undefined;
 
   constructor(
     readonly channel: Channel,
@@ -70,15 +92,70 @@ class Link {
     this.barrier = new Coalescer(() => channel.prefetch(prefetch).then(() => undefined), Infinity);
   }
 
-  /** Acks or requeues `message`; resolves once RabbitMQ has handled it. */
-  settle(message: ConsumeMessage, requeue: boolean): Promise<void> {
+  received(raw: ConsumeMessage): Tag {
+    const tag: Tag = { raw, state: 'open' };
+    this.tags.push(tag);
+    return tag;
+  }
+
+  /** Acks or requeues `tag`'s message; resolves once RabbitMQ has handled it. */
+  settle(tag: Tag, requeue: boolean): Promise<void> {
+    if (!requeue) return this.ack(tag);
     try {
-      if (requeue) this.channel.nack(message, false, true);
-      else this.channel.ack(message);
+      this.channel.nack(tag.raw, false, true);
     } catch (error) {
       return Promise.reject(error);
     }
+    tag.state = 'sent';
     return this.barrier.add([undefined]);
+  }
+
+  /** Resolves once every settlement handed over so far has been handled. */
+  idle(): Promise<void> {
+    this.flush();
+    return this.barrier.idle();
+  }
+
+  private ack(tag: Tag): Promise<void> {
+    tag.state = 'acking';
+    if (this.batch === undefined) {
+      let resolve!: () => void;
+      let reject!: (error: unknown) => void;
+      const done = new Promise<void>((yes, no) => ((resolve = yes), (reject = no)));
+      this.batch = { tags: [], done, resolve, reject };
+      afterThisTurn(() => this.flush());
+    }
+    this.batch.tags.push(tag);
+    return this.batch.done;
+  }
+
+  private flush(): void {
+    const batch = this.batch;
+    if (batch === undefined) return;
+    this.batch = undefined;
+    try {
+      // The multiple ack names the last tag of the run still unsent: RabbitMQ refuses a
+      // tag it no longer holds, even with `multiple`.
+      let last: Tag | undefined;
+      for (let head = this.tags.peek(); head !== undefined && head.state !== 'open'; head = this.tags.peek()) {
+        this.tags.shift();
+        if (head.state === 'acking') {
+          head.state = 'sent';
+          last = head;
+        }
+      }
+      if (last !== undefined) this.channel.ack(last.raw, true);
+      // Acked behind a message still being handled: one by one.
+      for (const tag of batch.tags) {
+        if (tag.state !== 'acking') continue;
+        this.channel.ack(tag.raw);
+        tag.state = 'sent';
+      }
+    } catch (error) {
+      batch.reject(error);
+      return;
+    }
+    this.barrier.add([undefined]).then(batch.resolve, batch.reject);
   }
 }
 
@@ -144,7 +221,7 @@ export class AmqpConsumer implements DriverSubscription {
       return;
     }
     const { wire, attempt } = fromDelivery(raw);
-    const delivery = new AmqpDelivery(wire, attempt, raw, link, queue, this);
+    const delivery = new AmqpDelivery(wire, attempt, link.received(raw), link, queue, this);
     if (this.closed) {
       void this.settle(delivery, true).catch(() => {});
     } else if (this.full || this.backlog.length > 0) {
@@ -185,7 +262,7 @@ export class AmqpConsumer implements DriverSubscription {
 
   async send(delivery: AmqpDelivery, requeue: boolean): Promise<void> {
     try {
-      await delivery.link.settle(delivery.raw, requeue);
+      await delivery.link.settle(delivery.tag, requeue);
     } catch (error) {
       const what = requeue ? 'requeue' : 'ack';
       throw failure('connection', `amqp: the ${what} of message '${delivery.message.id}' did not reach RabbitMQ (${(error as Error).message}); RabbitMQ delivers it again`, {
@@ -227,8 +304,8 @@ export class AmqpConsumer implements DriverSubscription {
   private release(): void {
     const link = this.link;
     this.link = undefined;
-    void link?.barrier
-      .idle()
+    void link
+      ?.idle()
       .then(() => link.channel.close())
       .catch(() => {});
   }
