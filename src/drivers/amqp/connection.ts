@@ -34,6 +34,32 @@ export async function openConnection(settings: ConnectionSettings): Promise<Reco
   });
 }
 
+interface Muxer {
+  out?: { cork?(): void; uncork?(): void };
+  _readIncoming?: () => void;
+}
+
+/**
+ * amqplib's multiplexer writes each message's frames to the socket with a write of their
+ * own; corked for the length of one of its passes, the frames of a pass (a turn's publishes
+ * and acks) leave in one. The multiplexer is amqplib's internal: where it is not there,
+ * frames go out one by one as before.
+ */
+export function writePassesWhole(model: ChannelModel): void {
+  const muxer = (model.connection as unknown as { muxer?: Muxer }).muxer;
+  const socket = muxer?.out;
+  const pass = muxer?._readIncoming;
+  if (muxer === undefined || socket?.cork === undefined || socket.uncork === undefined || pass === undefined) return;
+  muxer._readIncoming = () => {
+    socket.cork!();
+    try {
+      pass.call(muxer);
+    } finally {
+      socket.uncork!();
+    }
+  };
+}
+
 /** Quorum queues came with RabbitMQ 3.8; older servers get a durable classic queue per group. */
 export function hasQuorumQueues(model: ChannelModel): boolean {
   const version = String(model.connection.serverProperties.version ?? '');

@@ -8,7 +8,7 @@ import { ClosedError, ConfigurationError, OmnibusError, PublishError, defineDriv
 import { ConnectOnce } from '../../driver-kit/connect-once.js';
 import { failure } from '../../driver-kit/failure.js';
 import { Observers } from '../../driver-kit/observers.js';
-import { classify, DEFAULT_URL, hasQuorumQueues, openConnection, redact } from './connection.js';
+import { classify, DEFAULT_URL, hasQuorumQueues, openConnection, redact, writePassesWhole } from './connection.js';
 import { AmqpConsumer, type ConsumerHost } from './consumer.js';
 import { delaysExchange, redeliverLater } from './delays.js';
 import { properties } from './wire.js';
@@ -33,6 +33,8 @@ interface Session {
   model: ChannelModel;
   /** Replaced by a new one when RabbitMQ closes it: publishes meanwhile wait for that. */
   publisher: Promise<ConfirmChannel>;
+  /** The publishing channel while it is open, for publishes to go straight to. */
+  open: ConfirmChannel | undefined;
 }
 
 class AmqpDriver implements Driver, ConsumerHost {
@@ -85,24 +87,43 @@ class AmqpDriver implements Driver, ConsumerHost {
     this.current();
   }
 
-  async publish(batch: WireMessage[]): Promise<void> {
+  publish(batch: WireMessage[]): Promise<void> {
     const topic = batch[0]?.topic;
+    if (this.closed) return this.publishAfterConnect(batch, topic);
+    // The usual case, without a turn spent on waiting for what is there already.
+    const channel = this.session?.open;
+    return channel === undefined ? this.publishAfterConnect(batch, topic) : this.publishOn(channel, batch, topic);
+  }
+
+  private async publishAfterConnect(batch: WireMessage[], topic: string | undefined): Promise<void> {
     this.assertOpen(topic);
     await this.connect(topic);
     const session = this.current(topic);
-    let publisher: ConfirmChannel | undefined;
+    let channel: ConfirmChannel;
     try {
-      const channel = (publisher = await session.publisher);
+      channel = await session.publisher;
+    } catch (thrown) {
+      throw this.publishFailure(thrown, undefined, topic);
+    }
+    return this.publishOn(channel, batch, topic);
+  }
+
+  private async publishOn(channel: ConfirmChannel, batch: WireMessage[], topic: string | undefined): Promise<void> {
+    try {
       await Promise.all(batch.map((wire) => this.confirmed(channel, this.exchange, wire.topic, wire.body, properties(wire))));
     } catch (thrown) {
-      if (thrown instanceof OmnibusError) throw thrown;
-      // Its confirms only say "channel closed": the server's reason came just before, as the channel's error.
-      const error = (publisher && this.closedBy.get(publisher)) ?? thrown;
-      const reason = (error as Error)?.message ?? String(error);
-      // A nack from the broker (the message was not stored) rather than a lost channel.
-      if (/nack/i.test(reason)) throw new PublishError(`amqp: RabbitMQ did not store the message to '${topic}': ${reason}`, { topic, cause: error });
-      throw failure(classify(error), `amqp: publish to '${topic}' failed before RabbitMQ confirmed it: ${reason}`, { topic, cause: error });
+      throw this.publishFailure(thrown, channel, topic);
     }
+  }
+
+  private publishFailure(thrown: unknown, channel: ConfirmChannel | undefined, topic: string | undefined): unknown {
+    if (thrown instanceof OmnibusError) return thrown;
+    // Its confirms only say "channel closed": the server's reason came just before, as the channel's error.
+    const error = (channel && this.closedBy.get(channel)) ?? thrown;
+    const reason = (error as Error)?.message ?? String(error);
+    // A nack from the broker (the message was not stored) rather than a lost channel.
+    if (/nack/i.test(reason)) return new PublishError(`amqp: RabbitMQ did not store the message to '${topic}': ${reason}`, { topic, cause: error });
+    return failure(classify(error), `amqp: publish to '${topic}' failed before RabbitMQ confirmed it: ${reason}`, { topic, cause: error });
   }
 
   async subscribe(spec: SubscribeSpec, deliver: Deliver): Promise<DriverSubscription> {
@@ -183,7 +204,8 @@ class AmqpDriver implements Driver, ConsumerHost {
   /** Runs on every connection before it is used: the exchanges, the publishing channel, and every subscription again. */
   private async setup(model: ChannelModel): Promise<void> {
     model.on('error', () => {});
-    const publisher = Promise.resolve(await this.openPublisher(model));
+    writePassesWhole(model);
+    const open = await this.openPublisher(model);
     this.quorum = hasQuorumQueues(model);
     for (const consumer of this.consumers) {
       // One subscription RabbitMQ now refuses (its queue redeclared with other arguments, say) must not keep the rest, and publishing, down;
@@ -194,7 +216,7 @@ class AmqpDriver implements Driver, ConsumerHost {
         this.report(failure(classify(error), `amqp: resuming the subscription to '${pattern}' after a reconnect failed: ${(error as Error).message}`, { topic: pattern, cause: error }));
       });
     }
-    this.session = { model, publisher };
+    this.session = { model, publisher: Promise.resolve(open), open };
     if (this.connections++ > 0) this.observers.emit({ type: 'reconnected', driver: this.name });
   }
 
@@ -207,9 +229,13 @@ class AmqpDriver implements Driver, ConsumerHost {
       const session = this.session;
       // Only a channel RabbitMQ closed on this connection: a lost connection closes every channel, and recovery opens new ones.
       if (session?.model !== model || this.closedBy.get(publisher) === undefined) return;
-      session.publisher = this.openPublisher(session.model);
-      // The connection itself is going, then: recovery sets everything up again.
-      session.publisher.catch(() => {});
+      session.open = undefined;
+      const next = (session.publisher = this.openPublisher(session.model));
+      next.then(
+        (channel) => session.publisher === next && (session.open = channel),
+        // The connection itself is going, then: recovery sets everything up again.
+        () => {},
+      );
     });
     await publisher.assertExchange(this.exchange, 'topic', { durable: true });
     await publisher.assertExchange(delaysExchange(this.exchange), 'headers', { durable: true });
