@@ -42,11 +42,12 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
   open = true;
   private readonly filter: string;
   private readonly deliveries: LocalDeliveries;
-  private readonly origins = new WeakMap<WireMessage, Origin>();
   /** Received, not yet handed over: what arrives while core's buffer is full. */
   private readonly pending: WireMessage[] = [];
-  /** Received at QoS 1 and not yet acknowledged: the client stays until each is, or is stranded. */
-  private readonly outstanding = new Set<WireMessage>();
+  /** Received at QoS 1 and not yet acknowledged, with where from: the client stays until each is, or is stranded. */
+  private readonly outstanding = new Map<WireMessage, Origin>();
+  /** What each MQTT topic seen is on the bus, and whether it is this subscription's: the same few topics come again and again. */
+  private readonly names = new Map<string, { topic: string | undefined; ours: boolean }>();
   /** Messages a closed member could give nobody: they stay unacknowledged in the broker's session. */
   private readonly stranded = new WeakSet<WireMessage>();
   /** Counts the client's connections: a packet id names a message only on its own connection. */
@@ -137,24 +138,32 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
 
   private receive(packet: IPublishPacket): void {
     if (this.finishing !== undefined) return;
-    const topic = fromMqttTopic(packet.topic);
-    // `#` also matches its parent level (`orders/#` matches `orders`), which `>` does not.
-    const ours = topic !== undefined && matchesPattern(this.spec.pattern, topic);
+    const { topic, ours } = this.name(packet.topic);
     if (topic === undefined) {
       this.host.report(failure('bad-data', `a message on MQTT topic '${packet.topic}' matched '${this.filter}', but no Omnibus topic names it (levels must be letters, digits, '_', '-', ':'); it was acknowledged and dropped`, { topic: this.spec.pattern }));
     }
     const origin = packet.qos > 0 && packet.messageId !== undefined ? { messageId: packet.messageId, connection: this.connection } : undefined;
-    if (!ours) {
+    if (!ours || topic === undefined) {
       if (origin !== undefined) void this.sendPuback(origin).catch(() => undefined);
       return;
     }
     const wire = fromPacket(topic, packet);
-    if (origin !== undefined) {
-      this.origins.set(wire, origin);
-      this.outstanding.add(wire);
-    }
+    if (origin !== undefined) this.outstanding.set(wire, origin);
     this.pending.push(wire);
     this.wake();
+  }
+
+  private name(mqttTopic: string): { topic: string | undefined; ours: boolean } {
+    let name = this.names.get(mqttTopic);
+    if (name === undefined) {
+      const topic = fromMqttTopic(mqttTopic);
+      // `#` also matches its parent level (`orders/#` matches `orders`), which `>` does not.
+      name = { topic, ours: topic !== undefined && matchesPattern(this.spec.pattern, topic) };
+      // A wildcard over endless topics must not grow it without bound.
+      if (this.names.size >= 1_024) this.names.clear();
+      this.names.set(mqttTopic, name);
+    }
+    return name;
   }
 
   /** Core's subscription while open; once closed, an open peer's, or nobody's. */
@@ -166,8 +175,9 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
   }
 
   private acknowledge(message: WireMessage): Promise<void> | void {
-    const origin = this.origins.get(message);
-    if (origin === undefined || !this.outstanding.delete(message)) return;
+    const origin = this.outstanding.get(message);
+    if (origin === undefined) return;
+    this.outstanding.delete(message);
     // A fan-out subscription that ended took its session along: nothing comes back to ack.
     if (this.finishing !== undefined && this.spec.group === undefined) return;
     const sent = this.sendPuback(origin);
@@ -186,17 +196,16 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
     // MQTT.js has no public call for a PUBACK sent later; _sendPacket writes one packet.
     const client = this.client as unknown as { _sendPacket(packet: object, callback: (error?: Error) => void): void };
     const { stream } = this.client;
-    stream.cork();
-    const written = messageIds.map(
-      (messageId) =>
-        new Promise<void>((resolve, reject) =>
-          client._sendPacket({ cmd: 'puback', messageId, reasonCode: 0 }, (error) =>
-            error ? reject(failure('connection', `the PUBACK to the MQTT broker at ${this.host.url} failed: ${error.message}`, { topic: this.spec.pattern, cause: error })) : resolve(),
-          ),
-        ),
-    );
-    stream.uncork();
-    return Promise.all(written).then(() => undefined);
+    return new Promise<void>((resolve, reject) => {
+      let left = messageIds.length;
+      const written = (error?: Error) => {
+        if (error) reject(failure('connection', `the PUBACK to the MQTT broker at ${this.host.url} failed: ${error.message}`, { topic: this.spec.pattern, cause: error }));
+        else if (--left === 0) resolve();
+      };
+      stream.cork();
+      for (const messageId of messageIds) client._sendPacket({ cmd: 'puback', messageId, reasonCode: 0 }, written);
+      stream.uncork();
+    });
   }
 
   private staleAck(): Error {
@@ -210,7 +219,7 @@ export class MqttSubscription extends Pump implements GroupMember, DriverSubscri
    */
   finishIfIdle(): void {
     if (this.open || this.finishing !== undefined || this.host.peer(this) !== undefined) return;
-    for (const message of this.outstanding) if (!this.stranded.has(message)) return;
+    for (const message of this.outstanding.keys()) if (!this.stranded.has(message)) return;
     void this.finish();
   }
 }
