@@ -20,7 +20,7 @@ const RUNS = 5;
 const SHARDS = 4;
 const BATCH = 500;
 const PUBLISHED = 5_000;
-const CONSUMED = 5_000;
+const CONSUMED = 20_000;
 const SAMPLES = 40;
 const POLL_MS = 50;
 const BYTES = 100;
@@ -75,33 +75,46 @@ class Suite {
     }
   }
 
-  async consume(): Promise<Record<'omnibus' | 'raw', number>> {
+  async consume(): Promise<Record<'omnibus' | 'raw' | 'sized', number>> {
     const topic = `con${run}.x`;
-    const raw = `raw-con-${run}`;
-    const shards = await this.rawStream(raw);
     const filler = this.bus();
     for (let i = 0; i < CONSUMED; i += BATCH) await filler.publishMany(Array.from({ length: BATCH }, () => ({ topic, data: payload })));
+    const { seq } = await filler.publish(`con${run}.size`, payload);
+    const sized = new Uint8Array(await recordSize(this.client, seq!)).fill(120);
     await filler.close();
-    for (let i = 0; i < CONSUMED; i += BATCH) {
-      await this.client.send(new PutRecordsCommand({ StreamName: raw, Records: Array.from({ length: BATCH }, () => ({ Data: payload, PartitionKey: randomUUID() })) }));
-    }
+    const raw = await this.rawBacklog(`raw-con-${run}`, payload);
+    const rawSized = await this.rawBacklog(`raw-con-sized-${run}`, sized);
     return interleaved(RUNS, {
       // A fresh group each round reads the whole backlog and checkpoints what its handler settled.
       omnibus: (round) => groupConsumeRate(this.bus(), topic, CONSUMED, `g${round}`),
-      // Every shard from TRIM_HORIZON until the backlog is read; nothing recorded.
-      raw: () => rate(CONSUMED, async () => {
-        let read = 0;
-        await Promise.all(shards.map(async (shard) => {
-          let { ShardIterator } = await this.client.send(new GetShardIteratorCommand({ StreamName: raw, ShardId: shard, ShardIteratorType: 'TRIM_HORIZON' }));
-          for (;;) {
-            const output = await this.client.send(new GetRecordsCommand({ ShardIterator, Limit: 1_000 }));
-            read += output.Records!.length;
-            ShardIterator = output.NextShardIterator;
-            if (output.Records!.length === 0) return;
-          }
-        }));
-        if (read !== CONSUMED) throw new Error(`raw consumer read ${read} of ${CONSUMED}`);
-      }),
+      raw: () => this.rawRead(raw),
+      sized: () => this.rawRead(rawSized),
+    });
+  }
+
+  /** A stream of CONSUMED records of `data`, and its shards. */
+  private async rawBacklog(name: string, data: Uint8Array): Promise<{ name: string; shards: string[] }> {
+    const shards = await this.rawStream(name);
+    for (let i = 0; i < CONSUMED; i += BATCH) {
+      await this.client.send(new PutRecordsCommand({ StreamName: name, Records: Array.from({ length: BATCH }, () => ({ Data: data, PartitionKey: randomUUID() })) }));
+    }
+    return { name, shards };
+  }
+
+  /** Every shard from TRIM_HORIZON until the backlog is read; nothing recorded. */
+  private rawRead({ name, shards }: { name: string; shards: string[] }): Promise<number> {
+    return rate(CONSUMED, async () => {
+      let read = 0;
+      await Promise.all(shards.map(async (shard) => {
+        let { ShardIterator } = await this.client.send(new GetShardIteratorCommand({ StreamName: name, ShardId: shard, ShardIteratorType: 'TRIM_HORIZON' }));
+        for (;;) {
+          const output = await this.client.send(new GetRecordsCommand({ ShardIterator, Limit: 1_000 }));
+          read += output.Records!.length;
+          ShardIterator = output.NextShardIterator;
+          if (output.Records!.length === 0) return;
+        }
+      }));
+      if (read !== CONSUMED) throw new Error(`raw consumer read ${read} of ${CONSUMED}`);
     });
   }
 
@@ -176,6 +189,7 @@ export default async function bench(): Promise<void> {
       { scenario: `publishMany, ${BATCH} per call`, omnibus: publish.omnibus, baseline: publish.raw, baselineName: `raw PutRecords, ${BATCH}`, unit: 'msg/s' },
       { scenario: `publishMany, ${BATCH} per call`, omnibus: publish.omnibus, baseline: publish.sized, baselineName: `raw PutRecords, ${BATCH}, records of our size`, unit: 'msg/s' },
       { scenario: 'consume + ack, one group (SQLite checkpoints)', omnibus: consume.omnibus, baseline: consume.raw, baselineName: 'raw GetRecords, no checkpoint', unit: 'msg/s' },
+      { scenario: 'consume + ack, one group (SQLite checkpoints)', omnibus: consume.omnibus, baseline: consume.sized, baselineName: 'raw GetRecords, no checkpoint, records of our size', unit: 'msg/s' },
       { scenario: `publish-to-handler latency p50 (poll ${POLL_MS} ms)`, omnibus: percentile(latency.omnibus, 50), baseline: percentile(latency.raw, 50), baselineName: 'raw PutRecord + poll', unit: 'ms' },
       { scenario: `publish-to-handler latency p99 (poll ${POLL_MS} ms)`, omnibus: percentile(latency.omnibus, 99), baseline: percentile(latency.raw, 99), baselineName: 'raw PutRecord + poll', unit: 'ms' },
     ];

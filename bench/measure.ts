@@ -75,6 +75,8 @@ export async function groupConsumeRate(bus: Bus, topic: string, count: number, g
   let handled = 0;
   let done: () => void = () => {};
   const finished = new Promise<void>((resolve) => (done = resolve));
+  // Connected before the clock starts, as the raw consumer beside it is.
+  await bus.health();
   const start = performance.now();
   await bus.subscribe(topic, () => {
     if (++handled === count) done();
