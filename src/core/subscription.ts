@@ -106,6 +106,8 @@ export class CoreSubscription implements Subscription, Settling {
   private running = 0;
   private pumping = false;
   private readonly acking = new Set<Promise<void>>();
+  /** The promise the last ack returned, which the acks after it may share. */
+  private lastStoring: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly aborter = new AbortController();
   readonly signal = this.aborter.signal;
@@ -335,12 +337,36 @@ export class CoreSubscription implements Subscription, Settling {
     if (this.options.ack === 'manual' || message.settled) return undefined;
     message.settled = true;
     this.counters.acked++;
-    const acking = this.quietly(() => message.delivery.ack());
-    if (acking !== undefined) {
-      this.acking.add(acking);
-      void acking.then(() => this.acking.delete(acking));
+    let storing: void | Promise<void>;
+    try {
+      storing = message.delivery.ack();
+    } catch (error) {
+      this.host.reportError(error, this.pattern);
+      return undefined;
     }
+    // Drivers that store acks together hand each ack of a batch the same promise: tracked once.
+    if (storing === undefined || storing === this.lastStoring) return undefined;
+    this.lastStoring = storing;
+    this.track(storing);
     return undefined;
+  }
+
+  /**
+   * Keeps an ack being stored for close to wait on, and reports its failure. Its own function:
+   * a closure made beside one that names the message would share its scope and keep the whole
+   * message alive until the ack is stored (a Kafka commit, thousands of messages later).
+   */
+  private track(storing: Promise<void>): void {
+    const acking = storing.then(
+      () => {
+        this.acking.delete(acking);
+      },
+      (error: unknown) => {
+        this.acking.delete(acking);
+        this.host.reportError(error, this.pattern);
+      },
+    );
+    this.acking.add(acking);
   }
 
   retry(message: ReceivedMessage, error: unknown, delayMs?: number): Promise<void> {
