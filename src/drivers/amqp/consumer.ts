@@ -8,7 +8,7 @@ import type { Deliver, Delivery, DriverSubscription, SubscribeSpec, WireMessage 
 import { Queue } from '../../core/queue.js';
 import { Coalescer } from '../../driver-kit/coalescer.js';
 import { failure } from '../../driver-kit/failure.js';
-import { afterThisTurn } from '../../driver-kit/turn.js';
+import { TurnBatches } from '../../driver-kit/turn.js';
 import { bindingKey, fromDelivery } from './wire.js';
 
 export interface ConsumerHost {
@@ -62,13 +62,6 @@ interface Tag {
   state: 'open' | 'acking' | 'sent';
 }
 
-interface AckBatch {
-  readonly tags: Tag[];
-  readonly done: Promise<void>;
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
 /**
  * A consumer's channel. Acks of one event-loop turn go out together: the longest run of
  * settled delivery tags from the oldest unsettled one as a single `basic.ack` with
@@ -83,7 +76,8 @@ class Link {
   private readonly barrier: Coalescer<void>;
   /** Every message received and not yet settled on the wire, in delivery-tag order. */
   private readonly tags = new Queue<Tag>();
-  private batch: AckBatch | undefined;
+  /** One key: the channel's acks of a turn are one batch. */
+  private readonly acks = new TurnBatches<'acks', Tag>((_, tags) => this.sendAcks(tags));
 
   constructor(
     readonly channel: Channel,
@@ -111,51 +105,36 @@ class Link {
   }
 
   /** Resolves once every settlement handed over so far has been handled. */
-  idle(): Promise<void> {
-    this.flush();
-    return this.barrier.idle();
+  async idle(): Promise<void> {
+    // A failed batch has told its acks already; what is left to wait for is the barrier.
+    await this.acks.flush().catch(() => {});
+    await this.barrier.idle();
   }
 
   private ack(tag: Tag): Promise<void> {
     tag.state = 'acking';
-    if (this.batch === undefined) {
-      let resolve!: () => void;
-      let reject!: (error: unknown) => void;
-      const done = new Promise<void>((yes, no) => ((resolve = yes), (reject = no)));
-      this.batch = { tags: [], done, resolve, reject };
-      afterThisTurn(() => this.flush());
-    }
-    this.batch.tags.push(tag);
-    return this.batch.done;
+    return this.acks.add('acks', tag);
   }
 
-  private flush(): void {
-    const batch = this.batch;
-    if (batch === undefined) return;
-    this.batch = undefined;
-    try {
-      // The multiple ack names the last tag of the run still unsent: RabbitMQ refuses a
-      // tag it no longer holds, even with `multiple`.
-      let last: Tag | undefined;
-      for (let head = this.tags.peek(); head !== undefined && head.state !== 'open'; head = this.tags.peek()) {
-        this.tags.shift();
-        if (head.state === 'acking') {
-          head.state = 'sent';
-          last = head;
-        }
+  private sendAcks(acked: Tag[]): Promise<void> {
+    // The multiple ack names the last tag of the run still unsent: RabbitMQ refuses a tag it
+    // no longer holds, even with `multiple`.
+    let last: Tag | undefined;
+    for (let head = this.tags.peek(); head !== undefined && head.state !== 'open'; head = this.tags.peek()) {
+      this.tags.shift();
+      if (head.state === 'acking') {
+        head.state = 'sent';
+        last = head;
       }
-      if (last !== undefined) this.channel.ack(last.raw, true);
-      // Acked behind a message still being handled: one by one.
-      for (const tag of batch.tags) {
-        if (tag.state !== 'acking') continue;
-        this.channel.ack(tag.raw);
-        tag.state = 'sent';
-      }
-    } catch (error) {
-      batch.reject(error);
-      return;
     }
-    this.barrier.add([undefined]).then(batch.resolve, batch.reject);
+    if (last !== undefined) this.channel.ack(last.raw, true);
+    // Acked behind a message still being handled: one by one.
+    for (const tag of acked) {
+      if (tag.state !== 'acking') continue;
+      this.channel.ack(tag.raw);
+      tag.state = 'sent';
+    }
+    return this.barrier.add([undefined]);
   }
 }
 
