@@ -4,11 +4,16 @@
 // processes the acks of one connection in the order they were sent and answers a request
 // after processing it, so that one reply confirms every ack of the turn before it, and
 // confirming costs one small reply per consumer and turn instead of one per message.
+//
+// nats-server 2.9 confirms acks while it shuts down that it no longer writes to disk (seen on
+// SIGTERM: a pull batch's acks, confirmed in its last 100 ms, came back after the restart).
+// So the acks confirmed in the last second before the connection dropped go out again, blind,
+// once it is back; acking an acked message is harmless.
 
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Status, Subscription } from '@nats-io/transport-node';
 import { ClosedError, ConnectionError } from '../../core/errors.js';
 import { TurnBatches } from '../../driver-kit/turn.js';
-import type { JetStreamMessage } from './message.js';
+import { ACK, type JetStreamMessage } from './message.js';
 
 /** One consumer as seen from here: a subscription's part on one stream. */
 export interface AckTarget {
@@ -21,19 +26,26 @@ export interface AckTarget {
 /** A sent batch waiting for the reply that confirms it. */
 interface Waiting {
   target: AckTarget;
-  count: number;
+  /** The ack subjects of its messages, to send again after a reconnect. */
+  subjects: string[];
   resolve(): void;
   reject(error: Error): void;
   timer: ReturnType<typeof setTimeout>;
 }
 
 const DONE = Promise.resolve();
+/** How long before a disconnect a confirmed ack is sent again after the reconnect. */
+const RESEND_MS = 1_000;
 
 export class ConfirmedAcks {
   private readonly subscription: Subscription;
   private readonly batches = new TurnBatches<AckTarget, JetStreamMessage>((target, messages) => this.send(target, messages));
   /** Sent batches by the token their request's reply comes back on. */
   private readonly waiting = new Map<string, Waiting>();
+  /** Confirmed batches of the last RESEND_MS, oldest first. */
+  private readonly confirmed: { at: number; subjects: string[] }[] = [];
+  private disconnectedAt = 0;
+  private readonly statuses: AsyncIterable<Status> & { stop?: () => void };
   private closed = false;
   private counter = 0;
 
@@ -50,6 +62,8 @@ export class ConfirmedAcks {
         if (error === null) this.answer(reply);
       },
     });
+    this.statuses = nc.status();
+    void this.watch(nc);
   }
 
   /** Resolves when the server confirmed the ack; rejects when it may not have recorded it. */
@@ -66,6 +80,7 @@ export class ConfirmedAcks {
     this.closed = true;
     await sent.catch(() => undefined);
     this.subscription.unsubscribe();
+    this.statuses.stop?.();
   }
 
   /** One turn's acks to one consumer: all but the last blind, the last as the request whose reply confirms them all. */
@@ -74,6 +89,7 @@ export class ConfirmedAcks {
     const messages = gathered.filter((m) => !m.settled);
     if (messages.length === 0) return DONE;
     const token = (this.counter++).toString(36);
+    const subjects = messages.map((m) => m.msg.reply!);
     try {
       for (let i = 0; i < messages.length - 1; i++) messages[i].ack();
       messages[messages.length - 1].confirm(`${this.inbox}.${token}`);
@@ -82,7 +98,7 @@ export class ConfirmedAcks {
     }
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => this.expire(token), this.timeoutMs);
-      this.waiting.set(token, { target, count: messages.length, resolve, reject, timer });
+      this.waiting.set(token, { target, subjects, resolve, reject, timer });
     });
   }
 
@@ -93,11 +109,14 @@ export class ConfirmedAcks {
     // A status instead of the empty reply: 503, nothing took the acks (the consumer is gone,
     // or JetStream is not back yet after a restart), so they were not recorded.
     const code = reply.headers?.code ?? 0;
-    if (code < 300) return waiting.resolve();
+    if (code < 300) {
+      this.remember(waiting.subjects);
+      return waiting.resolve();
+    }
     this.settle(
       waiting,
       new ConnectionError(
-        `NATS did not record ${waiting.count} ack(s) on '${waiting.target.pattern}' (status ${code}: nothing took them; ` +
+        `NATS did not record ${waiting.subjects.length} ack(s) on '${waiting.target.pattern}' (status ${code}: nothing took them; ` +
           'JetStream may be restarting, or the consumer is gone); those messages are delivered again after their ack deadline',
         { topic: waiting.target.pattern },
       ),
@@ -110,11 +129,33 @@ export class ConfirmedAcks {
     this.settle(
       waiting,
       new ConnectionError(
-        `NATS did not confirm ${waiting.count} ack(s) on '${waiting.target.pattern}' within ${this.timeoutMs} ms; the server ` +
+        `NATS did not confirm ${waiting.subjects.length} ack(s) on '${waiting.target.pattern}' within ${this.timeoutMs} ms; the server ` +
           'may be down or restarting. Those of them that did not reach it are delivered again after their ack deadline',
         { topic: waiting.target.pattern },
       ),
     );
+  }
+
+  private remember(subjects: string[]): void {
+    const now = Date.now();
+    while (this.confirmed.length > 0 && this.confirmed[0].at < now - RESEND_MS) this.confirmed.shift();
+    this.confirmed.push({ at: now, subjects });
+  }
+
+  /** After a reconnect, acks again what was confirmed shortly before the connection dropped. */
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const status of this.statuses) {
+      if (status.type === 'disconnect') this.disconnectedAt = Date.now();
+      if (status.type !== 'reconnect') continue;
+      const since = this.disconnectedAt - RESEND_MS;
+      try {
+        for (const { at, subjects } of this.confirmed.splice(0)) {
+          if (at >= since) for (const subject of subjects) nc.publish(subject, ACK);
+        }
+      } catch {
+        // Closed again meanwhile: the server redelivers them after their ack deadline.
+      }
+    }
   }
 
   private take(token: string): Waiting | undefined {

@@ -56,7 +56,7 @@ export default declareDriver({
   needs: 'the @nats-io/transport-node and @nats-io/jetstream packages and nats-server (`-js` for JetStream mode)',
   semantics: {
     publish: "JetStream: the stream's PubAck arrived (within `publishTimeoutMs`, 5 s), so the message is stored. Core mode: it was written to the client's outgoing buffer, and nothing confirms that the server got it.",
-    ack: 'JetStream: the server confirmed that it recorded the ack (`+ACK` sent as a request; one reply confirms the acks of one event-loop turn to a consumer), so the message is not delivered again, also across a graceful restart of nats-server; no answer within `ackTimeoutMs` rejects. A crash of nats-server can forget confirmed acks, as it writes consumer state asynchronously. Core mode: completes at once and tells the server nothing.',
+    ack: 'JetStream: the server confirmed that it recorded the ack (`+ACK` sent as a request; one reply confirms the acks of one event-loop turn to a consumer), so the message is not delivered again, also across a graceful restart of nats-server (the acks confirmed in the last second before the connection dropped are sent again once it is back, as nats-server 2.9 confirms acks while shutting down that it no longer writes); no answer within `ackTimeoutMs` rejects. A crash of nats-server can forget confirmed acks, as it writes consumer state asynchronously. Core mode: completes at once and tells the server nothing.',
     durability: 'JetStream: file-backed streams (those the driver creates), replicated as `stream: { num_replicas }` says; consumers and their positions are the server\'s. Core mode: nothing is kept, and a message in a process that dies before handling it is lost.',
     ordering: 'Per stream: one consumer delivers through one inbox in stream order, so a topic keeps its order, and a key with it. A wildcard over several streams gets each in order, with no order across them. Core mode: per publisher, as NATS delivers.',
     dedupe: "JetStream: the id travels as `Nats-Msg-Id`, and a stream stores an id once within its `duplicate_window`: `dedupeWindowMs` (120 s) for the streams the driver creates, the stream's own for one that already captured the subject. Core mode: none.",
@@ -69,6 +69,7 @@ export default declareDriver({
     limits: [
       'Core mode: at most once, with no replay, de-duplication, ack deadline or lag.',
       'A crash of nats-server (SIGKILL, power loss; not a graceful stop) can forget confirmed acks: those messages are delivered again.',
+      'nats-server 2.9 stopped (SIGTERM) while acks stream in can, rarely, come back without the consumer\'s state: its messages are delivered again from its start position, with a delivery count of 1.',
       '`nack`, `inProgress` and `reject` are sent without waiting for an answer: a lost nack means redelivery after the ack deadline.',
       'A message the server routes to an inbox just as it processes that inbox\'s unsubscribe comes back only after the ack deadline.',
       'A pattern whose leading tokens are wildcards cannot name a stream to create: subscribing to one that no stream captures fails with `ConfigurationError`.',

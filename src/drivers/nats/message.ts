@@ -3,7 +3,7 @@
 
 import type { Msg } from '@nats-io/transport-node';
 
-const ACK = '+ACK';
+export const ACK = '+ACK';
 const NAK = '-NAK';
 const WORKING = '+WPI';
 
