@@ -481,6 +481,9 @@ describe('nats driver', { skip }, () => {
         [],
         `delivered again after their ack() resolved (${rejected} acks rejected, ${resolved.size} resolved)`,
       );
+      // The server replays such a consumer from its start, so the first message is among them; a
+      // delivery the driver handed over twice at a reconnect would be a recent one instead.
+      if (forgotten.size > 0) assert.ok(forgotten.has(0), `delivered again as new, but not from the consumer's start: ${[...forgotten].slice(0, 10)}`);
       if (forgotten.size > 0) t.diagnostic(`the server forgot its consumer's state: ${forgotten.size} acked messages delivered again as new`);
     } finally {
       await bus.close();
