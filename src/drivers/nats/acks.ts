@@ -10,7 +10,7 @@
 // So the acks confirmed in the last second before the connection dropped go out again, blind,
 // once it is back; acking an acked message is harmless.
 
-import type { Msg, NatsConnection, Status, Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { ClosedError, ConnectionError } from '../../core/errors.js';
 import { TurnBatches } from '../../driver-kit/turn.js';
 import { ACK, type JetStreamMessage } from './message.js';
@@ -45,12 +45,11 @@ export class ConfirmedAcks {
   /** Confirmed batches of the last RESEND_MS, oldest first. */
   private readonly confirmed: { at: number; subjects: string[] }[] = [];
   private disconnectedAt = 0;
-  private readonly statuses: AsyncIterable<Status> & { stop?: () => void };
   private closed = false;
   private counter = 0;
 
   constructor(
-    nc: NatsConnection,
+    private readonly nc: NatsConnection,
     /** A fresh inbox subject; replies come to `<inbox>.<token>`. */
     private readonly inbox: string,
     private readonly timeoutMs: number,
@@ -62,8 +61,6 @@ export class ConfirmedAcks {
         if (error === null) this.answer(reply);
       },
     });
-    this.statuses = nc.status();
-    void this.watch(nc);
   }
 
   /** Resolves when the server confirmed the ack; rejects when it may not have recorded it. */
@@ -80,7 +77,6 @@ export class ConfirmedAcks {
     this.closed = true;
     await sent.catch(() => undefined);
     this.subscription.unsubscribe();
-    this.statuses.stop?.();
   }
 
   /** One turn's acks to one consumer: all but the last blind, the last as the request whose reply confirms them all. */
@@ -142,19 +138,20 @@ export class ConfirmedAcks {
     this.confirmed.push({ at: now, subjects });
   }
 
-  /** After a reconnect, acks again what was confirmed shortly before the connection dropped. */
-  private async watch(nc: NatsConnection): Promise<void> {
-    for await (const status of this.statuses) {
-      if (status.type === 'disconnect') this.disconnectedAt = Date.now();
-      if (status.type !== 'reconnect') continue;
-      const since = this.disconnectedAt - RESEND_MS;
-      try {
-        for (const { at, subjects } of this.confirmed.splice(0)) {
-          if (at >= since) for (const subject of subjects) nc.publish(subject, ACK);
-        }
-      } catch {
-        // Closed again meanwhile: the server redelivers them after their ack deadline.
+  /** The connection dropped (the driver's status watch tells). */
+  disconnected(): void {
+    this.disconnectedAt = Date.now();
+  }
+
+  /** The connection is back: acks again what was confirmed shortly before it dropped. */
+  reconnected(): void {
+    const since = this.disconnectedAt - RESEND_MS;
+    try {
+      for (const { at, subjects } of this.confirmed.splice(0)) {
+        if (at >= since) for (const subject of subjects) this.nc.publish(subject, ACK);
       }
+    } catch {
+      // Closed again meanwhile: the server redelivers them after their ack deadline.
     }
   }
 

@@ -238,7 +238,7 @@ class NatsDriver implements Driver {
       if (this.options.connection === undefined) await nc.close();
       throw new ClosedError('the nats driver is closed', { topic });
     }
-    this.watch(nc);
+    this.watch(nc, () => link.acks);
     const link = {
       nc,
       makeHeaders: () => transport.headers(),
@@ -284,14 +284,16 @@ class NatsDriver implements Driver {
     return link;
   }
 
-  /** Turns connection status into bus events. */
-  private watch(nc: NatsConnection): void {
+  /** Turns connection status into bus events, and tells the acks (JetStream mode) of each drop and return. */
+  private watch(nc: NatsConnection, acks: () => ConfirmedAcks | undefined): void {
     void (async () => {
       for await (const status of nc.status()) {
+        if (status.type === 'disconnect') acks()?.disconnected();
         if (status.type === 'disconnect' && this.connected) {
           this.connected = false;
           this.emit({ type: 'connectionLost', driver: this.name });
         } else if (status.type === 'reconnect') {
+          acks()?.reconnected();
           this.connected = true;
           this.emit({ type: 'reconnected', driver: this.name });
         } else if (status.type === 'error') {
