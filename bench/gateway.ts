@@ -1,19 +1,22 @@
 // Through the network: one publisher client to N subscriber clients (N = 1, 10, 100) via the
-// gateway, beside a bare `ws` server relaying the same frames, each server in its own process
-// and measured in the same run. Also publish-to-subscriber latency, one message at a time.
+// gateway, beside a Socket.IO room broadcast (what a user would otherwise pick: acked emits,
+// websocket transport) and a bare `ws` server relaying the same frames, each server in its own
+// process, rounds interleaved. Also publish-to-subscriber latency, one message at a time.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { io, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import { createClient, type OmnibusClient } from '../src/client/client.js';
 import type { WebSocketConstructor } from '../src/client/connection.js';
-import { percentile, printTable, type Row } from './measure.js';
+import { interleaved, percentile, printTable, type Row } from './measure.js';
 
 const SERVERS = new URL('./support/servers.ts', import.meta.url).pathname;
 const payload = { id: 'order-000001', customer: 'customer-42', total: 1234.5, note: 'x'.repeat(40) };
 const COUNTS: Record<number, number> = { 1: 40_000, 10: 10_000, 100: 2_000 };
-const WINDOW = 1_000;
+/** Acknowledged publishes in flight at once, for the gateway and Socket.IO alike. */
+const WINDOW = 100;
 
-async function server(kind: 'gateway' | 'relay'): Promise<{ child: ChildProcess; port: number }> {
+async function server(kind: 'gateway' | 'relay' | 'socketio'): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', SERVERS, kind], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) => child.stdout!.once('data', (chunk) => resolve(Number(String(chunk).trim()))));
   return { child, port };
@@ -71,6 +74,35 @@ async function relayRate(port: number, subscribers: number, count: number): Prom
   return rate;
 }
 
+async function connect(port: number): Promise<Socket> {
+  const socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'] });
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  return socket;
+}
+
+/** The same through a Socket.IO room: subscribers join it, the publisher's emits are acked. */
+async function socketIoRate(port: number, subscribers: number, count: number): Promise<number> {
+  const publisher = await connect(port);
+  const receivers = await Promise.all(Array.from({ length: subscribers }, () => connect(port)));
+  let received = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const target = count * subscribers;
+  for (const r of receivers) r.on('message', () => void (++received === target && done()));
+  await Promise.all(receivers.map((r) => r.emitWithAck('join', 'bench.orders')));
+  const start = performance.now();
+  const window: Promise<unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    window.push(publisher.emitWithAck('publish', 'bench.orders', payload));
+    if (window.length >= WINDOW) await window.shift();
+  }
+  await Promise.all(window);
+  await finished;
+  const rate = count / ((performance.now() - start) / 1000);
+  for (const socket of [publisher, ...receivers]) socket.close();
+  return rate;
+}
+
 async function gatewayLatency(port: number, count: number): Promise<number[]> {
   const publisher = client(port);
   const subscriber = client(port);
@@ -108,27 +140,54 @@ async function relayLatency(port: number, count: number): Promise<number[]> {
   return samples.sort((a, b) => a - b);
 }
 
+async function socketIoLatency(port: number, count: number): Promise<number[]> {
+  const publisher = await connect(port);
+  const subscriber = await connect(port);
+  const samples: number[] = [];
+  let arrived: () => void = () => {};
+  subscriber.on('message', (_room: string, data: { at: number }) => {
+    samples.push(performance.now() - data.at);
+    arrived();
+  });
+  await subscriber.emitWithAck('join', 'bench.latency');
+  for (let i = 0; i < count; i++) {
+    const next = new Promise<void>((resolve) => (arrived = resolve));
+    // Its ack awaited too, as closing the socket fails acks still pending.
+    await Promise.all([publisher.emitWithAck('publish', 'bench.latency', { at: performance.now(), payload }), next]);
+  }
+  publisher.close();
+  subscriber.close();
+  return samples.sort((a, b) => a - b);
+}
+
 export default async function bench(): Promise<void> {
   const gateway = await server('gateway');
   const relay = await server('relay');
+  const socketio = await server('socketio');
   const rows: Row[] = [];
   try {
     for (const subscribers of [1, 10, 100]) {
       const count = COUNTS[subscribers];
-      await gatewayRate(gateway.port, subscribers, Math.min(count, 2_000)); // warm-up
-      await relayRate(relay.port, subscribers, Math.min(count, 2_000));
-      const ours = await gatewayRate(gateway.port, subscribers, count);
-      const theirs = await relayRate(relay.port, subscribers, count);
-      rows.push({ scenario: `1 publisher -> ${subscribers} subscriber(s), msg/s published`, omnibus: ours, baseline: theirs, baselineName: 'ws relay', unit: 'msg/s' });
+      const figures = await interleaved(3, {
+        omnibus: (round) => gatewayRate(gateway.port, subscribers, round === 0 ? 2_000 : count),
+        socketio: (round) => socketIoRate(socketio.port, subscribers, round === 0 ? 2_000 : count),
+        relay: (round) => relayRate(relay.port, subscribers, round === 0 ? 2_000 : count),
+      });
+      const scenario = `1 publisher -> ${subscribers} subscriber(s), msg/s published`;
+      rows.push({ scenario, omnibus: figures.omnibus, baseline: figures.socketio, baselineName: 'Socket.IO', unit: 'msg/s' });
+      rows.push({ scenario, omnibus: figures.omnibus, baseline: figures.relay, baselineName: 'ws relay', unit: 'msg/s' });
     }
+    await gatewayLatency(gateway.port, 300); // warm-up
     const ours = await gatewayLatency(gateway.port, 3_000);
-    const theirs = await relayLatency(relay.port, 3_000);
+    const socketIo = await socketIoLatency(socketio.port, 3_000);
+    const relayed = await relayLatency(relay.port, 3_000);
     for (const p of [50, 99]) {
-      rows.push({ scenario: `publish-to-subscriber latency p${p}`, omnibus: percentile(ours, p), baseline: percentile(theirs, p), baselineName: 'ws relay', unit: 'ms' });
+      const scenario = `publish-to-subscriber latency p${p}`;
+      rows.push({ scenario, omnibus: percentile(ours, p), baseline: percentile(socketIo, p), baselineName: 'Socket.IO', unit: 'ms' });
+      rows.push({ scenario, omnibus: percentile(ours, p), baseline: percentile(relayed, p), baselineName: 'ws relay', unit: 'ms' });
     }
   } finally {
-    gateway.child.kill();
-    relay.child.kill();
+    for (const each of [gateway, relay, socketio]) each.child.kill();
   }
   printTable(rows);
 }
