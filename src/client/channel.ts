@@ -17,7 +17,8 @@ export interface ChannelSpec {
 /** One message as received, with the calls that settle it at the gateway. */
 export interface RemoteDelivery {
   readonly frame: MessageFrame;
-  ack(): Promise<void>;
+  /** `answered: false` sends the ack without asking for a reply, and resolves at once. */
+  ack(answered?: boolean): Promise<void>;
   nack(delayMs?: number): Promise<void>;
   inProgress(): Promise<void>;
   reject(reason: string): Promise<void>;
@@ -30,8 +31,8 @@ export type SettleRequest = SettleFrame extends infer F ? (F extends unknown ? O
 export interface Settler {
   /** Whether deliveries received during `epoch` can still be settled. */
   live(epoch: number): boolean;
-  /** Acks the delivery together with the others of this turn. */
-  batchAck(delivery: number): Promise<void>;
+  /** Acks the delivery together with the others of this turn; `answered: false` needs no reply. */
+  batchAck(delivery: number, answered: boolean): Promise<void>;
   settle(epoch: number, frame: SettleRequest): Promise<void>;
 }
 
@@ -107,10 +108,10 @@ export class ChannelDelivery implements RemoteDelivery {
     this.position = channel.track(frame.seq);
   }
 
-  ack(): Promise<void> {
+  ack(answered = true): Promise<void> {
     this.channel.done(this.position);
     if (!this.settler.live(this.epoch) || this.channel.spec.ack === 'auto') return Promise.resolve();
-    return this.settler.batchAck(this.frame.delivery);
+    return this.settler.batchAck(this.frame.delivery, answered);
   }
 
   nack(delayMs?: number): Promise<void> {

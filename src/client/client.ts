@@ -117,9 +117,9 @@ export class OmnibusClient {
       const message = new ReceivedMessage<T>(delivery);
       try {
         await handler(message);
-        // Not awaited: the next message need not wait for the gateway's answer; a lost ack
-        // only means a redelivery, and the resume position has already moved.
-        if (!manual) void message.ack().catch(() => {});
+        // Not awaited, nor answered: the next message need not wait for the gateway, a lost
+        // ack only means a redelivery, and the resume position has already moved.
+        if (!manual) void delivery.ack(false);
       } catch {
         if (manual) return;
         await message.nack({ delayMs: backoffDelay(message.attempt, options.backoff) });

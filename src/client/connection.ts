@@ -142,22 +142,30 @@ export class Connection implements SocketHost, Settler {
     return this.control((id) => ({ ...frame, id }));
   }
 
-  /** Acks made in one turn of the event loop travel in one frame. @internal */
-  batchAck(delivery: number): Promise<void> {
+  /**
+   * Acks made in one turn of the event loop travel in one frame, which asks for a reply only
+   * when one of them waits for it. @internal
+   */
+  batchAck(delivery: number, answered: boolean): Promise<void> {
     const batch = this.acks;
-    if (batch.deliveries.length === 0) {
-      // A macrotask, not a microtask: a burst of messages is acked in one frame.
-      setTimeout(() => {
-        const deliveries = batch.deliveries.splice(0);
-        const waiters = batch.waiters.splice(0);
-        this.control((id) => ({ type: 'ack', id, deliveries })).then(
-          () => waiters.forEach(([resolve]) => resolve()),
-          (error) => waiters.forEach(([, reject]) => reject(error)),
-        );
-      }, 0);
-    }
+    // A macrotask, not a microtask: a burst of messages is acked in one frame.
+    if (batch.deliveries.length === 0) setTimeout(() => this.sendAcks(), 0);
     batch.deliveries.push(delivery);
+    if (!answered) return Promise.resolve();
     return new Promise((resolve, reject) => batch.waiters.push([resolve, reject]));
+  }
+
+  private sendAcks(): void {
+    const deliveries = this.acks.deliveries.splice(0);
+    const waiters = this.acks.waiters.splice(0);
+    if (waiters.length === 0) {
+      if (this.socket.ready) this.socket.send({ type: 'ack', deliveries });
+      return;
+    }
+    this.control((id) => ({ type: 'ack', id, deliveries })).then(
+      () => waiters.forEach(([resolve]) => resolve()),
+      (error) => waiters.forEach(([, reject]) => reject(error)),
+    );
   }
 
   /** @internal */

@@ -181,6 +181,7 @@ function parseValue(value: unknown): ParsedFrame {
     throw new FrameError('UNKNOWN_TYPE', `unknown frame type ${JSON.stringify(frame.type)}; see docs/protocol.md`);
   }
   if (frame.type === 'pong') return { type: 'pong' };
+  if (frame.type === 'ack' && frame.id === undefined) return { type: 'ack', deliveries: deliveries(frame) };
   const id = str(frame, 'id', true);
   switch (frame.type) {
     case 'auth':
@@ -256,16 +257,17 @@ export function payloadBytes(data: unknown): number {
 }
 
 // A message fanned out to many subscriptions is serialized once: each subscription gets its
-// own ReceivedMessage, but the same id, seq, attempt and topic mean the same fields.
-let cachedKey: string | undefined;
-let cachedFields = '';
+// own ReceivedMessage, but the same id, seq, attempt, time and topic mean the same fields.
+const cached = { id: '', seq: undefined as string | undefined, attempt: 0, time: 0, topic: '', fields: '' };
 
-/** A `message` frame as JSON text. */
-export function messageFrame(subscription: string, delivery: number, message: Message, topic: string): string {
-  const key = `${message.id}\u0000${message.seq}\u0000${message.attempt}\u0000${message.time}\u0000${topic}`;
-  if (key !== cachedKey) {
-    cachedFields = JSON.stringify(messageFields(message, topic)).slice(1);
-    cachedKey = key;
+/** The start of each `message` frame of one subscription, up to its delivery number. */
+export const messageFramePrefix = (subscription: string) => `{"type":"message","subscription":${JSON.stringify(subscription)},"delivery":`;
+
+/** A `message` frame as JSON text; `prefix` is the subscription's `messageFramePrefix`. */
+export function messageFrame(prefix: string, delivery: number, message: Message, topic: string): string {
+  if (message.id !== cached.id || message.seq !== cached.seq || message.attempt !== cached.attempt || message.time !== cached.time || topic !== cached.topic) {
+    cached.fields = JSON.stringify(messageFields(message, topic)).slice(1);
+    Object.assign(cached, { id: message.id, seq: message.seq, attempt: message.attempt, time: message.time, topic });
   }
-  return `{"type":"message","subscription":${JSON.stringify(subscription)},"delivery":${delivery},${cachedFields}`;
+  return `${prefix}${delivery},${cached.fields}`;
 }

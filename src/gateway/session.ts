@@ -14,7 +14,7 @@ import type { ServerFrame, WelcomeFrame } from '../protocol/frames.js';
 import type { Limits } from '../protocol/limits.js';
 import { AuthError, type Authenticator, type Principal } from './auth.js';
 import { tokenClient, type ConnectionCounter } from './connections.js';
-import { messageFrame, parseFrames, type ParsedFrame } from './frames.js';
+import { messageFrame, messageFramePrefix, parseFrames, type ParsedFrame } from './frames.js';
 import { describeError, published, publishItems, publishToBus } from './publishing.js';
 import { TokenBucket } from './rate.js';
 import type { Member, Presence } from './presence.js';
@@ -41,6 +41,8 @@ export interface SessionHost {
 
 interface ClientSubscription {
   id: string;
+  /** Its message frames' start (messageFramePrefix). */
+  framePrefix: string;
   pattern: string;
   /** Counted in presence: from its reply until it closes. */
   joined: boolean;
@@ -213,7 +215,7 @@ export class Session {
     if (this.subscriptions.size >= this.host.limits.maxSubscriptions) {
       return this.error(frame.id, 'TOO_MANY_SUBSCRIPTIONS', `a connection may hold at most ${this.host.limits.maxSubscriptions} subscriptions`);
     }
-    const entry: ClientSubscription = { id: frame.subscription, pattern: frame.pattern, joined: false, ack: frame.ack ?? 'client', core: undefined, inFlight: 0, waiters: [], closed: false };
+    const entry: ClientSubscription = { id: frame.subscription, framePrefix: messageFramePrefix(frame.subscription), pattern: frame.pattern, joined: false, ack: frame.ack ?? 'client', core: undefined, inFlight: 0, waiters: [], closed: false };
     this.subscriptions.set(entry.id, entry);
     try {
       const time = Date.now();
@@ -246,7 +248,7 @@ export class Session {
   private forward(entry: ClientSubscription, message: Message, topic: string): void | Promise<void> {
     if (this.closed || entry.closed) return message.nack({ delayMs: 0 }).catch(() => {});
     const delivery = ++this.deliveries;
-    const frame = messageFrame(entry.id, delivery, message, topic);
+    const frame = messageFrame(entry.framePrefix, delivery, message, topic);
     if (entry.ack === 'auto') {
       this.send(frame);
       void message.ack().catch(() => {});
@@ -291,7 +293,7 @@ export class Session {
     }
     try {
       await Promise.all(work);
-      this.send({ type: 'reply', id: frame.id });
+      if (frame.id !== undefined) this.send({ type: 'reply', id: frame.id });
     } catch (error) {
       this.failed(frame.id, error, 'INTERNAL');
     }
@@ -340,7 +342,7 @@ export class Session {
   }
 
   /** The error frame for what a request threw; `fallback` for a failure the protocol has no code for. */
-  private failed(id: string, error: unknown, fallback: ErrorCode, principal?: Principal): void {
+  private failed(id: string | undefined, error: unknown, fallback: ErrorCode, principal?: Principal): void {
     const described = describeError(error, fallback, principal);
     logRefusal(this.host.logger, described, { client: this.clientId, name: principal?.name, transport: 'websocket' });
     this.send({ type: 'error', id, ...described });

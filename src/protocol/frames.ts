@@ -64,9 +64,14 @@ export interface PublishBatchFrame {
   messages: PublishFields[];
 }
 
-/** Settles deliveries: `ack`, `inProgress` (extend the deadline), `nack` (redeliver), `reject` (dead-letter now). */
+/**
+ * Settles deliveries: `ack`, `inProgress` (extend the deadline), `nack` (redeliver), `reject`
+ * (dead-letter now). An `ack` without an `id` gets no reply: a client that does not wait to
+ * learn its ack landed (a lost one only means a redelivery) spares both sides the answer.
+ */
 export type SettleFrame =
-  | { type: 'ack' | 'inProgress'; id: string; deliveries: number[] }
+  | { type: 'ack'; id?: string; deliveries: number[] }
+  | { type: 'inProgress'; id: string; deliveries: number[] }
   | { type: 'nack'; id: string; deliveries: number[]; delayMs?: number }
   | { type: 'reject'; id: string; deliveries: number[]; reason?: string };
 

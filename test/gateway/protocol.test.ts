@@ -202,6 +202,26 @@ describe('gateway protocol', () => {
     await limited.close();
   });
 
+  it('settles an ack without an id and sends no reply for it', async () => {
+    const limited = await startGateway({ limits: { maxUnacked: 2 } });
+    const socket = await RawSocket.open(limited.url);
+    await socket.request({ type: 'subscribe', subscription: 'q', pattern: 'quiet.t' });
+    const publisher = await RawSocket.open(limited.url);
+    for (let n = 0; n < 4; n++) await publisher.request({ type: 'publish', topic: 'quiet.t', data: n });
+    const held = await socket.waitFor((f) => f.type === 'message' && f.data === 1);
+    const replies = () => socket.frames.filter((f) => f.type === 'reply').length;
+    const before = replies();
+    socket.send({ type: 'ack', deliveries: [held.delivery - 1, held.delivery] });
+    // Only the ack frees room for the last two: they arrive once it was settled.
+    const last = await socket.waitFor((f) => f.type === 'message' && f.data === 3);
+    await socket.request({ type: 'ack', id: 'answered', deliveries: [last.delivery - 1, last.delivery] });
+    assert.equal(replies(), before + 1, 'only the ack with an id was answered');
+    assert.equal(socket.frames.filter((f) => f.type === 'error').length, 0);
+    socket.close();
+    publisher.close();
+    await limited.close();
+  });
+
   it('disconnects a slow consumer with code 4008 and a reason, keeping memory bounded', async () => {
     const small = await startGateway({ limits: { maxSendBufferBytes: 256 * 1024, maxUnacked: 100_000 } });
     const slow = await RawSocket.open(small.url);
