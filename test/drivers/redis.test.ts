@@ -77,6 +77,20 @@ describe('redis driver', { skip }, () => {
     assert.equal(await raw!.sismember(`${keyPrefix}@streams`, topic), 1, 'the stream is registered');
   });
 
+  it('stores each payload as its exact bytes, text or not', async () => {
+    const topic = `${fresh()}.bytes`;
+    const bus = busOver();
+    const { messages, handler } = collect();
+    await bus.subscribe(topic, handler);
+    // Valid UTF-8 with a byte-order mark and a 4-byte character (sent as text), then bytes that are not UTF-8.
+    const payloads = [Buffer.from('\ufeffé😀 "x"', 'utf8'), Buffer.from([0xc3, 0x28, 0xff, 0x00, 0x80])];
+    for (const bytes of payloads) await bus.publish(topic, new Uint8Array(bytes));
+    await eventually(() => messages.length === 2, 'both payloads');
+    assert.deepEqual(messages.map((m) => Buffer.from(m.data as Uint8Array)), payloads);
+    const stored = await raw!.xrangeBuffer(`${keyPrefix}${topic}`, '-', '+');
+    assert.deepEqual(stored.map(([, fields]) => fields[fields.length - 1]), payloads);
+  });
+
   it('delivers what a plain client adds with XADD, on the stream topic, even with malformed headers', async () => {
     const topic = `${fresh()}.plain`;
     const bus = busOver();
