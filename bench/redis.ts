@@ -13,7 +13,8 @@ import { redis } from '../src/drivers/redis/index.js';
 import { groupConsumeRate, interleaved, percentile, printTable, rate, windowed, type Row } from './measure.js';
 
 const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const COUNT = 20_000;
+/** Messages per round: enough that a round measures the steady state, not the JIT warming up. */
+const COUNT = 50_000;
 /** Messages per pipeline (publishMany batch / raw pipeline). */
 const BATCH = 100;
 /** Concurrent tasks, each awaiting one publish at a time. */
