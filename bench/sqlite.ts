@@ -1,7 +1,10 @@
 // The embedded SQLite driver beside raw better-sqlite3 doing the same work in the same run,
 // on the same kind of file (WAL, synchronous FULL): the raw table has the same columns, seq
-// and unique id as the driver's log. 100-byte payloads throughout.
+// and unique id as the driver's log. 100-byte payloads throughout. Also `publishMany` of JSON
+// objects beside the plain table a user would write instead (uuid, topic, JSON, time; no
+// index), both at synchronous NORMAL as that user would run it.
 
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +18,23 @@ const BATCH = 100;
 const CONCURRENT = 100;
 const LATENCY_RATE = 10_000;
 const LATENCY_SECONDS = 3;
+/** Rows per call and per transaction in the plain-table comparison. */
+const PLAIN_BATCH = 1_000;
+/** A 100-byte JSON object. */
+const order = () => ({ id: 'order-000001', customer: 'customer-42', total: 1234.5, note: 'x'.repeat(38) });
+
+/** What a user writes without a bus: one plain table, a transaction per batch. */
+function plainDatabase(file: string) {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE events (id TEXT NOT NULL, topic TEXT NOT NULL, body TEXT NOT NULL, time INTEGER NOT NULL)');
+  const insert = db.prepare('INSERT INTO events (id, topic, body, time) VALUES (?, ?, ?, ?)');
+  const insertMany = db.transaction((items: object[]) => {
+    for (const item of items) insert.run(randomUUID(), 'bench.orders', JSON.stringify(item), Date.now());
+  });
+  return { db, insertMany };
+}
 
 function payload(): Uint8Array {
   const bytes = new Uint8Array(100);
@@ -56,9 +76,30 @@ export default async function bench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'omnibus-bench-sqlite-'));
   const raw = rawDatabase(join(dir, 'raw.db'));
   const bus = new Bus({ drivers: { sqlite: sqlite({ path: join(dir, 'omnibus.db') }) } });
+  const plain = plainDatabase(join(dir, 'plain.db'));
+  const normalBus = new Bus({ drivers: { sqlite: sqlite({ path: join(dir, 'normal.db'), synchronous: 'normal' }) } });
   const rows: Row[] = [];
   try {
     await bus.publish('bench.warm', payload());
+    await normalBus.publish('bench.warm', order());
+    const plainRun = await interleaved(3, {
+      plain: () => rate(COUNT * 2, async () => {
+        for (let i = 0; i < COUNT * 2; i += PLAIN_BATCH) plain.insertMany(Array.from({ length: PLAIN_BATCH }, order));
+      }),
+      omnibus: () => rate(COUNT * 2, async () => {
+        for (let i = 0; i < COUNT * 2; i += PLAIN_BATCH) {
+          await normalBus.publishMany(Array.from({ length: PLAIN_BATCH }, () => ({ topic: 'bench.orders', data: order() })));
+        }
+      }),
+    });
+    rows.push({
+      scenario: `publishMany of JSON objects, ${PLAIN_BATCH} per call, synchronous NORMAL`,
+      omnibus: plainRun.omnibus,
+      baseline: plainRun.plain,
+      baselineName: `plain table insert x${PLAIN_BATCH}/txn`,
+      unit: 'msg/s',
+      payloadBytes: JSON.stringify(order()).length,
+    });
     // 1. publishMany, batches of 100, and 2. awaited single publishes from 100 concurrent
     // tasks (group commit batches them), both beside raw inserts of 100 per transaction.
     const publish = await interleaved(3, {
@@ -143,7 +184,9 @@ export default async function bench(): Promise<void> {
     }
   } finally {
     await bus.close();
+    await normalBus.close();
     raw.db.close();
+    plain.db.close();
     rmSync(dir, { recursive: true, force: true });
   }
   printTable(rows);
