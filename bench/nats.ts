@@ -2,7 +2,9 @@
 // same run: async publish, consume + ack for one durable consumer, and publish-to-handler
 // latency, all with 100-byte payloads on one stream. The driver's acks are confirmed by the
 // server, so consume + ack is set beside the raw client both sending acks blind (`ack()`) and
-// confirming each (`ackAck()`). Needs nats-server -js on NATS_URL.
+// confirming each (`ackAck()`). The driver connects with `noAsyncTraces`, so publishing is
+// also set beside a raw connection with that option; the plain baseline keeps the client's
+// defaults, as a user writing it would. Needs nats-server -js on NATS_URL.
 
 import { randomUUID } from 'node:crypto';
 import { jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
@@ -123,6 +125,8 @@ export default async function bench(): Promise<void> {
   const nc = await connect({ servers: URL });
   const jsm = await jetstreamManager(nc);
   const js = jsm.jetstream();
+  const untraced = await connect({ servers: URL, noAsyncTraces: true });
+  const jsUntraced = (await jetstreamManager(untraced)).jetstream();
   const bus = newBus();
   try {
     // The driver creates the stream; the raw client then works on the same one.
@@ -131,6 +135,7 @@ export default async function bench(): Promise<void> {
       omnibus: () => rate(COUNT, () => windowed(COUNT, () => bus.publish(`${root}.pub.omnibus`, payload))),
       raw: () => rate(COUNT, () => windowed(COUNT, () => js.publish(`${root}.pub.raw`, payload))),
       layout: () => rate(COUNT, () => windowed(COUNT, () => js.publish(`${root}.pub.layout`, payload, { headers: layoutHeaders() }))),
+      untraced: () => rate(COUNT, () => windowed(COUNT, () => jsUntraced.publish(`${root}.pub.layout`, payload, { headers: layoutHeaders() }))),
     });
     await fill(bus, `${root}.work`);
     const consume = await interleaved(RUNS, {
@@ -143,6 +148,7 @@ export default async function bench(): Promise<void> {
     const rows: Row[] = [
       { scenario: `publish, ${WINDOW} in flight (JetStream)`, omnibus: publish.omnibus, baseline: publish.raw, baselineName: 'raw js.publish', unit: 'msg/s' },
       { scenario: `publish, ${WINDOW} in flight (JetStream)`, omnibus: publish.omnibus, baseline: publish.layout, baselineName: 'raw js.publish, same headers', unit: 'msg/s' },
+      { scenario: `publish, ${WINDOW} in flight (JetStream)`, omnibus: publish.omnibus, baseline: publish.untraced, baselineName: 'raw js.publish, same headers, noAsyncTraces', unit: 'msg/s' },
       { scenario: 'consume + ack, one group (durable pull)', omnibus: consume.omnibus, baseline: consume.raw, baselineName: 'raw consume+ack', unit: 'msg/s' },
       { scenario: 'consume + ack, one group (durable pull)', omnibus: consume.omnibus, baseline: consume.confirmed, baselineName: 'raw consume+ackAck', unit: 'msg/s' },
       { scenario: 'publish-to-handler latency p50', omnibus: percentile(latencyOmnibus, 50), baseline: percentile(latencyRaw, 50), baselineName: 'raw', unit: 'ms' },
@@ -152,6 +158,6 @@ export default async function bench(): Promise<void> {
   } finally {
     await bus.close();
     for await (const name of jsm.streams.names()) if (name.startsWith(streamPrefix)) await jsm.streams.delete(name);
-    await nc.close();
+    await Promise.all([nc.close(), untraced.close()]);
   }
 }
