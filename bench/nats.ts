@@ -135,7 +135,7 @@ export default async function bench(): Promise<void> {
       omnibus: () => rate(COUNT, () => windowed(COUNT, () => bus.publish(`${root}.pub.omnibus`, payload))),
       raw: () => rate(COUNT, () => windowed(COUNT, () => js.publish(`${root}.pub.raw`, payload))),
       layout: () => rate(COUNT, () => windowed(COUNT, () => js.publish(`${root}.pub.layout`, payload, { headers: layoutHeaders() }))),
-      untraced: () => rate(COUNT, () => windowed(COUNT, () => jsUntraced.publish(`${root}.pub.layout`, payload, { headers: layoutHeaders() }))),
+      untraced: () => rate(COUNT, () => windowed(COUNT, () => jsUntraced.publish(`${root}.pub.untraced`, payload, { headers: layoutHeaders() }))),
     });
     await fill(bus, `${root}.work`);
     const consume = await interleaved(RUNS, {

@@ -31,8 +31,8 @@ export type SettleRequest = SettleFrame extends infer F ? (F extends unknown ? O
 export interface Settler {
   /** Whether deliveries received during `epoch` can still be settled. */
   live(epoch: number): boolean;
-  /** Acks the delivery together with the others of this turn; `answered: false` needs no reply. */
-  batchAck(delivery: number, answered: boolean): Promise<void>;
+  /** Acks the delivery (received during `epoch`) together with the others of this turn; `answered: false` needs no reply. */
+  batchAck(epoch: number, delivery: number, answered: boolean): Promise<void>;
   settle(epoch: number, frame: SettleRequest): Promise<void>;
 }
 
@@ -111,7 +111,7 @@ export class ChannelDelivery implements RemoteDelivery {
   ack(answered = true): Promise<void> {
     this.channel.done(this.position);
     if (!this.settler.live(this.epoch) || this.channel.spec.ack === 'auto') return Promise.resolve();
-    return this.settler.batchAck(this.frame.delivery, answered);
+    return this.settler.batchAck(this.epoch, this.frame.delivery, answered);
   }
 
   nack(delayMs?: number): Promise<void> {

@@ -52,6 +52,10 @@ export interface ConnectionEvents {
   /** The connection dropped, or the first one could not be made; `error` is the cause where the WebSocket gave one. */
   connectionLost: { code?: number; reason?: string; error?: unknown };
   reconnected: { attempts: number };
+  /**
+   * An error frame that answers no request of this client's: a resubscribe after a reconnect
+   * that failed, or automatic acks the gateway could not settle (they are redelivered).
+   */
   error: { error: unknown };
   /** A resumed subscription could not get everything it missed: the position is gone or the driver keeps no history. */
   gap: { subscription: string; pattern: string; earliest?: string };
@@ -61,7 +65,8 @@ export class Connection implements SocketHost, Settler {
   private readonly requests = new Requests();
   private readonly channels = new Map<string, Channel>();
   private readonly listeners = new Map<keyof ConnectionEvents, Set<(event: any) => void>>();
-  private readonly acks: { deliveries: number[]; waiters: Array<[() => void, (e: unknown) => void]> } = { deliveries: [], waiters: [] };
+  /** This turn's acks, all of deliveries received during `epoch` (delivery numbers start again on each connection). */
+  private readonly acks: { epoch: number; deliveries: number[]; waiters: Array<[() => void, (e: unknown) => void]> } = { epoch: 0, deliveries: [], waiters: [] };
   private readonly socket: Socket;
   private readonly buffer: OfflineBuffer;
 
@@ -144,12 +149,17 @@ export class Connection implements SocketHost, Settler {
 
   /**
    * Acks made in one turn of the event loop travel in one frame, which asks for a reply only
-   * when one of them waits for it. @internal
+   * when one of them waits for it (or the gateway needs an id on every ack). @internal
    */
-  batchAck(delivery: number, answered: boolean): Promise<void> {
+  batchAck(epoch: number, delivery: number, answered: boolean): Promise<void> {
     const batch = this.acks;
-    // A macrotask, not a microtask: a burst of messages is acked in one frame.
-    if (batch.deliveries.length === 0) setTimeout(() => this.sendAcks(), 0);
+    // Acks of a connection that dropped go (or not) on their own, never to the next one.
+    if (batch.deliveries.length > 0 && batch.epoch !== epoch) this.sendAcks();
+    if (batch.deliveries.length === 0) {
+      batch.epoch = epoch;
+      // A macrotask, not a microtask: a burst of messages is acked in one frame.
+      setTimeout(() => this.sendAcks(), 0);
+    }
     batch.deliveries.push(delivery);
     if (!answered) return Promise.resolve();
     return new Promise((resolve, reject) => batch.waiters.push([resolve, reject]));
@@ -158,8 +168,11 @@ export class Connection implements SocketHost, Settler {
   private sendAcks(): void {
     const deliveries = this.acks.deliveries.splice(0);
     const waiters = this.acks.waiters.splice(0);
-    if (waiters.length === 0) {
-      if (this.socket.ready) this.socket.send({ type: 'ack', deliveries });
+    if (deliveries.length === 0) return;
+    // Moot once their connection is gone: the gateway hands its unsettled deliveries back.
+    if (!this.live(this.acks.epoch)) return waiters.forEach(([resolve]) => resolve());
+    if (waiters.length === 0 && this.socket.welcome?.acksWithoutId === true) {
+      this.socket.send({ type: 'ack', deliveries });
       return;
     }
     this.control((id) => ({ type: 'ack', id, deliveries })).then(

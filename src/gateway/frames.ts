@@ -257,17 +257,32 @@ export function payloadBytes(data: unknown): number {
 }
 
 // A message fanned out to many subscriptions is serialized once: each subscription gets its
-// own ReceivedMessage, but the same id, seq, attempt, time and topic mean the same fields.
-const cached = { id: '', seq: undefined as string | undefined, attempt: 0, time: 0, topic: '', fields: '' };
+// own ReceivedMessage, but the same bus topic and seq (a stored message), with the same id,
+// attempt and time, mean the same fields, as does the same client-side name for the topic.
+// Without a seq only the same payload object says so: ids are the publisher's to repeat.
+// The bus topic keeps tenants apart, whose topics may share the name their clients see.
+const cached = { busTopic: '', id: '', seq: undefined as string | undefined, data: undefined as unknown, attempt: 0, time: 0, topic: '', fields: '' };
+
+function isCached(message: Message, topic: string): boolean {
+  return (
+    message.topic === cached.busTopic &&
+    message.id === cached.id &&
+    message.seq === cached.seq &&
+    (message.seq !== undefined || message.data === cached.data) &&
+    message.attempt === cached.attempt &&
+    message.time === cached.time &&
+    topic === cached.topic
+  );
+}
 
 /** The start of each `message` frame of one subscription, up to its delivery number. */
 export const messageFramePrefix = (subscription: string) => `{"type":"message","subscription":${JSON.stringify(subscription)},"delivery":`;
 
 /** A `message` frame as JSON text; `prefix` is the subscription's `messageFramePrefix`. */
 export function messageFrame(prefix: string, delivery: number, message: Message, topic: string): string {
-  if (message.id !== cached.id || message.seq !== cached.seq || message.attempt !== cached.attempt || message.time !== cached.time || topic !== cached.topic) {
+  if (!isCached(message, topic)) {
     cached.fields = JSON.stringify(messageFields(message, topic)).slice(1);
-    Object.assign(cached, { id: message.id, seq: message.seq, attempt: message.attempt, time: message.time, topic });
+    Object.assign(cached, { busTopic: message.topic, id: message.id, seq: message.seq, data: message.data, attempt: message.attempt, time: message.time, topic });
   }
   return `${prefix}${delivery},${cached.fields}`;
 }

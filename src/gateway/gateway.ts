@@ -78,8 +78,9 @@ export class Gateway {
       version: PROTOCOL_VERSION,
       heartbeatMs: this.heartbeatMs,
       authRequired: this.auth.required,
-      // Batch envelopes (docs/protocol.md) are understood from clients.
+      // Batch envelopes (docs/protocol.md) are understood from clients, and acks without an id.
       batches: true,
+      acksWithoutId: true,
       capabilities,
       limits: {
         maxFrameBytes: this.limits.maxFrameBytes,

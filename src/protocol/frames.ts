@@ -115,6 +115,8 @@ export interface WelcomeFrame {
   client: string;
   /** Batch envelopes from the client are understood. */
   batches: boolean;
+  /** An `ack` without an `id` is settled without a reply (older gateways need the `id`). */
+  acksWithoutId?: boolean;
   capabilities: GatewayCapabilities;
   limits: AnnouncedLimits;
 }

@@ -9,8 +9,46 @@ import { memory } from '../../src/drivers/memory/index.js';
 import { createGateway } from '../../src/gateway/index.js';
 import { eventually } from '../../src/testing/wait.js';
 import { ConnectionError } from '../../src/core/errors.js';
+import { WebSocket } from 'ws';
+import type { WebSocketConstructor, WebSocketLike } from '../../src/client/connection.js';
 import { NodeWebSocket, quietLogger, startGateway, type Running } from '../support/gateway.js';
 import { freePort } from '../support/private-server.js';
+
+/**
+ * A WebSocket that records every frame the client sends; `older` hides from the welcome that
+ * the gateway takes acks without an id, as one from before that change would.
+ */
+function recording(sent: Array<Record<string, unknown>>, older = false): WebSocketConstructor {
+  return class implements WebSocketLike {
+    private readonly ws: WebSocket;
+    onopen: WebSocketLike['onopen'] = null;
+    onmessage: WebSocketLike['onmessage'] = null;
+    onclose: WebSocketLike['onclose'] = null;
+    onerror: WebSocketLike['onerror'] = null;
+    constructor(url: string) {
+      this.ws = new WebSocket(url);
+      this.ws.onopen = (event) => this.onopen?.(event);
+      this.ws.onclose = (event) => this.onclose?.(event);
+      this.ws.onerror = (event) => this.onerror?.(event);
+      this.ws.onmessage = ({ data }) => {
+        const frame = JSON.parse(String(data));
+        if (older && frame.type === 'welcome') delete frame.acksWithoutId;
+        this.onmessage?.({ data: JSON.stringify(frame) });
+      };
+    }
+    get readyState() {
+      return this.ws.readyState;
+    }
+    send(data: string) {
+      const value = JSON.parse(data);
+      sent.push(...(Array.isArray(value) ? value : [value]));
+      this.ws.send(data);
+    }
+    close(code?: number, reason?: string) {
+      this.ws.close(code, reason);
+    }
+  };
+}
 
 describe('client', () => {
   let running: Running;
@@ -60,6 +98,42 @@ describe('client', () => {
     assert.deepEqual(seen, [0, 1, 2]);
     await assert.rejects(client.publish('bad..topic', 1), /empty token/);
     await client.close();
+  });
+
+  it('sends automatic acks without asking for a reply, and a manual ack with an id it resolves on', async () => {
+    const sent: Array<Record<string, unknown>> = [];
+    const client = createClient({ url: running.url, WebSocket: recording(sent) });
+    const handled: unknown[] = [];
+    await client.subscribe('acks.auto', (m) => void handled.push(m.data));
+    for (let n = 0; n < 3; n++) await client.publish('acks.auto', n);
+    await eventually(() => sent.filter((f) => f.type === 'ack').flatMap((f) => f.deliveries as number[]).length === 3, 'three automatic acks');
+    assert.deepEqual(handled, [0, 1, 2]);
+    assert.ok(sent.filter((f) => f.type === 'ack').every((f) => f.id === undefined), 'no automatic ack asks for a reply');
+    let acked = false;
+    await client.subscribe('acks.manual', async (m) => {
+      await m.ack();
+      acked = true;
+    }, { ack: 'manual' });
+    await client.publish('acks.manual', 'x');
+    await eventually(() => acked, 'the manual ack resolved');
+    const manual = sent.filter((f) => f.type === 'ack').at(-1)!;
+    assert.equal(typeof manual.id, 'string', 'a manual ack waits for its reply');
+    await client.close();
+  });
+
+  it('sends every ack with an id to a gateway that does not take acks without one', async () => {
+    const small = await startGateway({ limits: { maxUnacked: 2 } });
+    const sent: Array<Record<string, unknown>> = [];
+    const client = createClient({ url: small.url, WebSocket: recording(sent, true) });
+    const handled: unknown[] = [];
+    await client.subscribe('acks.older', (m) => void handled.push(m.data));
+    // More than maxUnacked: the later ones arrive only as the acks land.
+    for (let n = 0; n < 6; n++) await client.publish('acks.older', n);
+    await eventually(() => handled.length === 6, 'all six, past maxUnacked');
+    const acks = sent.filter((f) => f.type === 'ack');
+    assert.ok(acks.length > 0 && acks.every((f) => typeof f.id === 'string'));
+    await client.close();
+    await small.close();
   });
 
   it('sends a burst of publishes in envelopes that each fit within the gateway\'s maxFrameBytes, delivered in order', async () => {

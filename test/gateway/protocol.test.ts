@@ -21,6 +21,7 @@ describe('gateway protocol', () => {
     assert.equal(welcome.capabilities.replay, true);
     assert.equal(welcome.limits.maxSubscriptions, 3);
     assert.equal(welcome.authenticated, true);
+    assert.equal(welcome.acksWithoutId, true);
     socket.close();
   });
 
