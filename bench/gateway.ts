@@ -25,25 +25,35 @@ async function server(kind: 'gateway' | 'relay' | 'socketio'): Promise<{ child: 
 const client = (port: number): OmnibusClient =>
   createClient({ url: `ws://127.0.0.1:${port}/v1/ws`, WebSocket: WebSocket as unknown as WebSocketConstructor });
 
-/** Messages published per second through the gateway, each delivered to every subscriber. */
-async function gatewayRate(port: number, subscribers: number, count: number): Promise<number> {
-  const publisher = client(port);
-  const receivers = Array.from({ length: subscribers }, () => client(port));
+/** Counts deliveries; `finished` resolves once `target` arrived. */
+function deliveries(target: number): { arrived: () => void; finished: Promise<void> } {
   let received = 0;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => (done = resolve));
-  const target = count * subscribers;
-  await Promise.all(receivers.map((r) => r.subscribe('bench.orders', () => void (++received === target && done()))));
-  await publisher.ready();
+  return { arrived: () => void (++received === target && done()), finished };
+}
+
+/** Messages per second: `count` acked publishes, WINDOW in flight, until every delivery arrived. */
+async function ackedRate(count: number, publish: () => Promise<unknown>, finished: Promise<void>): Promise<number> {
   const start = performance.now();
   const window: Promise<unknown>[] = [];
   for (let i = 0; i < count; i++) {
-    window.push(publisher.publish('bench.orders', payload));
+    window.push(publish());
     if (window.length >= WINDOW) await window.shift();
   }
   await Promise.all(window);
   await finished;
-  const rate = count / ((performance.now() - start) / 1000);
+  return count / ((performance.now() - start) / 1000);
+}
+
+/** Messages published per second through the gateway, each delivered to every subscriber. */
+async function gatewayRate(port: number, subscribers: number, count: number): Promise<number> {
+  const publisher = client(port);
+  const receivers = Array.from({ length: subscribers }, () => client(port));
+  const { arrived, finished } = deliveries(count * subscribers);
+  await Promise.all(receivers.map((r) => r.subscribe('bench.orders', arrived)));
+  await publisher.ready();
+  const rate = await ackedRate(count, () => publisher.publish('bench.orders', payload), finished);
   await Promise.all([publisher, ...receivers].map((c) => c.close()));
   return rate;
 }
@@ -58,11 +68,8 @@ async function open(port: number): Promise<WebSocket> {
 async function relayRate(port: number, subscribers: number, count: number): Promise<number> {
   const publisher = await open(port);
   const receivers = await Promise.all(Array.from({ length: subscribers }, () => open(port)));
-  let received = 0;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  const target = count * subscribers;
-  for (const r of receivers) r.on('message', (data) => void (JSON.parse(String(data)), ++received === target && done()));
+  const { arrived, finished } = deliveries(count * subscribers);
+  for (const r of receivers) r.on('message', (data) => void (JSON.parse(String(data)), arrived()));
   const start = performance.now();
   for (let i = 0; i < count; i++) {
     publisher.send(JSON.stringify({ type: 'message', subscription: 's1', delivery: i, messageId: String(i), topic: 'bench.orders', data: payload, headers: {}, time: Date.now(), seq: String(i), attempt: 1 }));
@@ -84,21 +91,10 @@ async function connect(port: number): Promise<Socket> {
 async function socketIoRate(port: number, subscribers: number, count: number): Promise<number> {
   const publisher = await connect(port);
   const receivers = await Promise.all(Array.from({ length: subscribers }, () => connect(port)));
-  let received = 0;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  const target = count * subscribers;
-  for (const r of receivers) r.on('message', () => void (++received === target && done()));
+  const { arrived, finished } = deliveries(count * subscribers);
+  for (const r of receivers) r.on('message', arrived);
   await Promise.all(receivers.map((r) => r.emitWithAck('join', 'bench.orders')));
-  const start = performance.now();
-  const window: Promise<unknown>[] = [];
-  for (let i = 0; i < count; i++) {
-    window.push(publisher.emitWithAck('publish', 'bench.orders', payload));
-    if (window.length >= WINDOW) await window.shift();
-  }
-  await Promise.all(window);
-  await finished;
-  const rate = count / ((performance.now() - start) / 1000);
+  const rate = await ackedRate(count, () => publisher.emitWithAck('publish', 'bench.orders', payload), finished);
   for (const socket of [publisher, ...receivers]) socket.close();
   return rate;
 }
