@@ -362,8 +362,10 @@ export class Bus {
     const mirrors = this.router.mirrors ? this.router.mirrorsFor(topic) : undefined;
     const caused = causalHeaders(options?.headers);
     const headers = this.tracing === undefined ? caused : this.tracing.inject(caused);
+    const chosen = options?.id;
     const wire: WireMessage = {
-      id: options?.id ?? uuidv7(),
+      id: chosen ?? uuidv7(),
+      newId: chosen === undefined ? true : undefined,
       topic,
       headers: headers ?? NO_HEADERS,
       key: options?.key,

@@ -48,6 +48,13 @@ export interface WireMessage {
   seq?: string;
   /** Set by `publish` when the id was stored within the dedupe window and this copy was not: `seq` is then the stored one's. */
   duplicate?: boolean;
+  /**
+   * Set by the bus when it made the id up for this publish: no copy can be stored yet, and no
+   * retry of the publisher's can carry it (it learns the id once the publish resolved). A
+   * driver that stores each message exactly once may leave such ids out of its dedupe window;
+   * one that may resend on its own (after a lost reply) must not.
+   */
+  newId?: true;
   /** The encoded payload. Empty for drivers that carry values, which carry `value` instead. */
   body: Uint8Array;
   /** The payload itself, only for drivers that declare `carriesValues` (never encoded). */

@@ -109,10 +109,64 @@ describe('sqlite dedupe window', () => {
 
   it('prunes ids past their window with the retention sweep, keeping the messages', async () => {
     const file = freshFile();
-    const bus = busOn({ path: file, dedupeWindowMs: 100, retentionIntervalMs: 20 });
-    await bus.publishMany(Array.from({ length: 1_200 }, (_, n) => ({ topic: 'prune.orders', data: n })));
+    const items = Array.from({ length: 1_200 }, (_, n) => ({ topic: 'prune.orders', data: n, id: `prune-${n}` }));
+    const unswept = busOn({ path: file, dedupeWindowMs: 100, retentionIntervalMs: 600_000 });
+    await unswept.publishMany(items);
+    await unswept.close();
+    assert.deepEqual(query(file, 'SELECT count(*) AS n FROM dedupe'), [{ n: 1_200 }]);
+    const driver = sqlite({ path: file, dedupeWindowMs: 100, retentionIntervalMs: 20 });
+    const bus = new Bus({ drivers: { sqlite: driver } });
+    await driver.ready();
     await eventually(() => query<{ n: number }>(file, 'SELECT count(*) AS n FROM dedupe')[0].n === 0, 'the dedupe rows to be pruned');
     assert.deepEqual(query(file, 'SELECT count(*) AS n FROM messages'), [{ n: 1_200 }]);
+    await bus.close();
+  });
+
+  it('leaves ids it made up out of the window: only chosen ids are remembered', async () => {
+    const file = freshFile();
+    const bus = busOn({ path: file });
+    const made = await bus.publishMany([
+      { topic: 'made.orders', data: 1 },
+      { topic: 'made.orders', data: 2 },
+    ]);
+    const chosen = await bus.publish('made.orders', 3, { id: 'chosen-1' });
+    assert.deepEqual(query(file, 'SELECT id, seq FROM dedupe'), [{ id: 'chosen-1', seq: Number(chosen.seq) }]);
+    // Documented: nothing can retry a publish with an id it learns only once stored, so a
+    // made-up id published again by choice is a second message.
+    const again = await bus.publish('made.orders', 4, { id: made[0].id });
+    assert.equal(again.duplicate, undefined);
+    assert.ok(Number(again.seq) > Number(chosen.seq));
+    assert.deepEqual(query(file, 'SELECT count(*) AS n FROM messages WHERE id = ?', made[0].id), [{ n: 2 }]);
+    await bus.close();
+  });
+
+  it('stores a batch mixing made-up and chosen ids in batch order, a chosen duplicate once', async () => {
+    const file = freshFile();
+    const bus = busOn({ path: file });
+    // Runs of 70 made-up ids span several multi-row statements (64, 4, 2 rows).
+    const items = Array.from({ length: 150 }, (_, n) => ({
+      topic: n % 2 === 0 ? 'mixed.even' : 'mixed.odd',
+      data: { n },
+      ...(n === 70 || n === 141 ? { id: 'chosen-twice' } : {}),
+      ...(n === 100 ? { key: 'k-100', ttlMs: 60_000 } : {}),
+    }));
+    const results = await bus.publishMany(items);
+    assert.deepEqual(results[141], { id: 'chosen-twice', seq: results[70].seq, duplicate: true });
+    const stored = results.filter((_, n) => n !== 141);
+    assert.deepEqual(stored.map((result) => Number(result.seq)), Array.from({ length: 149 }, (_, n) => n + 1), 'one seq each, in batch order');
+    const rows = query<{ seq: number; id: string; topic: string; key: string | null; expires: number | null; time: number; body: Buffer }>(
+      file,
+      'SELECT seq, id, topic, key, expires, time, body FROM messages ORDER BY seq',
+    );
+    assert.deepEqual(rows.map((row) => row.id), stored.map((result) => result.id));
+    assert.deepEqual(rows.map((row) => JSON.parse(row.body.toString()).n), items.map((_, n) => n).filter((n) => n !== 141));
+    assert.deepEqual(rows.map((row) => row.topic), items.filter((_, n) => n !== 141).map((item) => item.topic));
+    const keyed = rows.find((row) => row.key !== null)!;
+    assert.deepEqual([keyed.key, keyed.expires! - keyed.time], ['k-100', 60_000]);
+    assert.deepEqual(query(file, 'SELECT topic, messages FROM topics ORDER BY topic'), [
+      { topic: 'mixed.even', messages: 75 },
+      { topic: 'mixed.odd', messages: 74 },
+    ]);
     await bus.close();
   });
 

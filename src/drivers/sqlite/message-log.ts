@@ -17,6 +17,20 @@ export interface StoredRow {
 }
 
 const COLUMNS = 'seq, id, topic, key, headers, time, expires, body';
+/** The most rows one insert statement takes (7 parameters each, far below SQLite's 32,766). */
+const MULTI_ROWS = 64;
+
+/** Per topic, the messages and bytes a transaction stored, for `topics`. */
+type TopicCounts = Map<string, [number, number]>;
+
+function count(counts: TopicCounts, topic: string, size: number): void {
+  const entry = counts.get(topic);
+  if (entry === undefined) counts.set(topic, [1, size]);
+  else {
+    entry[0]++;
+    entry[1] += size;
+  }
+}
 const EMPTY_HEADERS = '{}';
 
 /** Where a published message went: its seq, and whether its id was already stored within the window (then the seq is the stored one's). */
@@ -52,11 +66,13 @@ export class MessageLog {
   private readonly readOne: Statement;
   private readonly lastSeq: Statement;
   private readonly firstAt: Statement;
-  /** Ids stored in the open transaction, with their seqs: `dedupe` learns them in one statement as it ends. */
+  /** Chosen ids stored in the open transaction, with their seqs: `dedupe` learns them in one statement as it ends. */
   private readonly unremembered = new Map<string, number>();
+  private readonly multiInserts = new Map<number, Statement>();
+  private readonly multiArgsBySize = new Map<number, unknown[]>();
 
   constructor(
-    db: Database,
+    private readonly db: Database,
     private readonly dedupeWindowMs: number,
   ) {
     // The window check rides in the insert, and remembering is one statement per transaction: on
@@ -88,35 +104,90 @@ export class MessageLog {
    */
   insert(batch: WireMessage[]): Stored[] {
     const now = Date.now();
-    const stored: Stored[] = [];
-    let counts: Map<string, [number, number]> | undefined;
-    for (const wire of batch) {
-      const earlier = this.unremembered.get(wire.id);
-      if (earlier !== undefined) {
-        stored.push({ seq: earlier, duplicate: true });
+    const stored: Stored[] = new Array(batch.length);
+    const counts: TopicCounts = new Map();
+    let run = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const wire = batch[i];
+      // An id the bus made up for this publish cannot be stored yet, and no retry can carry it:
+      // no lookup and no memory (as JetStream without Nats-Msg-Id). A run of them goes in
+      // multi-row statements, in order, so seqs still follow the batch.
+      if (wire.newId === true) {
+        run++;
         continue;
       }
-      const headers = JSON.stringify(wire.headers ?? {});
-      const expires = wire.ttlMs === undefined ? null : wire.time + wire.ttlMs;
-      const result = this.insertRow.run(wire.id, wire.topic, wire.key ?? null, headers, wire.time, expires, wire.body, wire.id, now);
-      if (result.changes === 0) {
-        stored.push({ seq: this.rememberedSeq.get(wire.id) as number, duplicate: true });
-        continue;
-      }
-      const seq = Number(result.lastInsertRowid);
-      this.unremembered.set(wire.id, seq);
-      stored.push({ seq, duplicate: false });
-      const size = wire.body.length + headers.length;
-      counts ??= new Map();
-      const count = counts.get(wire.topic);
-      if (count === undefined) counts.set(wire.topic, [1, size]);
-      else {
-        count[0]++;
-        count[1] += size;
-      }
+      if (run > 0) this.insertNew(batch, i - run, run, stored, counts);
+      run = 0;
+      stored[i] = this.insertChosen(wire, now, counts);
     }
-    if (counts !== undefined) for (const [topic, [messages, bytes]] of counts) this.countTopic.run(topic, messages, bytes);
+    if (run > 0) this.insertNew(batch, batch.length - run, run, stored, counts);
+    for (const [topic, [messages, bytes]] of counts) this.countTopic.run(topic, messages, bytes);
     return stored;
+  }
+
+  /** One message whose id the publisher chose: stored unless the window or this transaction has it. */
+  private insertChosen(wire: WireMessage, now: number, counts: TopicCounts): Stored {
+    const earlier = this.unremembered.get(wire.id);
+    if (earlier !== undefined) return { seq: earlier, duplicate: true };
+    const headers = JSON.stringify(wire.headers ?? {});
+    const expires = wire.ttlMs === undefined ? null : wire.time + wire.ttlMs;
+    const result = this.insertRow.run(wire.id, wire.topic, wire.key ?? null, headers, wire.time, expires, wire.body, wire.id, now);
+    if (result.changes === 0) return { seq: this.rememberedSeq.get(wire.id) as number, duplicate: true };
+    const seq = Number(result.lastInsertRowid);
+    this.unremembered.set(wire.id, seq);
+    count(counts, wire.topic, wire.body.length + headers.length);
+    return { seq, duplicate: false };
+  }
+
+  /**
+   * `length` messages from `start` with bus-made ids, in statements of up to MULTI_ROWS rows (a
+   * statement costs more than the rows it writes). One statement's rows take consecutive seqs:
+   * AUTOINCREMENT hands out one more than the highest, row by row, and the write lock keeps
+   * other writers out.
+   */
+  private insertNew(batch: WireMessage[], start: number, length: number, stored: Stored[], counts: TopicCounts): void {
+    let at = start;
+    const end = start + length;
+    while (at < end) {
+      let rows = MULTI_ROWS;
+      while (rows > end - at) rows >>= 1;
+      const args = this.multiArgs(rows);
+      for (let j = 0; j < rows; j++) {
+        const wire = batch[at + j];
+        const headers = JSON.stringify(wire.headers ?? {});
+        const o = j * 7;
+        args[o] = wire.id;
+        args[o + 1] = wire.topic;
+        args[o + 2] = wire.key ?? null;
+        args[o + 3] = headers;
+        args[o + 4] = wire.time;
+        args[o + 5] = wire.ttlMs === undefined ? null : wire.time + wire.ttlMs;
+        args[o + 6] = wire.body;
+        count(counts, wire.topic, wire.body.length + headers.length);
+      }
+      const last = Number(this.multiInsert(rows).run(args).lastInsertRowid);
+      for (let j = 0; j < rows; j++) {
+        stored[at + j] = { seq: last - rows + 1 + j, duplicate: false };
+      }
+      at += rows;
+    }
+  }
+
+  /** The insert of `rows` rows (a power of two up to MULTI_ROWS), prepared on first use. */
+  private multiInsert(rows: number): Statement {
+    let statement = this.multiInserts.get(rows);
+    if (statement === undefined) {
+      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
+      statement = this.db.prepare(`INSERT INTO messages (id, topic, key, headers, time, expires, body) VALUES ${values}`);
+      this.multiInserts.set(rows, statement);
+    }
+    return statement;
+  }
+
+  private multiArgs(rows: number): unknown[] {
+    let args = this.multiArgsBySize.get(rows);
+    if (args === undefined) this.multiArgsBySize.set(rows, (args = new Array(rows * 7)));
+    return args;
   }
 
   /** The last step of a transaction that inserted: remembers its ids from now, for the window (nothing if it is failing). */
