@@ -154,13 +154,14 @@ describe('sqlite dedupe window', () => {
     assert.deepEqual(results[141], { id: 'chosen-twice', seq: results[70].seq, duplicate: true });
     const stored = results.filter((_, n) => n !== 141);
     assert.deepEqual(stored.map((result) => Number(result.seq)), Array.from({ length: 149 }, (_, n) => n + 1), 'one seq each, in batch order');
-    const rows = query<{ seq: number; id: string; topic: string; key: string | null; expires: number | null; time: number; body: Buffer }>(
+    const rows = query<{ seq: number; id: string; topic: string; key: string | null; headers: string; expires: number | null; time: number; body: Buffer }>(
       file,
-      'SELECT seq, id, topic, key, expires, time, body FROM messages ORDER BY seq',
+      'SELECT seq, id, topic, key, headers, expires, time, body FROM messages ORDER BY seq',
     );
     assert.deepEqual(rows.map((row) => row.id), stored.map((result) => result.id));
     assert.deepEqual(rows.map((row) => JSON.parse(row.body.toString()).n), items.map((_, n) => n).filter((n) => n !== 141));
     assert.deepEqual(rows.map((row) => row.topic), items.filter((_, n) => n !== 141).map((item) => item.topic));
+    assert.ok(rows.every((row) => row.headers === '{}'), 'the JSON content type alone is stored as {}');
     const keyed = rows.find((row) => row.key !== null)!;
     assert.deepEqual([keyed.key, keyed.expires! - keyed.time], ['k-100', 60_000]);
     assert.deepEqual(query(file, 'SELECT topic, messages FROM topics ORDER BY topic'), [

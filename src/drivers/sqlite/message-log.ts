@@ -4,6 +4,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { From, WireMessage } from '../../core/driver.js';
 import { InvalidPositionError } from '../../core/errors.js';
+import { HEADER } from '../../core/message.js';
 
 export interface StoredRow {
   seq: number;
@@ -31,7 +32,19 @@ function count(counts: TopicCounts, topic: string, size: number): void {
     entry[1] += size;
   }
 }
-const EMPTY_HEADERS = '{}';
+/**
+ * Nearly every message's headers are the JSON codec's content type alone: stored as `{}`
+ * (35 bytes fewer per row, no JSON to write or parse) and read back as it.
+ */
+const JSON_ONLY = '{}';
+const JSON_TYPE = 'application/json';
+
+/** The headers column for `headers`. */
+function headersColumn(headers: Record<string, string>): string {
+  let names = 0;
+  for (const _ in headers) if (++names > 1) break;
+  return names === 1 && headers[HEADER.contentType] === JSON_TYPE ? JSON_ONLY : JSON.stringify(headers);
+}
 
 /** Where a published message went: its seq, and whether its id was already stored within the window (then the seq is the stored one's). */
 export interface Stored {
@@ -43,7 +56,7 @@ export function toWire(row: StoredRow): WireMessage {
   return {
     id: row.id,
     topic: row.topic,
-    headers: row.headers === EMPTY_HEADERS ? {} : JSON.parse(row.headers),
+    headers: row.headers === JSON_ONLY ? { [HEADER.contentType]: JSON_TYPE } : JSON.parse(row.headers),
     key: row.key ?? undefined,
     time: row.time,
     ttlMs: row.expires === null ? undefined : row.expires - row.time,
@@ -129,7 +142,7 @@ export class MessageLog {
   private insertChosen(wire: WireMessage, now: number, counts: TopicCounts): Stored {
     const earlier = this.unremembered.get(wire.id);
     if (earlier !== undefined) return { seq: earlier, duplicate: true };
-    const headers = JSON.stringify(wire.headers ?? {});
+    const headers = headersColumn(wire.headers);
     const expires = wire.ttlMs === undefined ? null : wire.time + wire.ttlMs;
     const result = this.insertRow.run(wire.id, wire.topic, wire.key ?? null, headers, wire.time, expires, wire.body, wire.id, now);
     if (result.changes === 0) return { seq: this.rememberedSeq.get(wire.id) as number, duplicate: true };
@@ -154,7 +167,7 @@ export class MessageLog {
       const args = this.multiArgs(rows);
       for (let j = 0; j < rows; j++) {
         const wire = batch[at + j];
-        const headers = JSON.stringify(wire.headers ?? {});
+        const headers = headersColumn(wire.headers);
         const o = j * 7;
         args[o] = wire.id;
         args[o + 1] = wire.topic;
