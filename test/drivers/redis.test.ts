@@ -77,6 +77,24 @@ describe('redis driver', { skip }, () => {
     assert.equal(await raw!.sismember(`${keyPrefix}@streams`, topic), 1, 'the stream is registered');
   });
 
+  it('leaves the JSON content type out of an entry whose only header it is, and reads it back as JSON', async () => {
+    const topic = `${fresh()}.json`;
+    const bus = busOver();
+    const { messages, handler } = collect();
+    await bus.subscribe(topic, handler);
+    await bus.publish(topic, { total: 1 });
+    await bus.publish(topic, new Uint8Array([1, 2]));
+    const entries = await raw!.xrange(`${keyPrefix}${topic}`, '-', '+');
+    assert.deepEqual(entries.map(([, fields]) => fields.filter((_, i) => i % 2 === 0)), [
+      ['id', 'time', 'body'],
+      ['id', 'time', 'headers', 'body'],
+    ]);
+    await eventually(() => messages.length === 2, 'both messages');
+    assert.deepEqual(messages[0].data, { total: 1 });
+    assert.equal(messages[0].headers['content-type'], 'application/json');
+    assert.deepEqual([...(messages[1].data as Uint8Array)], [1, 2]);
+  });
+
   it('stores each payload as its exact bytes, text or not', async () => {
     const topic = `${fresh()}.bytes`;
     const bus = busOver();
