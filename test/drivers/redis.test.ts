@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { createDriver } from '../../src/config/index.js';
 import { Bus } from '../../src/core/bus.js';
 import type { From, WireMessage } from '../../src/core/driver.js';
-import { ConnectionError, InvalidPositionError } from '../../src/core/errors.js';
+import { ConnectionError, InvalidPositionError, RefusedError } from '../../src/core/errors.js';
 import type { Message } from '../../src/core/message.js';
 import { redis, type RedisOptions } from '../../src/drivers/redis/index.js';
 import { eventually, sleep } from '../../src/testing/wait.js';
@@ -93,6 +93,20 @@ describe('redis driver', { skip }, () => {
     assert.deepEqual(messages[0].data, { total: 1 });
     assert.equal(messages[0].headers['content-type'], 'application/json');
     assert.deepEqual([...(messages[1].data as Uint8Array)], [1, 2]);
+  });
+
+  it('fails only the publish Redis refused when publishes share one step, and registers no stream it could not write', async () => {
+    const root = fresh();
+    const bus = busOver();
+    await raw!.set(`${keyPrefix}${root}.taken`, 'not a stream');
+    const [refused, stored] = await Promise.allSettled([bus.publish(`${root}.taken`, 1), bus.publish(`${root}.free`, 2)]);
+    assert.equal(refused.status, 'rejected');
+    assert.ok(refused.reason instanceof RefusedError, String(refused.reason));
+    assert.match(refused.reason.message, /redis: the server refused the publish to '.*\.taken': WRONGTYPE/);
+    assert.equal(stored.status, 'fulfilled');
+    assert.equal((await raw!.xrange(`${keyPrefix}${root}.free`, '-', '+'))[0][0], stored.value.seq);
+    assert.equal(await raw!.sismember(`${keyPrefix}@streams`, `${root}.taken`), 0);
+    assert.equal(await raw!.sismember(`${keyPrefix}@streams`, `${root}.free`), 1);
   });
 
   it('stores each payload as its exact bytes, text or not', async () => {
