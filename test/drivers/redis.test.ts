@@ -95,16 +95,21 @@ describe('redis driver', { skip }, () => {
     assert.deepEqual([...(messages[1].data as Uint8Array)], [1, 2]);
   });
 
-  it('fails only the publish Redis refused when publishes share one step, and registers no stream it could not write', async () => {
+  it('stores the rest of a pipeline when Redis refuses one XADD in it, and registers no stream it could not write', async () => {
     const root = fresh();
     const bus = busOver();
     await raw!.set(`${keyPrefix}${root}.taken`, 'not a stream');
-    const [refused, stored] = await Promise.allSettled([bus.publish(`${root}.taken`, 1), bus.publish(`${root}.free`, 2)]);
-    assert.equal(refused.status, 'rejected');
-    assert.ok(refused.reason instanceof RefusedError, String(refused.reason));
-    assert.match(refused.reason.message, /redis: the server refused the publish to '.*\.taken': WRONGTYPE/);
-    assert.equal(stored.status, 'fulfilled');
-    assert.equal((await raw!.xrange(`${keyPrefix}${root}.free`, '-', '+'))[0][0], stored.value.seq);
+    // One publishMany is one pipeline: the refused XADD fails the call, the others stand.
+    await assert.rejects(
+      bus.publishMany([
+        { topic: `${root}.free`, data: 1 },
+        { topic: `${root}.taken`, data: 2 },
+        { topic: `${root}.free`, data: 3 },
+      ]),
+      (error: unknown) => error instanceof RefusedError && /redis: the server refused the publish to '.*\.taken': WRONGTYPE/.test(error.message),
+    );
+    const stored = await raw!.xrange(`${keyPrefix}${root}.free`, '-', '+');
+    assert.deepEqual(stored.map(([, fields]) => fields[fields.indexOf('body') + 1]), ['1', '3']);
     assert.equal(await raw!.sismember(`${keyPrefix}@streams`, `${root}.taken`), 0);
     assert.equal(await raw!.sismember(`${keyPrefix}@streams`, `${root}.free`), 1);
   });

@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { createDriver } from '../../src/config/index.js';
 import { Bus } from '../../src/core/bus.js';
+import type { WireMessage } from '../../src/core/driver.js';
 import type { Message } from '../../src/core/message.js';
 import { sqlite, type SqliteOptions } from '../../src/drivers/sqlite/index.js';
 import { MessageLog } from '../../src/drivers/sqlite/message-log.js';
@@ -53,6 +54,23 @@ describe('sqlite driver', () => {
     if (cli.error !== undefined) return; // no sqlite3 CLI on this machine
     // `{}`: the JSON content type alone, as nearly every message has it (docs/sqlite.md).
     assert.equal(cli.stdout.trim(), '1|docs.example|k1|{}|{"hello":"world"}');
+  });
+
+  it('stores the JSON content type alone as {} and no headers as { }, each read back as it was', async () => {
+    const file = freshFile();
+    const driver = sqlite({ path: file });
+    const message = (id: string, headers: Record<string, string>): WireMessage => ({ id, topic: 'headers.kept', headers, time: Date.now(), body: Buffer.from('1') });
+    await driver.publish([message('none', {}), message('json', { 'content-type': 'application/json' }), message('more', { 'content-type': 'application/json', 'x-a': 'b' })]);
+    const read: WireMessage[] = [];
+    for await (const wire of driver.read({ pattern: 'headers.kept', from: 'earliest' })) read.push(wire);
+    assert.deepEqual(read.map((wire) => wire.headers), [{}, { 'content-type': 'application/json' }, { 'content-type': 'application/json', 'x-a': 'b' }]);
+    await driver.close();
+    const db = new Database(file, { readonly: true });
+    try {
+      assert.deepEqual(db.prepare('SELECT headers FROM messages ORDER BY seq').pluck().all(), ['{ }', '{}', '{"content-type":"application/json","x-a":"b"}']);
+    } finally {
+      db.close();
+    }
   });
 
   it('gives every message one global seq, increasing in publish order across topics', async () => {

@@ -34,15 +34,18 @@ function count(counts: TopicCounts, topic: string, size: number): void {
 }
 /**
  * Nearly every message's headers are the JSON codec's content type alone: stored as `{}`
- * (35 bytes fewer per row, no JSON to write or parse) and read back as it.
+ * (35 bytes fewer per row, no JSON to write or parse) and read back as it. No headers at all
+ * are stored as `{ }`, which still parses to none.
  */
 const JSON_ONLY = '{}';
+const NO_HEADERS = '{ }';
 const JSON_TYPE = 'application/json';
 
 /** The headers column for `headers`. */
 function headersColumn(headers: Record<string, string>): string {
   let names = 0;
   for (const _ in headers) if (++names > 1) break;
+  if (names === 0) return NO_HEADERS;
   return names === 1 && headers[HEADER.contentType] === JSON_TYPE ? JSON_ONLY : JSON.stringify(headers);
 }
 
@@ -179,6 +182,7 @@ export class MessageLog {
         count(counts, wire.topic, wire.body.length + headers.length);
       }
       const last = Number(this.multiInsert(rows).run(args).lastInsertRowid);
+      args.fill(null); // kept for the next statement of this size, not the bodies
       for (let j = 0; j < rows; j++) {
         stored[at + j] = { seq: last - rows + 1 + j, duplicate: false };
       }
