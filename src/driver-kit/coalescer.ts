@@ -26,7 +26,9 @@ export class Coalescer<T> {
   add(items: T[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ items, resolve, reject });
-      this.running ??= this.drain();
+      // One microtask later, so calls made in the same burst go together rather than the
+      // first one alone.
+      this.running ??= Promise.resolve().then(() => this.drain());
     });
   }
 
