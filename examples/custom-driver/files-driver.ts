@@ -67,7 +67,7 @@ export const files = defineDriver((options: FilesOptions): Driver => {
       // `flush` syncs it to disk before publish resolves, as `persistent` promises.
       await appendFile(join(options.dir, fileOf(topic)), text, { flag: 'a', flush: true });
     }
-  }, 1_000);
+  }, { maxItems: 1_000 });
   const report = (error: unknown) => observers.emit({ type: 'error', driver: 'files', error });
 
   return {

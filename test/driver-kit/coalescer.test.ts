@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { Coalescer } from '../../src/driver-kit/coalescer.js';
 
 /** A write that records each batch and finishes when told to. */
-function recording(maxItems = 1_000) {
+function recording(maxItems = 1_000, inFlight = 1) {
   const batches: number[][] = [];
   const finishes: Array<(error?: Error) => void> = [];
   const coalescer = new Coalescer<number>(
@@ -14,7 +14,7 @@ function recording(maxItems = 1_000) {
         batches.push(items);
         finishes.push((error) => (error === undefined ? resolve() : reject(error)));
       }),
-    maxItems,
+    { maxItems, inFlight },
   );
   return { coalescer, batches, finishes };
 }
@@ -47,6 +47,21 @@ describe('Coalescer', () => {
     assert.deepEqual(batches, [[1], [2, 3, 4], [5]]);
     finishes[2]();
     await Promise.all(later);
+    await coalescer.idle();
+  });
+
+  it('with inFlight, shares a burst between the free writes, in order, and fills a freed one at once', async () => {
+    const { coalescer, batches, finishes } = recording(1_000, 2);
+    const burst = Array.from({ length: 10 }, (_, n) => coalescer.add([n]));
+    await nextTurn();
+    assert.deepEqual(batches, [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]);
+    finishes[0]();
+    const more = [coalescer.add([10]), coalescer.add([11])];
+    await nextTurn();
+    assert.deepEqual(batches.slice(2), [[10, 11]], 'one slot free: what waits goes in it whole');
+    finishes[1]();
+    finishes[2]();
+    await Promise.all([...burst, ...more]);
     await coalescer.idle();
   });
 

@@ -83,7 +83,7 @@ class Link {
     readonly channel: Channel,
     prefetch: number,
   ) {
-    this.barrier = new Coalescer(() => channel.prefetch(prefetch).then(() => undefined), Infinity);
+    this.barrier = new Coalescer(() => channel.prefetch(prefetch).then(() => undefined), { maxItems: Infinity });
   }
 
   received(raw: ConsumeMessage): Tag {

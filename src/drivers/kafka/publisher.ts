@@ -37,7 +37,7 @@ export class Publisher {
     // A failed combined request is never split and sent again: Kafka stores each partition on
     // its own, so the records of other partitions may be stored already. Core refuses messages
     // over maxPayloadBytes before they get here, the usual one bad record.
-    this.coalescer = new Coalescer((entries) => this.send(entries), settings.batchSize, () => false, (entry) => entry.size);
+    this.coalescer = new Coalescer((entries) => this.send(entries), { maxItems: settings.batchSize, weight: (entry) => entry.size });
   }
 
   /** Hands `entries` over in requests of at most `batchSize` bytes, in order. */

@@ -114,8 +114,11 @@ class PostgresDriverImpl implements PostgresDriver, ConsumerHost {
       ackDeadline: true,
       delayedDelivery: true,
     };
-    this.publisher = new Coalescer((batch) => this.store(batch), MAX_PUBLISH_ROWS, (error) => !(error instanceof OmnibusError) || !error.retriable);
-    this.settler = new Coalescer((batch) => this.storeSettles(batch), MAX_SETTLE_ROWS);
+    this.publisher = new Coalescer((batch) => this.store(batch), {
+      maxItems: MAX_PUBLISH_ROWS,
+      split: (error) => !(error instanceof OmnibusError) || !error.retriable,
+    });
+    this.settler = new Coalescer((batch) => this.storeSettles(batch), { maxItems: MAX_SETTLE_ROWS });
     this.mover = new DueMover(() => this.pool!, this.options.schema, this.options.dedupeWindowMs, (error) => this.failed(error));
   }
 

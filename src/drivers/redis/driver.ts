@@ -89,7 +89,8 @@ class RedisDriver implements Driver, ReaderHost {
    * Concurrent publishes: one pipeline in flight, the publishes arriving meanwhile folded into
    * the next, so a hundred awaited single publishes cost a round trip, not a hundred.
    */
-  private readonly writes = new Coalescer<Pending>((items) => this.store(items), 1_000);
+  // Two pipelines at a time: the connection runs them in order, and one travels while the other is answered.
+  private readonly writes = new Coalescer<Pending>((items) => this.store(items), { maxItems: 1_000, inFlight: 2 });
   private readonly delayed: DelayedMessages;
   private connection: Redis | undefined;
   private readonly connecting = new ConnectOnce((topic: string | undefined) => this.open(topic));
