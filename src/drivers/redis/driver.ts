@@ -86,10 +86,11 @@ class RedisDriver implements Driver, ReaderHost {
   readonly tail: Tail;
   private readonly publisher: Publisher;
   /**
-   * Concurrent publishes: one pipeline in flight, the publishes arriving meanwhile folded into
-   * the next, so a hundred awaited single publishes cost a round trip, not a hundred.
+   * Concurrent publishes: a burst goes as one pipeline, and those arriving meanwhile fold into
+   * the next, so a hundred awaited single publishes cost a round trip, not a hundred. Two
+   * pipelines at a time: the connection runs them in order, and one travels while the other
+   * is answered.
    */
-  // Two pipelines at a time: the connection runs them in order, and one travels while the other is answered.
   private readonly writes = new Coalescer<Pending>((items) => this.store(items), { maxItems: 1_000, inFlight: 2 });
   private readonly delayed: DelayedMessages;
   private connection: Redis | undefined;

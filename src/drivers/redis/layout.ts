@@ -2,7 +2,8 @@
 // one stream entry. docs/redis.md documents the same layout for people using redis-cli.
 
 import { isUtf8 } from 'node:buffer';
-import { HEADER, InvalidPositionError, matchesPattern, patternsOverlap, type From, type WireMessage } from '../../core/index.js';
+import { isJsonTypeOnly, jsonTypeHeaders } from '../../driver-kit/json-headers.js';
+import { InvalidPositionError, matchesPattern, patternsOverlap, type From, type WireMessage } from '../../core/index.js';
 
 /** The largest sequence part of a stream id, so `${ms - 1}-${MAX_SEQUENCE}` sits just before `${ms}-0`. */
 const MAX_SEQUENCE = 18446744073709551615n;
@@ -130,18 +131,6 @@ function compareNumbers(a: string, b: string): number {
 
 const FIELD = { id: 'id', topic: 'topic', time: 'time', key: 'key', ttl: 'ttl', headers: 'headers', body: 'body' } as const;
 
-const JSON_TYPE = 'application/json';
-
-/**
- * Whether the headers are the JSON codec's content type alone, as nearly every message's are:
- * such an entry has no `headers` field, and one with an `id` and no `headers` reads as JSON.
- */
-function isJsonOnly(headers: Record<string, string>): boolean {
-  let names = 0;
-  for (const _ in headers) if (++names > 1) return false;
-  return names === 1 && headers[HEADER.contentType] === JSON_TYPE;
-}
-
 /**
  * The XADD field/value list for one message in stream `streamName`; the body goes last and
  * untouched. `topic` is left out where it is the stream's name (read back from it): every
@@ -153,7 +142,8 @@ export function entryFields(wire: WireMessage, streamName: string): Array<string
   fields.push(FIELD.time, String(wire.time));
   if (wire.key !== undefined) fields.push(FIELD.key, wire.key);
   if (wire.ttlMs !== undefined) fields.push(FIELD.ttl, String(wire.ttlMs));
-  if (!isJsonOnly(wire.headers)) fields.push(FIELD.headers, JSON.stringify(wire.headers));
+  // Headers of the JSON content type alone are left out; an entry with an `id` and no `headers` reads as JSON.
+  if (!isJsonTypeOnly(wire.headers)) fields.push(FIELD.headers, JSON.stringify(wire.headers));
   const { body } = wire;
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   // ioredis writes a command of strings alone as one string, but one holding a Buffer piece by
@@ -189,7 +179,7 @@ export function parseEntry(seq: string, fields: Buffer[], streamName: string): W
   }
   if (body === undefined) return undefined;
   // Our entries leave the JSON content type out; a plain client's (no id) carry no headers.
-  headers ??= id === undefined ? {} : { [HEADER.contentType]: JSON_TYPE };
+  headers ??= id === undefined ? {} : jsonTypeHeaders();
   return { id: id ?? seq, topic: topic ?? streamName, headers, key, time: time || idTime(seq), ttlMs, seq, body };
 }
 

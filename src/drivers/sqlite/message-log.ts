@@ -4,7 +4,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { From, WireMessage } from '../../core/driver.js';
 import { InvalidPositionError } from '../../core/errors.js';
-import { HEADER } from '../../core/message.js';
+import { isJsonTypeOnly, jsonTypeHeaders } from '../../driver-kit/json-headers.js';
 
 export interface StoredRow {
   seq: number;
@@ -32,6 +32,7 @@ function count(counts: TopicCounts, topic: string, size: number): void {
     entry[1] += size;
   }
 }
+
 /**
  * Nearly every message's headers are the JSON codec's content type alone: stored as `{}`
  * (35 bytes fewer per row, no JSON to write or parse) and read back as it. No headers at all
@@ -39,14 +40,12 @@ function count(counts: TopicCounts, topic: string, size: number): void {
  */
 const JSON_ONLY = '{}';
 const NO_HEADERS = '{ }';
-const JSON_TYPE = 'application/json';
 
 /** The headers column for `headers`. */
 function headersColumn(headers: Record<string, string>): string {
-  let names = 0;
-  for (const _ in headers) if (++names > 1) break;
-  if (names === 0) return NO_HEADERS;
-  return names === 1 && headers[HEADER.contentType] === JSON_TYPE ? JSON_ONLY : JSON.stringify(headers);
+  if (isJsonTypeOnly(headers)) return JSON_ONLY;
+  for (const _ in headers) return JSON.stringify(headers);
+  return NO_HEADERS;
 }
 
 /** Where a published message went: its seq, and whether its id was already stored within the window (then the seq is the stored one's). */
@@ -59,7 +58,7 @@ export function toWire(row: StoredRow): WireMessage {
   return {
     id: row.id,
     topic: row.topic,
-    headers: row.headers === JSON_ONLY ? { [HEADER.contentType]: JSON_TYPE } : JSON.parse(row.headers),
+    headers: row.headers === JSON_ONLY ? jsonTypeHeaders() : JSON.parse(row.headers),
     key: row.key ?? undefined,
     time: row.time,
     ttlMs: row.expires === null ? undefined : row.expires - row.time,
@@ -85,7 +84,6 @@ export class MessageLog {
   /** Chosen ids stored in the open transaction, with their seqs: `dedupe` learns them in one statement as it ends. */
   private readonly unremembered = new Map<string, number>();
   private readonly multiInserts = new Map<number, Statement>();
-  private readonly multiArgsBySize = new Map<number, unknown[]>();
 
   constructor(
     private readonly db: Database,
@@ -167,7 +165,7 @@ export class MessageLog {
     while (at < end) {
       let rows = MULTI_ROWS;
       while (rows > end - at) rows >>= 1;
-      const args = this.multiArgs(rows);
+      const args: unknown[] = new Array(rows * 7);
       for (let j = 0; j < rows; j++) {
         const wire = batch[at + j];
         const headers = headersColumn(wire.headers);
@@ -182,7 +180,6 @@ export class MessageLog {
         count(counts, wire.topic, wire.body.length + headers.length);
       }
       const last = Number(this.multiInsert(rows).run(args).lastInsertRowid);
-      args.fill(null); // kept for the next statement of this size, not the bodies
       for (let j = 0; j < rows; j++) {
         stored[at + j] = { seq: last - rows + 1 + j, duplicate: false };
       }
@@ -199,12 +196,6 @@ export class MessageLog {
       this.multiInserts.set(rows, statement);
     }
     return statement;
-  }
-
-  private multiArgs(rows: number): unknown[] {
-    let args = this.multiArgsBySize.get(rows);
-    if (args === undefined) this.multiArgsBySize.set(rows, (args = new Array(rows * 7)));
-    return args;
   }
 
   /** The last step of a transaction that inserted: remembers its ids from now, for the window (nothing if it is failing). */
