@@ -8,15 +8,20 @@ export class WaitTimeoutError extends OmnibusError {
   override readonly code = 'WAIT_TIMEOUT';
 }
 
-/** Resolves once `condition()` is true; rejects after `timeoutMs`, naming what was awaited. */
+/**
+ * Resolves once `condition()` is true; rejects after `timeoutMs`, naming what was awaited.
+ * `what` may be a function, asked only on timeout, to say what was seen by then.
+ */
 export async function eventually(
   condition: () => boolean,
-  what: string,
+  what: string | (() => string),
   timeoutMs = 10_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new WaitTimeoutError(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new WaitTimeoutError(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    }
     await sleep(5);
   }
 }

@@ -59,11 +59,19 @@ export class BlockingReader {
     })();
   }
 
-  /** Stops the loop without waiting for it: it may be waiting for room that only a close frees. */
-  close(): void {
+  /**
+   * Stops the loop without waiting for it (it may be waiting for room that only a close
+   * frees), and resolves once the server has dropped the connection. Until the server sees
+   * it closed, an XADD can still serve a blocked XREADGROUP, whose entries then belong to this
+   * consumer while the reply is lost: the kill, on the command connection, orders that before
+   * whatever the caller sends next (a group member's last look at what it holds).
+   */
+  async close(): Promise<void> {
     this.closed = true;
     this.idle?.();
+    const id = this.connectionId;
     this.connection?.disconnect();
+    if (id !== undefined) await this.host.client.call('CLIENT', 'KILL', 'ID', id).catch(() => undefined);
   }
 
   private async run(connection: Redis): Promise<void> {
@@ -79,6 +87,7 @@ export class BlockingReader {
         if (this.closed) break;
         if (this.streams.size === 0) continue;
         this.connectionId ??= Number(await connection.call('CLIENT', 'ID'));
+        if (this.closed) break;
         const keys = [...this.streams.keys()];
         const positions = keys.map((key) => this.streams.get(key)!);
         this.reading = true;

@@ -182,9 +182,10 @@ export class GroupReader extends StreamReader implements ReadSource {
    * will see. What core holds stays settle-able (core nacks what it never started).
    */
   protected async stop(): Promise<void> {
-    this.loop.close();
+    const reading = this.loop.close();
     this.freed();
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    await reading;
     const { client } = this.host;
     await this.host.flushAcks();
     // Entries core holds, or nacked with a delay that Redis already keeps, are not this close's to hand back.

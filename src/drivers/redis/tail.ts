@@ -82,8 +82,8 @@ export class Tail {
   }
 
   close(): void {
-    this.busyReader.close();
-    this.quietReader.close();
+    void this.busyReader.close();
+    void this.quietReader.close();
   }
 
   private read(connection: Redis, keys: string[], positions: string[]): Promise<unknown> {

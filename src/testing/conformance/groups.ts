@@ -53,7 +53,8 @@ export const groupsCases: CaseDefinition[] = [
       await eventually(() => seen.size >= 30, 'the first messages', timeoutMs);
       await leaving.close();
       await publishing;
-      await eventually(() => seen.size === count, `all ${count} messages after the member left`, timeoutMs * 2);
+      const missing = () => Array.from({ length: count }, (_, n) => n).filter((n) => !seen.has(n));
+      await eventually(() => seen.size === count, () => `all ${count} messages after the member left (missing: ${missing().join(', ')})`, timeoutMs * 2);
     },
   },
   {
