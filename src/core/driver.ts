@@ -51,8 +51,8 @@ export interface WireMessage {
   /**
    * Set by the bus when it made the id up for this publish: no copy can be stored yet, and no
    * retry of the publisher's can carry it (it learns the id once the publish resolved). A
-   * driver that stores each message exactly once may leave such ids out of its dedupe window;
-   * one that may resend on its own (after a lost reply) must not.
+   * driver may leave such ids out of its dedupe window, provided a resend of its own (after a
+   * lost reply) cannot store one twice.
    */
   newId?: true;
   /** The encoded payload. Empty for drivers that carry values, which carry `value` instead. */

@@ -1,6 +1,8 @@
 // The postgres driver's dedupe window: ids remembered in the `dedupe` table for
 // `dedupeWindowMs`, then stored again; the same ids from two buses at once stored once; expired
-// rows pruned by retention; and a schema at migration 2 (messages.id UNIQUE) upgraded by migration 3.
+// rows pruned by retention; ids the bus made up left out but for a batch's marker, by which a
+// retry after a lost reply finds its batch; and a schema at migration 2 (messages.id UNIQUE)
+// upgraded by migration 3.
 
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -97,7 +99,8 @@ describe('postgres dedupe window', { skip }, () => {
     const b = new Bus({ drivers: { postgres: d } });
     buses.push(b);
     const name = topic('prune');
-    const ids = (await b.publishMany(Array.from({ length: 20 }, (_, n) => ({ topic: name, data: n })))).map((result) => result.id);
+    // Chosen ids: the window keeps those (of made-up ones, a batch's first only).
+    const ids = (await b.publishMany(Array.from({ length: 20 }, (_, n) => ({ topic: name, data: n, id: `${name}-${n}` })))).map((result) => result.id);
     const remembered = async () => (await admin.query(`SELECT count(*)::int AS n FROM "${schema}".dedupe WHERE id = ANY ($1)`, [ids])).rows[0].n;
     assert.equal(await remembered(), 20);
     await sleep(150);
@@ -150,5 +153,53 @@ describe('postgres dedupe window', { skip }, () => {
     const reused = await b.publish('legacy.orders', 'reused', { id: 'old-id' });
     assert.equal(reused.duplicate, undefined, 'an id stored an hour ago is stored again');
     assert.ok(Number(reused.seq) > Number(seen[2][0]));
+  });
+
+  it("keeps the ids publishers chose and a batch's first made-up id, and a retry after a lost reply stores nothing twice", async () => {
+    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    pool.on('error', () => {});
+    // The server runs the fast statement, and its answer is lost on the way back, as when the connection drops then.
+    let loseReplies = 0;
+    let lostReplies = 0;
+    const query = pool.query.bind(pool) as (statement: unknown) => Promise<unknown>;
+    (pool as unknown as { query: (statement: { name?: string }) => Promise<unknown> }).query = async (statement) => {
+      const answer = await query(statement);
+      if (statement.name?.startsWith('omnibus-publish-fast') && loseReplies > 0) {
+        loseReplies--;
+        lostReplies++;
+        throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+      }
+      return answer;
+    };
+    const b = new Bus({ drivers: { postgres: postgres({ pool, schema }) } });
+    const name = topic('lost-reply');
+    const batch = () => [
+      { topic: name, data: 0, id: `${name}-chosen-0` },
+      { topic: name, data: 1 },
+      { topic: name, data: 2 },
+      { topic: name, data: 3, id: `${name}-chosen-3` },
+      { topic: name, data: 4 },
+    ];
+    const stored = async () =>
+      (await admin.query(`SELECT id, seq::text AS seq, body FROM "${schema}".messages WHERE topic = $1 ORDER BY seq`, [name])).rows;
+    const kept = async (ids: string[]) =>
+      (await admin.query(`SELECT id FROM "${schema}".dedupe WHERE id = ANY ($1) ORDER BY seq`, [ids])).rows.map((row) => row.id);
+
+    const plain = await b.publishMany(batch());
+    assert.deepEqual(await kept(plain.map((result) => result.id)), [plain[0].id, plain[1].id, plain[3].id], 'the chosen ids and the marker');
+
+    loseReplies = 1;
+    const retried = await b.publishMany(batch().map((message) => ({ ...message, id: message.id && `${message.id}-again` })));
+    assert.equal(lostReplies, 1);
+    const rows = await stored();
+    assert.equal(rows.length, 10, 'each message of both batches stored once');
+    const seqOf = new Map(rows.map((row) => [row.id, row.seq]));
+    for (const result of [...plain, ...retried]) {
+      assert.equal(result.seq, seqOf.get(result.id), `${result.id} answered with its stored seq`);
+      assert.equal(result.duplicate, undefined, `${result.id} is no duplicate of its own first attempt`);
+    }
+    assert.deepEqual(rows.slice(5).map((row) => JSON.parse(String(row.body))), [0, 1, 2, 3, 4], 'in batch order');
+    await b.close();
+    await pool.end();
   });
 });

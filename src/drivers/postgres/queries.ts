@@ -74,12 +74,16 @@ class Dictionary {
  * result cost about a tenth of the batch. Topics and headers are dictionary-encoded; the
  * bodies travel as one binary parameter cut at their offsets, not as a bytea[] that `pg`
  * would hex-encode and the server decode. The INSERT reads from `locked`, so no row takes
- * a seq before the publish lock is held. Each id goes into `dedupe` with its window: one
- * still there (even past its window, until retention prunes it) or repeated in the batch
- * fails the statement with unique_violation; the batch then goes to `publishStatement`,
- * which de-duplicates.
+ * a seq before the publish lock is held. The ids publishers chose go into `dedupe` with
+ * their window: one still there (even past its window, until retention prunes it) or
+ * repeated in the batch fails the statement with unique_violation; the batch then goes to
+ * `publishStatement`, which de-duplicates. An id the bus made up cannot be there, and no
+ * publisher can send it again before it is stored, so only the batch's first such id goes
+ * in: the marker by which a retry after a lost reply finds out the batch committed
+ * (`recoverStatement`). A row in `dedupe` costs as much as the message's own.
  */
 export function publishFastStatement(schema: string, batch: WireMessage[], dedupeWindowMs: number): Statement {
+  const kept = remembering(batch)?.kept;
   const ids: string[] = [];
   const keys: Array<string | null> = [];
   const topics = new Dictionary();
@@ -119,6 +123,7 @@ export function publishFastStatement(schema: string, batch: WireMessage[], dedup
          RETURNING m.id, m.seq
        ), remembered AS (
          INSERT INTO {schema}.dedupe (id, seq, until) SELECT id, seq, now() + $13 * interval '1 millisecond' FROM inserted
+         WHERE $14::text[] IS NULL OR id = ANY ($14::text[])
        )
        -- Rows were numbered in batch order, so the n-th smallest seq belongs to the n-th message.
        SELECT string_agg(seq::text, ',' ORDER BY seq) AS seqs FROM inserted`,
@@ -138,7 +143,42 @@ export function publishFastStatement(schema: string, batch: WireMessage[], dedup
       numberArray(ttls),
       notifyPayload(batch.map((wire) => wire.topic)),
       dedupeWindowMs,
+      kept === undefined ? null : textArray(kept),
     ],
+  };
+}
+
+/**
+ * Which ids of a batch the fast path keeps in `dedupe`: the chosen ones and the marker (the
+ * first id the bus made up); `others` are the rest. Undefined when every id is chosen.
+ */
+function remembering(batch: WireMessage[]): { marker: string; kept: string[]; others: string[] } | undefined {
+  const at = batch.findIndex((wire) => wire.newId);
+  if (at < 0) return undefined;
+  const kept: string[] = [];
+  const others: string[] = [];
+  for (let i = 0; i < batch.length; i++) (i === at || !batch[i].newId ? kept : others).push(batch[i].id);
+  return { marker: batch[at].id, kept, others };
+}
+
+/**
+ * After a lost reply to a fast-path publish: the seq of each message of the batch if it
+ * committed, no rows if it did not. Its marker (the first id the bus made up) is in `dedupe`
+ * only if it committed; the ids kept there answer from there, and the other made-up ids were
+ * inserted after the marker, in batch order, so the scan from its seq finds them first.
+ * Null when the batch has no marker: every id is in `dedupe`, and the retry de-duplicates.
+ */
+export function recoverStatement(schema: string, batch: WireMessage[]): Statement | null {
+  const ids = remembering(batch);
+  if (ids === undefined) return null;
+  const t = quoteIdent(schema);
+  return {
+    name: `omnibus-publish-recover-${schema}`,
+    text: `WITH marker AS (SELECT seq FROM ${t}.dedupe WHERE id = $1)
+      SELECT d.id, d.seq FROM ${t}.dedupe d WHERE d.id = ANY ($2::text[]) AND EXISTS (SELECT 1 FROM marker)
+      UNION ALL
+      (SELECT m.id, m.seq FROM ${t}.messages m, marker WHERE m.seq > marker.seq AND m.id = ANY ($3::text[]) ORDER BY m.seq LIMIT $4)`,
+    values: [ids.marker, textArray(ids.kept), textArray(ids.others), ids.others.length],
   };
 }
 
