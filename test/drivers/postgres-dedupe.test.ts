@@ -199,6 +199,15 @@ describe('postgres dedupe window', { skip }, () => {
       assert.equal(result.duplicate, undefined, `${result.id} is no duplicate of its own first attempt`);
     }
     assert.deepEqual(rows.slice(5).map((row) => JSON.parse(String(row.body))), [0, 1, 2, 3, 4], 'in batch order');
+
+    // Every id made up: the marker alone is kept, and finds the rest.
+    loseReplies = 1;
+    const madeUp = await b.publishMany([0, 1, 2].map((data) => ({ topic: name, data })));
+    assert.equal(lostReplies, 2);
+    const all = await stored();
+    assert.equal(all.length, 13);
+    assert.deepEqual(madeUp.map((result) => result.seq), all.slice(10).map((row) => row.seq));
+    assert.deepEqual(await kept(madeUp.map((result) => result.id)), [madeUp[0].id]);
     await b.close();
     await pool.end();
   });

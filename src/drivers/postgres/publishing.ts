@@ -43,8 +43,10 @@ export async function storeMessages(pool: Pool, batch: WireMessage[], settings: 
         // An id in `dedupe` (or one id twice): the de-duplicating path, rare enough to cost a
         // round trip and a connection (pg closes one whose statement failed).
         if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
-        // The marker too may be what is there, if a lost attempt committed meanwhile.
+        // The marker too may be what is there, if a lost attempt committed meanwhile. If not,
+        // none will: the publish lock made this statement wait for any still running.
         if (fastUnanswered && (await committedEarlier(pool, batch, settings.schema))) return;
+        fastUnanswered = false;
       }
       sentFast = false;
       const result = await pool.query<{ message_id: string; message_seq: string; duplicate: boolean }>(
@@ -67,9 +69,10 @@ export async function storeMessages(pool: Pool, batch: WireMessage[], settings: 
 }
 
 /**
- * Whether an earlier attempt stored the batch, setting each message's seq if so. Made-up ids
- * are not all in `dedupe` (see publishFastStatement), so de-duplicating the retry would not
- * catch them; the batch's marker tells instead.
+ * Whether an earlier attempt stored the batch, setting each message's seq if so (one that
+ * retention removed meanwhile gets none). Made-up ids are not all in `dedupe` (see
+ * publishFastStatement), so de-duplicating the retry would not catch them; the batch's
+ * marker tells instead.
  */
 async function committedEarlier(pool: Pool, batch: WireMessage[], schema: string): Promise<boolean> {
   const recover = recoverStatement(schema, batch);

@@ -152,20 +152,20 @@ export function publishFastStatement(schema: string, batch: WireMessage[], dedup
  * Which ids of a batch the fast path keeps in `dedupe`: the chosen ones and the marker (the
  * first id the bus made up); `others` are the rest. Undefined when every id is chosen.
  */
-function remembering(batch: WireMessage[]): { marker: string; kept: string[]; others: string[] } | undefined {
+function remembering(batch: WireMessage[]): { marker: string; after: number; kept: string[]; others: string[] } | undefined {
   const at = batch.findIndex((wire) => wire.newId);
   if (at < 0) return undefined;
   const kept: string[] = [];
   const others: string[] = [];
   for (let i = 0; i < batch.length; i++) (i === at || !batch[i].newId ? kept : others).push(batch[i].id);
-  return { marker: batch[at].id, kept, others };
+  return { marker: batch[at].id, after: batch.length - at - 1, kept, others };
 }
 
 /**
  * After a lost reply to a fast-path publish: the seq of each message of the batch if it
  * committed, no rows if it did not. Its marker (the first id the bus made up) is in `dedupe`
- * only if it committed; the ids kept there answer from there, and the other made-up ids were
- * inserted after the marker, in batch order, so the scan from its seq finds them first.
+ * only if it committed; the ids kept there answer from there, and the other made-up ids took
+ * the seqs after the marker's: one statement under the publish lock numbers its rows in a run.
  * Null when the batch has no marker: every id is in `dedupe`, and the retry de-duplicates.
  */
 export function recoverStatement(schema: string, batch: WireMessage[]): Statement | null {
@@ -177,8 +177,8 @@ export function recoverStatement(schema: string, batch: WireMessage[]): Statemen
     text: `WITH marker AS (SELECT seq FROM ${t}.dedupe WHERE id = $1)
       SELECT d.id, d.seq FROM ${t}.dedupe d WHERE d.id = ANY ($2::text[]) AND EXISTS (SELECT 1 FROM marker)
       UNION ALL
-      (SELECT m.id, m.seq FROM ${t}.messages m, marker WHERE m.seq > marker.seq AND m.id = ANY ($3::text[]) ORDER BY m.seq LIMIT $4)`,
-    values: [ids.marker, textArray(ids.kept), textArray(ids.others), ids.others.length],
+      SELECT m.id, m.seq FROM ${t}.messages m, marker WHERE m.seq > marker.seq AND m.seq <= marker.seq + $4 AND m.id = ANY ($3::text[])`,
+    values: [ids.marker, textArray(ids.kept), textArray(ids.others), ids.after],
   };
 }
 

@@ -61,17 +61,28 @@ export class BlockingReader {
 
   /**
    * Stops the loop without waiting for it (it may be waiting for room that only a close
-   * frees), and resolves once the server has dropped the connection. Until the server sees
-   * it closed, an XADD can still serve a blocked XREADGROUP, whose entries then belong to this
-   * consumer while the reply is lost: the kill, on the command connection, orders that before
-   * whatever the caller sends next (a group member's last look at what it holds).
+   * frees), and has the server drop the connection. Until the server sees it closed, an XADD
+   * can still serve a blocked XREADGROUP, whose entries then belong to this consumer while
+   * the reply is lost: the kill, on the command connection, orders that before whatever the
+   * caller sends next (a group member's last look at what it holds). Best effort: nothing is
+   * killed while the command connection is down, or without the permission for CLIENT KILL.
    */
   async close(): Promise<void> {
     this.closed = true;
     this.idle?.();
-    const id = this.connectionId;
-    this.connection?.disconnect();
-    if (id !== undefined) await this.host.client.call('CLIENT', 'KILL', 'ID', id).catch(() => undefined);
+    if (this.connection === undefined) return;
+    const known = this.connectionId;
+    this.connection.disconnect();
+    try {
+      const { client } = this.host;
+      if (client.status !== 'ready') return;
+      // After a reconnect the resent read runs before the loop can ask the new id: find it by name.
+      const name = this.connection.options.connectionName;
+      const id = known ?? (name && idNamed(String(await client.call('CLIENT', 'LIST', 'TYPE', 'normal')), name));
+      if (id) await client.call('CLIENT', 'KILL', 'ID', id);
+    } catch {
+      // Gone already (ERR No such client), the driver is closed, or the kill is not permitted.
+    }
   }
 
   private async run(connection: Redis): Promise<void> {
@@ -105,4 +116,12 @@ export class BlockingReader {
       }
     }
   }
+}
+
+/** The id of the connection called `name` in a CLIENT LIST reply. */
+function idNamed(list: string, name: string): string | undefined {
+  for (const line of list.split('\n')) {
+    if (line.includes(` name=${name} `)) return /^id=(\d+)/.exec(line)?.[1];
+  }
+  return undefined;
 }

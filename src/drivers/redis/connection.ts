@@ -89,8 +89,9 @@ export function publishFailed(cause: unknown, topic: string): OmnibusError {
  * A connection of its own for blocking reads (`waitOut`: commands wait through outages
  * instead of failing) or for pub/sub.
  */
-export function duplicateConnection(client: Redis, waitOut: boolean): Redis {
+export function duplicateConnection(client: Redis, waitOut: boolean, connectionName?: string): Redis {
   const connection = client.duplicate({
+    ...(connectionName === undefined ? {} : { connectionName }),
     lazyConnect: false,
     enableAutoPipelining: false,
     ...(waitOut ? { maxRetriesPerRequest: null } : {}),

@@ -3,6 +3,7 @@
 // XRANGE for history reads. The stored layout is documented in docs/redis.md; ioredis is
 // loaded only when used.
 
+import { randomUUID } from 'node:crypto';
 import type { Redis, RedisOptions as IORedisOptions } from 'ioredis';
 import { ClosedError, ConfigurationError, ConnectionError, OmnibusError, PublishError, defineDriver, type Capabilities, type Deliver, type Driver, type DriverEvent, type DriverSubscription, type LagSpec, type ReadSpec, type SubscribeSpec, type WireMessage } from '../../core/index.js';
 import { Coalescer } from '../../driver-kit/coalescer.js';
@@ -248,7 +249,9 @@ class RedisDriver implements Driver, ReaderHost {
   // What subscriptions use (ReaderHost).
 
   openReader(): Redis {
-    const reader = duplicateConnection(this.client, true);
+    // A name of its own, after the application's if it gave one, by which its close finds it on the server.
+    const name = `${this.client.options.connectionName ?? 'omnibus-reader'}-${randomUUID()}`;
+    const reader = duplicateConnection(this.client, true, name);
     this.readerConnections.add(reader);
     reader.once('end', () => this.readerConnections.delete(reader));
     return reader;

@@ -19,7 +19,7 @@ export interface ReaderHost {
   readonly prefetch: number;
   /** The one blocking XREAD every fan-out subscription of the driver follows. */
   readonly tail: Tail;
-  /** A new connection for blocking reads. */
+  /** A new connection for blocking reads, with a name of its own (`connectionName`) on the server. */
   openReader(): Redis;
   /** Every registered stream name. */
   streamNames(): Promise<string[]>;
