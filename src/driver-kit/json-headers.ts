@@ -15,3 +15,26 @@ export function isJsonTypeOnly(headers: Record<string, string>): boolean {
 export function jsonTypeHeaders(): Record<string, string> {
   return { [HEADER.contentType]: jsonCodec.contentType };
 }
+
+/** Cached JSON texts of headers that hold a content type alone, by content type; bounded. */
+const typeOnly = new Map<string, string>();
+const TYPE_ONLY_LIMIT = 100;
+
+/**
+ * `JSON.stringify(headers)`, from a cache for headers holding a content type alone: nearly
+ * every message's, and stringifying them each time cost the postgres driver about 1 µs of its
+ * 7 per published message.
+ */
+export function headersJson(headers: Record<string, string>): string {
+  let names = 0;
+  for (const _ in headers) if (++names > 1) return JSON.stringify(headers);
+  const type = headers[HEADER.contentType];
+  if (type === undefined) return JSON.stringify(headers);
+  let json = typeOnly.get(type);
+  if (json === undefined) {
+    if (typeOnly.size >= TYPE_ONLY_LIMIT) typeOnly.clear();
+    json = JSON.stringify(headers);
+    typeOnly.set(type, json);
+  }
+  return json;
+}

@@ -4,6 +4,7 @@
 
 import type { Pool } from 'pg';
 import type { WireMessage } from '../../core/driver.js';
+import { headersJson } from '../../driver-kit/json-headers.js';
 import { DueTimer } from '../../driver-kit/due-timer.js';
 import { quoteIdent } from './migrate.js';
 
@@ -20,7 +21,7 @@ export function holdStatement(schema: string, batch: WireMessage[]) {
       batch.map((wire) => wire.id),
       batch.map((wire) => wire.topic),
       batch.map((wire) => wire.key ?? null),
-      batch.map((wire) => JSON.stringify(wire.headers)),
+      batch.map((wire) => headersJson(wire.headers)),
       batch.map((wire) => Buffer.from(wire.body.buffer, wire.body.byteOffset, wire.body.byteLength)),
       batch.map((wire) => wire.deliverAt),
       batch.map((wire) => (wire.ttlMs === undefined ? null : Math.ceil(wire.ttlMs))),

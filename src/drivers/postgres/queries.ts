@@ -1,6 +1,7 @@
 // The statements the driver sends, built from its inputs; the functions they call are in schema.ts.
 
 import type { WireMessage } from '../../core/driver.js';
+import { headersJson } from '../../driver-kit/json-headers.js';
 import type { Settle } from './consumer.js';
 import { quoteIdent, withSchema } from './migrate.js';
 import type { Position } from './positions.js';
@@ -98,7 +99,7 @@ export function publishFastStatement(schema: string, batch: WireMessage[], dedup
     ids.push(wire.id);
     keys.push(wire.key ?? null);
     topics.add(JSON.stringify(wire.topic));
-    headers.add(JSON.stringify(wire.headers));
+    headers.add(headersJson(wire.headers));
     const body = bodyBuffer(wire);
     bodies.push(body);
     offsets.push(offset);
@@ -191,7 +192,7 @@ export function publishStatement(schema: string, batch: WireMessage[], dedupeWin
       batch.map((wire) => wire.id),
       batch.map((wire) => wire.topic),
       batch.map((wire) => wire.key ?? null),
-      batch.map((wire) => JSON.stringify(wire.headers)),
+      batch.map((wire) => headersJson(wire.headers)),
       batch.map(bodyBuffer),
       numberArray(batch.map((wire) => wire.time)),
       numberArray(batch.map((wire) => (wire.ttlMs === undefined ? null : Math.ceil(wire.ttlMs)))),

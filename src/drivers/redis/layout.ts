@@ -2,7 +2,7 @@
 // one stream entry. docs/redis.md documents the same layout for people using redis-cli.
 
 import { isUtf8 } from 'node:buffer';
-import { isJsonTypeOnly, jsonTypeHeaders } from '../../driver-kit/json-headers.js';
+import { headersJson, isJsonTypeOnly, jsonTypeHeaders } from '../../driver-kit/json-headers.js';
 import { InvalidPositionError, matchesPattern, patternsOverlap, type From, type WireMessage } from '../../core/index.js';
 
 /** The largest sequence part of a stream id, so `${ms - 1}-${MAX_SEQUENCE}` sits just before `${ms}-0`. */
@@ -143,7 +143,7 @@ export function entryFields(wire: WireMessage, streamName: string): Array<string
   if (wire.key !== undefined) fields.push(FIELD.key, wire.key);
   if (wire.ttlMs !== undefined) fields.push(FIELD.ttl, String(wire.ttlMs));
   // Headers of the JSON content type alone are left out; an entry with an `id` and no `headers` reads as JSON.
-  if (!isJsonTypeOnly(wire.headers)) fields.push(FIELD.headers, JSON.stringify(wire.headers));
+  if (!isJsonTypeOnly(wire.headers)) fields.push(FIELD.headers, headersJson(wire.headers));
   const { body } = wire;
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   // ioredis writes a command of strings alone as one string, but one holding a Buffer piece by

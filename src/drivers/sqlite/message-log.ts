@@ -4,7 +4,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { From, WireMessage } from '../../core/driver.js';
 import { InvalidPositionError } from '../../core/errors.js';
-import { isJsonTypeOnly, jsonTypeHeaders } from '../../driver-kit/json-headers.js';
+import { headersJson, isJsonTypeOnly, jsonTypeHeaders } from '../../driver-kit/json-headers.js';
 
 export interface StoredRow {
   seq: number;
@@ -44,7 +44,7 @@ const NO_HEADERS = '{ }';
 /** The headers column for `headers`. */
 function headersColumn(headers: Record<string, string>): string {
   if (isJsonTypeOnly(headers)) return JSON_ONLY;
-  for (const _ in headers) return JSON.stringify(headers);
+  for (const _ in headers) return headersJson(headers);
   return NO_HEADERS;
 }
 
