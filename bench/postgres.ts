@@ -142,26 +142,27 @@ export default async function bench(): Promise<void> {
       const listener = await pool.connect();
       const worker = await pool.connect();
       let next!: () => void;
-      let busy = false;
       let again = false;
-      const drain = async () => {
-        if (busy) {
+      /** The claiming loop while it runs: the worker is released only once it has stopped. */
+      let claiming: Promise<void> | undefined;
+      const drain = () => {
+        if (claiming !== undefined) {
           again = true; // a notification while claiming: look once more before idling
           return;
         }
-        busy = true;
-        for (again = false; ; again = false) {
-          await worker.query('BEGIN');
-          const claimed = await worker.query(`SELECT seq, body FROM ${t}.raw ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, [BATCH]);
-          for (const row of claimed.rows) rawLatency.push(performance.now() - sentAt(row.body));
-          if (claimed.rows.length > 0) await worker.query(`DELETE FROM ${t}.raw WHERE seq = ANY ($1)`, [claimed.rows.map((row) => row.seq)]);
-          await worker.query('COMMIT');
-          if (claimed.rows.length > 0) next();
-          else if (!again) break;
-        }
-        busy = false;
+        claiming = (async () => {
+          for (again = false; ; again = false) {
+            await worker.query('BEGIN');
+            const claimed = await worker.query(`SELECT seq, body FROM ${t}.raw ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, [BATCH]);
+            for (const row of claimed.rows) rawLatency.push(performance.now() - sentAt(row.body));
+            if (claimed.rows.length > 0) await worker.query(`DELETE FROM ${t}.raw WHERE seq = ANY ($1)`, [claimed.rows.map((row) => row.seq)]);
+            await worker.query('COMMIT');
+            if (claimed.rows.length > 0) next();
+            else if (!again) break;
+          }
+        })().finally(() => (claiming = undefined));
       };
-      listener.on('notification', () => void drain());
+      listener.on('notification', drain);
       await listener.query('LISTEN raw_bench');
       for (let i = 0; i < LATENCY_COUNT; i++) {
         const arrived = new Promise<void>((resolve) => (next = resolve));
@@ -169,6 +170,7 @@ export default async function bench(): Promise<void> {
         await arrived;
       }
       await listener.query('UNLISTEN *');
+      await claiming;
       listener.release();
       worker.release();
     }
