@@ -3,6 +3,7 @@
 
 import { jsonCodec } from '../core/codec.js';
 import { HEADER } from '../core/message.js';
+import { boundedMemo } from './memo.js';
 
 /** Whether `headers` hold the JSON content type alone. */
 export function isJsonTypeOnly(headers: Record<string, string>): boolean {
@@ -16,9 +17,8 @@ export function jsonTypeHeaders(): Record<string, string> {
   return { [HEADER.contentType]: jsonCodec.contentType };
 }
 
-/** Cached JSON texts of headers that hold a content type alone, by content type; bounded. */
-const typeOnly = new Map<string, string>();
-const TYPE_ONLY_LIMIT = 100;
+/** The JSON text of headers holding content type `type` alone. */
+const typeOnlyJson = boundedMemo(100, (type) => JSON.stringify({ [HEADER.contentType]: type }));
 
 /**
  * `JSON.stringify(headers)`, from a cache for headers holding a content type alone: nearly
@@ -29,12 +29,5 @@ export function headersJson(headers: Record<string, string>): string {
   let names = 0;
   for (const _ in headers) if (++names > 1) return JSON.stringify(headers);
   const type = headers[HEADER.contentType];
-  if (type === undefined) return JSON.stringify(headers);
-  let json = typeOnly.get(type);
-  if (json === undefined) {
-    if (typeOnly.size >= TYPE_ONLY_LIMIT) typeOnly.clear();
-    json = JSON.stringify(headers);
-    typeOnly.set(type, json);
-  }
-  return json;
+  return type === undefined ? JSON.stringify(headers) : typeOnlyJson(type);
 }

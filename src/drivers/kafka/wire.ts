@@ -6,6 +6,7 @@
 import { jsonCodec } from '../../core/codec.js';
 import type { WireMessage } from '../../core/driver.js';
 import { HEADER } from '../../core/message.js';
+import { boundedMemo } from '../../driver-kit/memo.js';
 
 /**
  * The header layout:
@@ -57,19 +58,8 @@ const TTL_NAME = Buffer.from(KAFKA_HEADER.ttl);
 /** The content type left out of records: the JSON codec's, which core's default codec writes. */
 const IMPLIED_TYPE = jsonCodec.contentType;
 
-// Header names, and content types, repeat on nearly every record: encoded once. Bounded, so a
-// stream of unique header names cannot grow memory without limit.
-const ENCODED_LIMIT = 1_000;
-const encoded = new Map<string, Buffer>();
-function repeated(text: string): Buffer {
-  let bytes = encoded.get(text);
-  if (bytes === undefined) {
-    if (encoded.size >= ENCODED_LIMIT) encoded.clear();
-    bytes = Buffer.from(text);
-    encoded.set(text, bytes);
-  }
-  return bytes;
-}
+// Header names, and content types, repeat on nearly every record: encoded once.
+const repeated = boundedMemo(1_000, (text) => Buffer.from(text));
 
 /** The record for `wire`, on `partition`. */
 export function toRecord(wire: WireMessage, partition: number): Outgoing {
