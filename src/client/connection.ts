@@ -5,7 +5,7 @@
 
 import { ClosedError } from '../core/errors.js';
 import { coreError } from '../protocol/errors.js';
-import type { ClientFrame, ErrorFrame, ReplyFrame, ServerFrame, SubscribeReply, WelcomeFrame } from '../protocol/frames.js';
+import { PROTOCOL_VERSION, type ClientFrame, type ErrorFrame, type ReplyFrame, type ServerFrame, type SubscribeReply, type WelcomeFrame } from '../protocol/frames.js';
 import { Channel, ChannelDelivery, type RemoteDelivery, type SettleRequest, type Settler, type ChannelSpec } from './channel.js';
 import { GatewayError } from './errors.js';
 import { OfflineBuffer } from './offline-buffer.js';
@@ -181,8 +181,15 @@ export class Connection implements SocketHost, Settler {
     );
   }
 
-  /** @internal */
+  /** Checks the welcome's protocol version, then authenticates. @internal */
   async authenticate(welcome: WelcomeFrame, send: (frame: ClientFrame) => void): Promise<void> {
+    // Frames of another version may mean other things: fail plainly rather than misread them.
+    if (welcome.version !== PROTOCOL_VERSION) {
+      throw new GatewayError(
+        'PROTOCOL_VERSION',
+        `the gateway speaks protocol version ${String(welcome.version)}, and this client version ${PROTOCOL_VERSION}; use a client of the gateway's version`,
+      );
+    }
     const { token } = this.options;
     if (token === undefined) {
       if (welcome.authRequired) throw new GatewayError('UNAUTHORIZED', 'the gateway requires a token; pass { token } to the client');

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from '../../src/client/client.js';
-import { BufferFullError } from '../../src/client/errors.js';
+import { BufferFullError, GatewayError } from '../../src/client/errors.js';
 import { createBus } from '../../src/create-bus.js';
 import { memory } from '../../src/drivers/memory/index.js';
 import { createGateway } from '../../src/gateway/index.js';
@@ -15,10 +15,10 @@ import { NodeWebSocket, quietLogger, startGateway, type Running } from '../suppo
 import { freePort } from '../support/private-server.js';
 
 /**
- * A WebSocket that records every frame the client sends; `older` hides from the welcome that
- * the gateway takes acks without an id, as one from before that change would.
+ * A WebSocket that records every frame the client sends; `alter` changes the welcome on its
+ * way in, to stand for another gateway version.
  */
-function recording(sent: Array<Record<string, unknown>>, older = false): WebSocketConstructor {
+function recording(sent: Array<Record<string, unknown>>, alter?: (welcome: Record<string, unknown>) => void): WebSocketConstructor {
   return class implements WebSocketLike {
     private readonly ws: WebSocket;
     onopen: WebSocketLike['onopen'] = null;
@@ -32,7 +32,7 @@ function recording(sent: Array<Record<string, unknown>>, older = false): WebSock
       this.ws.onerror = (event) => this.onerror?.(event);
       this.ws.onmessage = ({ data }) => {
         const frame = JSON.parse(String(data));
-        if (older && frame.type === 'welcome') delete frame.acksWithoutId;
+        if (frame.type === 'welcome') alter?.(frame);
         this.onmessage?.({ data: JSON.stringify(frame) });
       };
     }
@@ -124,7 +124,8 @@ describe('client', () => {
   it('sends every ack with an id to a gateway that does not take acks without one', async () => {
     const small = await startGateway({ limits: { maxUnacked: 2 } });
     const sent: Array<Record<string, unknown>> = [];
-    const client = createClient({ url: small.url, WebSocket: recording(sent, true) });
+    // A gateway from before acks without an id says nothing of them in its welcome.
+    const client = createClient({ url: small.url, WebSocket: recording(sent, (welcome) => delete welcome.acksWithoutId) });
     const handled: unknown[] = [];
     await client.subscribe('acks.older', (m) => void handled.push(m.data));
     // More than maxUnacked: the later ones arrive only as the acks land.
@@ -134,6 +135,25 @@ describe('client', () => {
     assert.ok(acks.length > 0 && acks.every((f) => typeof f.id === 'string'));
     await client.close();
     await small.close();
+  });
+
+  it('refuses a gateway that speaks another protocol version, naming both, without retrying', async () => {
+    const sent: Array<Record<string, unknown>> = [];
+    const client = createClient({ url: running.url, WebSocket: recording(sent, (welcome) => void (welcome.version = 2)) });
+    const errors: unknown[] = [];
+    client.on('error', ({ error }) => void errors.push(error));
+    await assert.rejects(client.ready(), (error: GatewayError) => {
+      assert.ok(error instanceof GatewayError);
+      assert.equal(error.code, 'PROTOCOL_VERSION');
+      assert.equal(error.retriable, false);
+      assert.match(error.message, /the gateway speaks protocol version 2, and this client version 1/);
+      return true;
+    });
+    // As after any failure of the client: it is closed.
+    await assert.rejects(client.publish('versions.x', 1), { code: 'CLOSED' });
+    assert.equal(errors.length, 1);
+    assert.deepEqual(sent, [], 'nothing sent to a gateway it cannot understand');
+    await client.close();
   });
 
   it('sends a burst of publishes in envelopes that each fit within the gateway\'s maxFrameBytes, delivered in order', async () => {
